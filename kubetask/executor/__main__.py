@@ -1,0 +1,5 @@
+"""`python -m kubetask.executor` runs the executor runtime."""
+
+from kubetask.executor.runtime import main
+
+main()

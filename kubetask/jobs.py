@@ -1,0 +1,195 @@
+"""Resolve a Task against its template and build the Job manifest of one attempt (pure).
+
+Each attempt is its own Job named deterministically `<task>-<attempt>`, so an operator that
+restarts can never create the same attempt twice: the second create collides on the name.
+Params reach the container as a file (a downward-API projection of a pod annotation, so size is
+bounded by the 256 KiB annotation limit, not by the 128 KiB limit of one environment string) and,
+when small, also as the environment variable KUBETASK_PARAMS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from kubetask.models import API_VERSION, EnvVar, ResourceRequirements, TaskSpec, TaskTemplateSpec
+
+LABEL_TASK = "kubetask.io/task"
+LABEL_TASK_UID = "kubetask.io/task-uid"
+LABEL_ATTEMPT = "kubetask.io/attempt"
+LABEL_TEMPLATE = "kubetask.io/template"
+ANNOTATION_TASK = "kubetask.io/task"  # full Task name (labels are capped at 63 characters)
+ANNOTATION_PARAMS = "kubetask.io/params"
+ANNOTATION_RESULT_SCHEMA = "kubetask.io/result-schema"
+ANNOTATION_TIMEOUT = "kubetask.io/timeout-seconds"
+PARAMS_DIR = "/etc/kubetask"
+PARAMS_FILE = f"{PARAMS_DIR}/params.json"
+ENV_PARAMS_MAX = 64 * 1024
+CONTAINER = "main"
+MAX_NAME = 63  # a Job name becomes the pod label job-name, a label value
+
+JobManifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What an attempt runs: the template's defaults with the Task's overrides applied."""
+
+    template: str | None
+    image: str
+    image_pull_policy: str | None
+    command: list[str] | None
+    args: list[str] | None
+    handler: str | None
+    env: list[EnvVar]
+    resources: ResourceRequirements | None
+    service_account_name: str | None
+    param_schema: dict[str, Any] | None
+    result_schema: dict[str, Any] | None
+    timeout_seconds: int | None
+
+
+def resolve(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved | None:
+    """Merge template and Task; None when there is no image to run (invalid spec)."""
+    t = template
+    image = spec.image or (t.image if t else None)
+    if not image:
+        return None
+    return Resolved(
+        template=spec.template_ref.name if spec.template_ref else None,
+        image=image,
+        image_pull_policy=spec.image_pull_policy or (t.image_pull_policy if t else None),
+        command=spec.command if spec.command is not None else (t.command if t else None),
+        args=spec.args if spec.args is not None else (t.args if t else None),
+        handler=spec.handler or (t.handler if t else None),
+        env=[*((t.env or []) if t else []), *(spec.env or [])],
+        resources=spec.resources or (t.resources if t else None),
+        service_account_name=t.service_account_name if t else None,
+        param_schema=t.param_schema if t else None,
+        result_schema=t.result_schema if t else None,
+        timeout_seconds=spec.timeout_seconds or (t.timeout_seconds if t else None),
+    )
+
+
+def job_name(task: str, attempt: int) -> str:
+    """`<task>-<attempt>`, shortened with a stable hash when it would exceed 63 characters."""
+    name = f"{task}-{attempt}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(task.encode()).hexdigest()[:8]
+    suffix = f"-{digest}-{attempt}"
+    return task[: MAX_NAME - len(suffix)].rstrip("-.") + suffix
+
+
+def _label_value(value: str) -> str:
+    return value[:MAX_NAME].rstrip("-_.")
+
+
+def _env(r: Resolved, *, task: str, attempt: int, params_json: str) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "KUBETASK_TASK", "value": task},
+        {"name": "KUBETASK_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "KUBETASK_ATTEMPT", "value": str(attempt)},
+        {"name": "KUBETASK_PARAMS_FILE", "value": PARAMS_FILE},
+    ]
+    if r.handler:
+        env.append({"name": "KUBETASK_HANDLER", "value": r.handler})
+    if len(params_json) <= ENV_PARAMS_MAX:
+        env.append({"name": "KUBETASK_PARAMS", "value": params_json})
+    return env + [e.to_wire() for e in r.env]
+
+
+def build_job(
+    r: Resolved,
+    *,
+    task: str,
+    namespace: str,
+    task_uid: str,
+    attempt: int,
+    params: Any,
+    labels: dict[str, str] | None = None,
+) -> JobManifest:
+    """The Job of attempt `attempt` of Task `task`, owned by the Task (garbage-collected with it)."""
+    params_json = json.dumps(params, separators=(",", ":"), sort_keys=True)
+    ours = {
+        LABEL_TASK: _label_value(task),
+        LABEL_TASK_UID: task_uid,
+        LABEL_ATTEMPT: str(attempt),
+    }
+    if r.template:
+        ours[LABEL_TEMPLATE] = _label_value(r.template)
+    all_labels = {**(labels or {}), **ours}
+    annotations = {ANNOTATION_TASK: task}
+    if r.result_schema is not None:
+        annotations[ANNOTATION_RESULT_SCHEMA] = json.dumps(r.result_schema, separators=(",", ":"))
+    if r.timeout_seconds:
+        annotations[ANNOTATION_TIMEOUT] = str(r.timeout_seconds)
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": r.image,
+        "env": _env(r, task=task, attempt=attempt, params_json=params_json),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "kubetask", "mountPath": PARAMS_DIR, "readOnly": True}],
+    }
+    if r.image_pull_policy:
+        container["imagePullPolicy"] = r.image_pull_policy
+    if r.command is not None:
+        container["command"] = r.command
+    if r.args is not None:
+        container["args"] = r.args
+    if r.resources:
+        container["resources"] = r.resources.to_wire()
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [container],
+        "volumes": [
+            {
+                "name": "kubetask",
+                "downwardAPI": {
+                    "items": [
+                        {
+                            "path": "params.json",
+                            "fieldRef": {"fieldPath": f"metadata.annotations['{ANNOTATION_PARAMS}']"},
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+    if r.service_account_name:
+        pod_spec["serviceAccountName"] = r.service_account_name
+    job_spec: dict[str, Any] = {
+        "backoffLimit": 0,
+        "template": {
+            "metadata": {
+                "labels": all_labels,
+                "annotations": {**annotations, ANNOTATION_PARAMS: params_json},
+            },
+            "spec": pod_spec,
+        },
+    }
+    if r.timeout_seconds:
+        job_spec["activeDeadlineSeconds"] = r.timeout_seconds
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(task, attempt),
+            "namespace": namespace,
+            "labels": all_labels,
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": "Task",
+                    "name": task,
+                    "uid": task_uid,
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": job_spec,
+    }

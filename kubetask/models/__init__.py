@@ -1,0 +1,38 @@
+"""API types of kubetask (`kubetask.io/v1alpha1`): pydantic models that become the CRDs.
+
+The models carry fields, defaults, constraints and descriptions only; behaviour lives in the domain
+modules that import them (`kubetask.reconcile`, `kubetask.jobs`, `kubetask.schemas`).
+"""
+
+from kubetask.models._common import (
+    API_VERSION,
+    GROUP,
+    VERSION,
+    Condition,
+    ConditionStatus,
+    EnvVar,
+    KubeModel,
+    Phase,
+    ResourceRequirements,
+)
+from kubetask.models._task import Attempt, Task, TaskSpec, TaskStatus, TemplateRef
+from kubetask.models._template import TaskTemplate, TaskTemplateSpec
+
+__all__ = [
+    "API_VERSION",
+    "GROUP",
+    "VERSION",
+    "Attempt",
+    "Condition",
+    "ConditionStatus",
+    "EnvVar",
+    "KubeModel",
+    "Phase",
+    "ResourceRequirements",
+    "Task",
+    "TaskSpec",
+    "TaskStatus",
+    "TaskTemplate",
+    "TaskTemplateSpec",
+    "TemplateRef",
+]

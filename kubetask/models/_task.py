@@ -1,0 +1,88 @@
+"""`Task`: one run of a template (or of an inline image), with its status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from kubetask.models._common import (
+    API_VERSION,
+    FREE_FORM,
+    Condition,
+    EnvVar,
+    KubeModel,
+    Phase,
+    ResourceRequirements,
+)
+from kubetask.models._template import PullPolicy
+
+
+class TemplateRef(KubeModel):
+    """Reference to a TaskTemplate in the Task's namespace."""
+
+    name: str = Field(min_length=1, description="Name of the TaskTemplate.")
+
+
+class TaskSpec(KubeModel):
+    """What to run: a template and its params, or an inline image and command."""
+
+    template_ref: TemplateRef | None = Field(default=None, description="The TaskTemplate to run.")
+    params: Any = Field(
+        default=None,
+        description="Input, checked against the template's paramSchema.",
+        json_schema_extra=FREE_FORM,
+    )
+    image: str | None = Field(default=None, description="Inline image (overrides the template's).")
+    image_pull_policy: PullPolicy | None = Field(default=None, description="Pull policy of the container.")
+    command: list[str] | None = Field(default=None, description="Inline command (overrides the template's).")
+    args: list[str] | None = Field(default=None, description="Inline args (override the template's).")
+    handler: str | None = Field(default=None, description="Executor handler (overrides the template's).")
+    env: list[EnvVar] | None = Field(default=None, description="Extra environment variables.")
+    resources: ResourceRequirements | None = Field(default=None, description="Container resources.")
+    timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Limit on one attempt's run time, in seconds (overrides the template).",
+    )
+
+
+class Attempt(KubeModel):
+    """One attempt: one Job and its pod."""
+
+    number: int = Field(ge=1, description="1 for the first attempt.")
+    job_name: str = Field(description="Name of the attempt's Job.")
+    pod_name: str | None = Field(default=None, description="Name of the attempt's pod.")
+    phase: Phase = Field(default=Phase.PENDING, description="Phase of this attempt.")
+    start_time: datetime | None = Field(default=None, description="When the container started.")
+    finish_time: datetime | None = Field(default=None, description="When the attempt ended.")
+    exit_code: int | None = Field(default=None, description="Exit code of the container.")
+    reason: str | None = Field(default=None, description="Why the attempt ended, e.g. OOMKilled.")
+    message: str | None = Field(default=None, description="Details of the outcome.")
+
+
+class TaskStatus(KubeModel):
+    """Observed state of a Task, written only by the operator."""
+
+    phase: Phase = Field(default=Phase.PENDING, description="Lifecycle phase.")
+    reason: str | None = Field(default=None, description="Reason of the current phase.")
+    message: str | None = Field(default=None, description="Details of the current phase.")
+    conditions: list[Condition] = Field(default_factory=list, description="Current conditions.")
+    observed_generation: int | None = Field(default=None, description="Last generation acted upon.")
+    attempts: list[Attempt] = Field(default_factory=list, description="Attempts, oldest first.")
+    attempt_count: int = Field(default=0, description="Number of attempts started.")
+    result: Any = Field(default=None, description="The task's JSON result.", json_schema_extra=FREE_FORM)
+    start_time: datetime | None = Field(default=None, description="When the first attempt started running.")
+    completion_time: datetime | None = Field(default=None, description="When the task reached a final phase.")
+    duration: str | None = Field(default=None, description="Run time of a finished task, e.g. 1m5s.")
+
+
+class Task(KubeModel):
+    """A Task custom resource."""
+
+    api_version: Literal["kubetask.io/v1alpha1"] = Field(default=API_VERSION)
+    kind: Literal["Task"] = Field(default="Task")
+    metadata: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"type": "object"})
+    spec: TaskSpec
+    status: TaskStatus | None = None

@@ -1,0 +1,85 @@
+"""kopf handlers: every event about a Task, its Jobs, its pods or its template leads to one
+`Kube.reconcile(namespace, task)`; all state is re-derived each time, so missed or repeated
+events are harmless and an operator restart (kopf lists everything on start) repairs all tasks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kubetask.jobs import ANNOTATION_TASK, LABEL_TASK_UID
+from kubetask.models import GROUP, VERSION
+
+from .kube import Kube
+from .settings import OperatorSettings
+
+log = logging.getLogger("kubetask.operator")
+_state: dict[str, Any] = {}
+
+
+def configure(kube: Kube, settings: OperatorSettings) -> None:
+    """Hand the handlers their adapter and settings (called once before kopf starts)."""
+    _state["kube"] = kube
+    _state["settings"] = settings
+
+
+def _kube() -> Kube:
+    kube: Kube = _state["kube"]
+    return kube
+
+
+@kopf.on.startup()
+def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    ours: OperatorSettings = _state["settings"]
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.execution.max_workers = ours.workers
+    settings.persistence.finalizer = "kubetask.io/operator"
+    settings.peering.standalone = ours.standalone
+
+
+@kopf.on.event(GROUP, VERSION, "tasks")
+def task_event(event: kopf.RawEvent, name: str, namespace: str | None, **_: Any) -> None:
+    assert namespace is not None  # Tasks are namespaced
+    if event.get("type") == "DELETED":
+        _kube().forget(namespace, name)
+        return
+    _kube().reconcile(namespace, name)
+
+
+def _owner(body: kopf.Body) -> str | None:
+    return body.metadata.annotations.get(ANNOTATION_TASK)
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={LABEL_TASK_UID: kopf.PRESENT})
+def job_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    task = _owner(body)
+    if task and namespace:
+        _kube().reconcile(namespace, task)
+
+
+@kopf.on.event("", "v1", "pods", labels={LABEL_TASK_UID: kopf.PRESENT})
+def pod_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+    task = _owner(body)
+    if task and namespace:
+        _kube().reconcile(namespace, task)
+
+
+@kopf.on.event(GROUP, VERSION, "tasktemplates")
+def template_event(event: kopf.RawEvent, name: str, namespace: str | None, **_: Any) -> None:
+    if event.get("type") == "DELETED" or namespace is None:
+        return
+    for task in _kube().tasks_using_template(namespace, name):
+        _kube().reconcile(namespace, task)
+
+
+@kopf.timer(GROUP, VERSION, "tasks", interval=60.0, initial_delay=60.0, idle=None)
+def resync(name: str, namespace: str | None, status: kopf.Status, **_: Any) -> None:
+    """A safety net: re-check unfinished tasks even if no event arrives."""
+    if namespace is None or status.get("phase") in ("Succeeded", "Failed", "Cancelled", "DeadLettered"):
+        return
+    _kube().reconcile(namespace, name)

@@ -1,0 +1,292 @@
+"""Thin Kubernetes adapter: read a Task's world into plain observations, perform a Decision.
+
+All decisions are made by `kubetask.reconcile.decide`; this module only reads and writes. Reads go
+to the apiserver directly (quorum reads, no cache), so a reconcile after a restart sees exactly
+what exists, and Job creation is guarded by the deterministic Job name (409 = already there).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from kubetask import conditions as c
+from kubetask.jobs import (
+    ANNOTATION_RESULT_SCHEMA,
+    ANNOTATION_TIMEOUT,
+    LABEL_ATTEMPT,
+    LABEL_TASK_UID,
+    build_job,
+)
+from kubetask.models import GROUP, VERSION, Phase, Task, TaskStatus, TaskTemplate, TaskTemplateSpec
+from kubetask.observe import JobObservation, PodObservation, Terminated
+from kubetask.reconcile import Event, Observed, decide, is_final, record_attempt
+
+log = logging.getLogger("kubetask.operator")
+COMPONENT = "kubetask-operator"
+
+
+def _ts(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def pod_observation(pod: Any) -> PodObservation:
+    """Read a V1Pod into a PodObservation (the main container's state)."""
+    st = pod.status
+    cs = next((s for s in (st.container_statuses or []) if s.name == "main"), None)
+    waiting = cs.state.waiting if cs and cs.state else None
+    running = cs.state.running if cs and cs.state else None
+    term = cs.state.terminated if cs and cs.state else None
+    return PodObservation(
+        name=pod.metadata.name,
+        phase=st.phase or "Pending",
+        created=_ts(pod.metadata.creation_timestamp),
+        reason=st.reason,
+        message=st.message,
+        waiting_reason=waiting.reason if waiting else None,
+        waiting_message=waiting.message if waiting else None,
+        running_since=_ts(running.started_at) if running else None,
+        terminated=Terminated(
+            exit_code=term.exit_code,
+            reason=term.reason,
+            message=term.message,
+            started_at=_ts(term.started_at),
+            finished_at=_ts(term.finished_at),
+        )
+        if term
+        else None,
+        deleting=pod.metadata.deletion_timestamp is not None,
+    )
+
+
+def job_observation(job: Any, pods: list[PodObservation]) -> JobObservation:
+    """Read a V1Job (and its pods) into a JobObservation."""
+    ann = job.metadata.annotations or {}
+    conds = job.status.conditions or [] if job.status else []
+    failed = next((x for x in conds if x.type == "Failed" and x.status == "True"), None)
+    complete = any(x.type == "Complete" and x.status == "True" for x in conds)
+    schema = ann.get(ANNOTATION_RESULT_SCHEMA)
+    timeout = ann.get(ANNOTATION_TIMEOUT)
+    return JobObservation(
+        name=job.metadata.name,
+        attempt=int((job.metadata.labels or {}).get(LABEL_ATTEMPT, "1")),
+        created=_ts(job.metadata.creation_timestamp),
+        complete=complete,
+        failed_reason=failed.reason if failed else None,
+        failed_message=failed.message if failed else None,
+        result_schema=json.loads(schema) if schema else None,
+        timeout_seconds=int(timeout) if timeout else None,
+        pods=tuple(pods),
+    )
+
+
+def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A merge patch from `old` to `new` status: removed keys become null."""
+    patch: dict[str, Any] = dict(new)
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    return patch
+
+
+class Kube:
+    """Reads and writes of one operator process; one lock per Task serialises its reconciles."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.custom = client.CustomObjectsApi(api)
+        self.batch = client.BatchV1Api(api)
+        self.core = client.CoreV1Api(api)
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, ns: str, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault((ns, name), threading.Lock())
+
+    def forget(self, ns: str, name: str) -> None:
+        with self._guard:
+            self._locks.pop((ns, name), None)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get_task(self, ns: str, name: str) -> dict[str, Any] | None:
+        try:
+            body: dict[str, Any] = cast(
+                dict[str, Any], self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "tasks", name)
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return body
+
+    def get_template(self, ns: str, name: str) -> TaskTemplateSpec | None:
+        try:
+            body = self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "tasktemplates", name)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+        return TaskTemplate.model_validate(body).spec
+
+    def observe_jobs(self, ns: str, uid: str) -> dict[int, JobObservation]:
+        selector = f"{LABEL_TASK_UID}={uid}"
+        jobs: list[Any] = self.batch.list_namespaced_job(ns, label_selector=selector).items
+        pods: list[Any] = self.core.list_namespaced_pod(ns, label_selector=selector).items
+        by_job: dict[str, list[PodObservation]] = {}
+        for p in pods:
+            by_job.setdefault((p.metadata.labels or {}).get("job-name", ""), []).append(pod_observation(p))
+        out: dict[int, JobObservation] = {}
+        for j in jobs:
+            if j.metadata.deletion_timestamp is not None:
+                continue
+            obs = job_observation(j, by_job.get(j.metadata.name, []))
+            out[obs.attempt] = obs
+        return out
+
+    def tasks_using_template(self, ns: str, template: str) -> list[str]:
+        listing: dict[str, Any] = cast(
+            Any, self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "tasks")
+        )
+        items: list[dict[str, Any]] = listing["items"]
+        return [
+            t["metadata"]["name"]
+            for t in items
+            if (t.get("spec", {}).get("templateRef") or {}).get("name") == template
+            and not t.get("status", {}).get("attempts")
+        ]
+
+    # -- the reconcile -------------------------------------------------------------------------
+
+    def reconcile(self, ns: str, name: str) -> None:
+        """Bring one Task's status and Jobs in line with what is observed; safe to repeat."""
+        with self._lock(ns, name):
+            raw = self.get_task(ns, name)
+            if raw is None or raw["metadata"].get("deletionTimestamp"):
+                return
+            self._reconcile(raw)
+
+    def _reconcile(self, raw: dict[str, Any]) -> None:
+        meta = raw["metadata"]
+        ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
+        now = datetime.now(UTC).replace(microsecond=0)  # Kubernetes timestamps have 1 s resolution
+        ctx = {"namespace": ns, "task": name, "uid": uid}
+        try:
+            task = Task.model_validate(raw)
+        except ValidationError as e:
+            self._invalid(raw, str(e).replace("\n", " "), now)
+            return
+        if task.status is not None and is_final(task.status.phase):
+            return
+        template: TaskTemplateSpec | None = None
+        missing = False
+        if task.spec.template_ref is not None:
+            template = self.get_template(ns, task.spec.template_ref.name)
+            missing = template is None
+        obs = Observed(
+            task=task,
+            generation=int(meta.get("generation", 1)),
+            template=template,
+            template_missing=missing,
+            jobs=self.observe_jobs(ns, uid),
+            now=now,
+        )
+        d = decide(obs)
+        events = list(d.events)
+        status = d.status
+        if d.create_attempt is not None and d.resolved is not None:
+            body = build_job(
+                d.resolved,
+                task=name,
+                namespace=ns,
+                task_uid=uid,
+                attempt=d.create_attempt,
+                params=task.spec.params if task.spec.params is not None else {},
+                labels=meta.get("labels") or {},
+            )
+            job = body["metadata"]["name"]
+            try:
+                self.batch.create_namespaced_job(ns, cast(Any, body))
+                log.info("created Job %s", job, extra=ctx)
+            except ApiException as e:
+                if e.status != 409:
+                    raise
+                log.info("Job %s already exists: adopting it", job, extra=ctx)
+            status = record_attempt(status, number=d.create_attempt, job=job, now=now, gen=obs.generation)
+            events.append(
+                Event("Normal", c.REASON_JOB_CREATED, f"Created Job {job} for attempt {d.create_attempt}")
+            )
+        for job in d.delete_jobs:
+            self._delete_job(ns, job)
+        if self._write_status(raw, status):
+            for ev in events:
+                self.post_event(raw, ev)
+
+    def _invalid(self, raw: dict[str, Any], message: str, now: datetime) -> None:
+        status = TaskStatus(
+            phase=Phase.FAILED,
+            reason=c.REASON_INVALID_SPEC,
+            message=f"spec is invalid: {message}"[:1000],
+            completion_time=now,
+        )
+        if self._write_status(raw, status):
+            self.post_event(raw, Event("Warning", c.REASON_INVALID_SPEC, status.message or ""))
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def _write_status(self, raw: dict[str, Any], status: TaskStatus) -> bool:
+        """Patch the status subresource if it changed; True when a write happened."""
+        old = raw.get("status") or {}
+        new = status.to_wire()
+        if old == new:
+            return False
+        meta = raw["metadata"]
+        self.custom.patch_namespaced_custom_object_status(
+            GROUP, VERSION, meta["namespace"], "tasks", meta["name"], {"status": _status_patch(old, new)}
+        )
+        return True
+
+    def _delete_job(self, ns: str, job: str) -> None:
+        try:
+            self.batch.delete_namespaced_job(job, ns, propagation_policy="Background")
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    def post_event(self, raw: dict[str, Any], ev: Event) -> None:
+        """A core/v1 Event on the Task (best effort: a lost event never blocks a task)."""
+        meta = raw["metadata"]
+        now = datetime.now(UTC)
+        body = {
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": raw.get("apiVersion", f"{GROUP}/{VERSION}"),
+                "kind": "Task",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+            },
+            "type": ev.type,
+            "reason": ev.reason,
+            "message": ev.message[:1024],
+            "firstTimestamp": now.isoformat(),
+            "lastTimestamp": now.isoformat(),
+            "count": 1,
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+        }
+        try:
+            self.core.create_namespaced_event(meta["namespace"], cast(Any, body))
+        except ApiException as e:
+            log.warning("could not post event %s: %s", ev.reason, e.reason)

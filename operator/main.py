@@ -1,0 +1,69 @@
+"""`kubetask-operator`: run the kopf controller with kubetask's handlers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import kopf
+from kubernetes import client, config
+
+from . import handlers
+from .kube import Kube
+from .settings import OperatorSettings
+
+_IDENTITY = ("namespace", "task", "uid", "attempt")
+
+
+class _Text(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = " ".join(f"{k}={getattr(record, k)}" for k in _IDENTITY if hasattr(record, k))
+        return f"{line} [{ids}]" if ids else line
+
+
+class _Json(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        out.update({k: getattr(record, k) for k in _IDENTITY if hasattr(record, k)})
+        return json.dumps(out)
+
+
+def setup_logging(settings: OperatorSettings) -> None:
+    h = logging.StreamHandler(sys.stderr)
+    h.setFormatter(
+        _Json() if settings.log_format == "json" else _Text("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[h], force=True)
+
+
+def api_client() -> client.ApiClient:
+    """In-cluster credentials when in a pod, else $KUBECONFIG / ~/.kube/config."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+    else:
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
+    return client.ApiClient()
+
+
+def main() -> None:
+    settings = OperatorSettings()
+    setup_logging(settings)
+    handlers.configure(Kube(api_client()), settings)
+    kopf.run(
+        standalone=settings.standalone,
+        clusterwide=not settings.namespaces,
+        namespaces=settings.namespaces,
+        liveness_endpoint=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""Operator settings (environment variables prefixed KUBETASK_OPERATOR_)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorSettings(BaseSettings):
+    """Validated at start; see docs in README.md (Operator settings)."""
+
+    model_config = SettingsConfigDict(env_prefix="KUBETASK_OPERATOR_")
+
+    namespaces: list[str] = Field(
+        default_factory=list, description="Namespaces to watch; empty means all (cluster-wide)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text on a terminal, json in the cluster (same fields)."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    workers: int = Field(default=8, ge=1, description="Threads that reconcile tasks concurrently.")
+    resync_seconds: float = Field(
+        default=60.0, gt=0, description="How often every unfinished task is re-checked even without events."
+    )
+    standalone: bool = Field(
+        default=True, description="Run without kopf peering (a single replica). False: peering by priority."
+    )

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Build (once, cached) everything the local single-node Kubernetes 1.20 needs:
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet  (from Debian 12's `kubernetes` source)
+#   etcd, containerd, runc, CNI plugins, mmdebstrap                   (Debian packages)
+#   images: local/pause:1 (static pause) and local/python:1 (Debian minbase + python3)
+# Idempotent: returns at once when the binaries and images are cached.
+# Cache: $KUBETASK_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/kubetask), binaries in k8s-v1.20/bin.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE=${KUBETASK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetask}/k8s-v1.20
+BIN=$CACHE/bin
+BINS=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+log() { echo "[build.sh $(date +%T)] $*" >&2; }
+die() { echo "build.sh: $*" >&2; exit 1; }
+trap 'rc=$?; [ $rc -eq 0 ] || echo "build.sh: exit $rc at: $BASH_COMMAND" >&2' EXIT
+
+packages() {
+  export DEBIAN_FRONTEND=noninteractive
+  local pkgs=(golang-go etcd-server rsync golang-github-modern-go-reflect2-dev openssl curl make dpkg-dev
+              gcc libc6-dev iproute2 containerd runc containernetworking-plugins mmdebstrap docker.io)
+  dpkg -s "${pkgs[@]}" >/dev/null 2>&1 && return 0
+  apt-get install -y -q --no-upgrade "${pkgs[@]}" >&2 ||
+    { apt-get update -q >&2 && apt-get install -y -q --no-upgrade "${pkgs[@]}" >&2; }
+}
+
+have_bins() { local f; for f in "${BINS[@]}"; do [ -x "$BIN/$f" ] || return 1; done; }
+
+compile() {
+  have_bins && { log "binaries cached in $BIN"; return 0; }
+  # A private deb-src list and index dir: the system's apt configuration stays untouched.
+  local apt=$CACHE/apt work=$CACHE/build f
+  rm -rf "$apt" "$work"; mkdir -p "$apt/parts" "$apt/lists/partial" "$work"
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] && sed -n 's/^deb /deb-src /p' "$f"; done > "$apt/parts/src.list"
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] && sed 's/^Types:.*/Types: deb-src/' "$f" > "$apt/parts/$(basename "$f")"; done
+  local A=(apt-get -q -o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt/parts"
+           -o "Dir::State::Lists=$apt/lists" -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=
+           -o APT::Sandbox::User=root)
+  "${A[@]}" update >&2
+  (cd "$work" && "${A[@]}" source kubernetes >&2)
+  local src; src=$(find "$work" -maxdepth 1 -type d -name 'kubernetes-1.20*' -print -quit)
+  [ -d "$src" ] || die "no kubernetes 1.20 source tree (Debian 12 'bookworm' is the only release with one)"
+  # The vendored reflect2 1.0.1 breaks with Go >= 1.18: swap in Debian's 1.0.2.
+  rm -rf "$src/vendor/github.com/modern-go/reflect2"
+  cp -r /usr/share/gocode/src/github.com/modern-go/reflect2 "$src/vendor/github.com/modern-go/reflect2"
+  rm -f "$src/vendor/github.com/modern-go/reflect2/go.mod"
+  log "compiling ${BINS[*]} (cold: about 10 minutes on 2 cores)"
+  local what; what=$(printf 'cmd/%s ' "${BINS[@]}")
+  (cd "$src" && env GOCACHE="$work/gocache" GOPATH="$work/gopath" GOPROXY=off GOFLAGS=-mod=vendor \
+     CGO_ENABLED=0 KUBE_GIT_VERSION=v1.20.2 make WHAT="${what% }" GOLDFLAGS="-s -w" >&2)
+  mkdir -p "$BIN"
+  for f in "${BINS[@]}"; do
+    cp "$(find "$src/_output" -type f -name "$f" -perm -u+x -print -quit)" "$BIN/$f.tmp"; mv "$BIN/$f.tmp" "$BIN/$f"
+  done
+  rm -rf "$work" "$apt"   # source tree + Go cache are GBs; only the binaries are kept
+  log "built: $("$BIN/kube-apiserver" --version)"
+}
+
+images() {  # base images as docker-archive tars in $CACHE/images
+  local img=$CACHE/images t; mkdir -p "$img"; t=$(mktemp -d)
+  if [ ! -s "$img/pause.tar" ]; then
+    gcc -static -O2 -o "$t/pause" "$HERE/pause.c"; mkdir "$t/r"; cp "$t/pause" "$t/r/"; tar -C "$t/r" -cf "$t/l.tar" .
+    python3 "$HERE/mkimage.py" "$img/pause.tar.tmp" docker.io/local/pause:1 --layer "$t/l.tar" -- /pause >&2
+    mv "$img/pause.tar.tmp" "$img/pause.tar"
+  fi
+  if [ ! -s "$img/python.tar" ]; then   # from the mirror apt is configured with (first URIs:/deb line)
+    local uri; uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | awk '/^URIs:|^deb / {print $2; exit}' || true)
+    mmdebstrap --quiet --variant=minbase --include=python3-minimal,python3-venv,python3-pip bookworm "$t/py.tar" "deb $uri bookworm main" >&2
+    python3 "$HERE/mkimage.py" "$img/python.tar.tmp" docker.io/local/python:1 --layer "$t/py.tar" -- python3 >&2
+    mv "$img/python.tar.tmp" "$img/python.tar"
+  fi
+  rm -rf "$t"
+}
+
+mkdir -p "$CACHE"; exec 9>"$CACHE/.build.lock"; flock 9   # concurrent builds wait for the first one
+packages
+compile
+images
+log "ready: $BIN, $CACHE/images"
+exit 0

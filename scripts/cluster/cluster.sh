@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# A real single-node Kubernetes 1.20 on this machine, for kubetask's tests and local stack.
+#   cluster.sh up DIR     etcd + kube-apiserver + kube-controller-manager on free 127.0.0.1 ports, then a node:
+#                         its own containerd, kube-scheduler and a kubelet; imports the base images and the
+#                         tars in $KUBETASK_NODE_IMAGES; prints DIR/kubeconfig when the node is Ready.
+#                         CRDs in $KUBETASK_CRDS (files/dirs) are created BEFORE the controller-manager starts:
+#                         its garbage collector notices CRDs created later only after ~30 s.
+#   cluster.sh down DIR   stop exactly what 'up' started; remove etcd data, pods, network, cgroups; logs stay.
+# Build the binaries first: scripts/cluster/build.sh (cached). Needs root (kubelet, containerd, bridge).
+# Env: KUBETASK_CACHE, KUBETASK_CRDS, KUBETASK_NODE_IMAGES, KUBETASK_CLUSTER_TIMEOUT (s, default 90),
+#      KUBETASK_NO_NODE=1 (control plane only: pods stay Pending; used by dispatch benchmarks).
+set -euo pipefail
+CACHE=${KUBETASK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetask}/k8s-v1.20
+BIN=$CACHE/bin
+GATES=TTLAfterFinished=true
+CONTROLLERS=job,garbagecollector,namespace,serviceaccount,serviceaccount-token,ttl-after-finished,cronjob
+TIMEOUT=${KUBETASK_CLUSTER_TIMEOUT:-90}
+die() { echo "cluster.sh: $*" >&2; exit 1; }
+log() { echo "[cluster.sh $(date +%T)] $*" >&2; }
+trap 'rc=$?; [ $rc -eq 0 ] || { echo "cluster.sh: exit $rc at: $BASH_COMMAND" >&2
+  [ -z "${UP_DIR:-}" ] || { X=$UP_DIR; UP_DIR=; down "$X"; }; }' EXIT
+
+free_ports() { python3 -c 'import socket,sys
+s=[socket.socket() for _ in range(int(sys.argv[1]))]
+[x.bind(("127.0.0.1",0)) for x in s]; print(*[x.getsockname()[1] for x in s])' "$1"; }
+
+start() {  # start NAME CMD...: detached (own session, no inherited stdio), log DIR/NAME.log, "pid name exe" in DIR/pids
+  local name=$1; shift
+  setsid "$@" </dev/null >"$D/$name.log" 2>&1 &
+  echo "$! $name $(readlink -f "$(command -v "$1")")" >> "$D/pids"
+}
+
+api() {  # api [curl args] PATH
+  curl -sS --fail-with-body -A cluster.sh --cacert "$D/ca.crt" -H "Authorization: Bearer $TOKEN" "${@:1:$#-1}" \
+    "https://127.0.0.1:$P_API${*: -1}"
+}
+
+wait_for() {  # wait_for WHAT CMD...: poll; fail with log tails if a component died or time ran out
+  local what=$1 pid name exe; shift
+  until "$@" >/dev/null 2>&1; do
+    while read -r pid name exe; do
+      kill -0 "$pid" 2>/dev/null || { tail -n 20 "$D/$name.log" >&2; die "$name exited early"; }
+    done < "$D/pids"
+    [ "$SECONDS" -lt "$DEADLINE" ] || { tail -n 5 "$D"/*.log >&2; die "timeout waiting for $what"; }
+    sleep 0.1
+  done
+}
+has() { local pat=$1; shift; grep -q "$pat" <<<"$(api "$@")"; }
+
+certs() {
+  local q=(-nodes -newkey rsa:2048)
+  openssl req -x509 "${q[@]}" -keyout "$D/ca.key" -out "$D/ca.crt" -days 3650 -subj /CN=kubetask-test-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  openssl req "${q[@]}" -keyout "$D/apiserver.key" -out "$D/apiserver.csr" -subj /CN=kube-apiserver 2>/dev/null
+  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.0.0.1" \
+    "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth" "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" > "$D/ext.cnf"
+  openssl x509 -req -in "$D/apiserver.csr" -CA "$D/ca.crt" -CAkey "$D/ca.key" -CAcreateserial \
+    -out "$D/apiserver.crt" -days 3650 -extfile "$D/ext.cnf" 2>/dev/null
+  openssl genrsa -out "$D/sa.key" 2048 2>/dev/null
+  rm -f "$D/apiserver.csr" "$D/ext.cnf" "$D/ca.srl"
+}
+
+apply_crds() {
+  local f doc out names=()
+  for f in $(find ${KUBETASK_CRDS} -type f \( -name '*.yaml' -o -name '*.yml' \) | sort); do
+    awk -v o="$D/.doc" '/^---/ {n++; next} {print > (o "." n+0)}' "$f"
+    for doc in "$D"/.doc.*; do
+      if grep -q '^kind: *CustomResourceDefinition' "$doc"; then
+        out=$(api -X POST -H 'Content-Type: application/yaml' --data-binary "@$doc" \
+          /apis/apiextensions.k8s.io/v1/customresourcedefinitions) || die "CRD in $f: $out"
+        [[ $out =~ \"metadata\":\{\"name\":\"([^\"]+)\" ]] && names+=("${BASH_REMATCH[1]}")
+      fi
+      rm -f "$doc"
+    done
+  done
+  for f in "${names[@]}"; do
+    wait_for "CRD $f" has '"type":"Established","status":"True"' "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/$f"
+  done
+}
+
+control_plane() {
+  local P_ETCD P_PEER shm=/dev/shm data
+  read -r P_ETCD P_PEER P_API < <(free_ports 3)
+  [ -w "$shm" ] || shm=$D
+  certs
+  TOKEN=$(openssl rand -hex 24)
+  echo "$TOKEN,admin,admin,system:masters" > "$D/tokens.csv"
+  cat > "$D/kubeconfig" <<EOT
+apiVersion: v1
+kind: Config
+clusters:
+- name: kubetask-local
+  cluster: {server: "https://127.0.0.1:$P_API", certificate-authority-data: $(base64 -w0 "$D/ca.crt")}
+users:
+- name: admin
+  user: {token: $TOKEN}
+contexts:
+- name: kubetask-local
+  context: {cluster: kubetask-local, user: admin, namespace: default}
+current-context: kubetask-local
+EOT
+  chmod 600 "$D"/*.key "$D/tokens.csv" "$D/kubeconfig"
+  data=$(mktemp -d "$shm/kubetask-etcd.XXXXXX"); echo "$data" > "$D/etcd-data-dir"
+  start etcd etcd --name=test --data-dir="$data" --logger=zap --log-level=warn \
+    --listen-client-urls="http://127.0.0.1:$P_ETCD" --advertise-client-urls="http://127.0.0.1:$P_ETCD" \
+    --listen-peer-urls="http://127.0.0.1:$P_PEER" --initial-advertise-peer-urls="http://127.0.0.1:$P_PEER" \
+    --initial-cluster="test=http://127.0.0.1:$P_PEER"
+  echo "$P_ETCD" > "$D/etcd-port"
+  start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$P_ETCD" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$P_API" \
+    --tls-cert-file="$D/apiserver.crt" --tls-private-key-file="$D/apiserver.key" --cert-dir="$D" \
+    --client-ca-file="$D/ca.crt" --token-auth-file="$D/tokens.csv" --authorization-mode=RBAC \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$D/sa.key" --service-account-signing-key-file="$D/sa.key" \
+    --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none --allow-privileged=true \
+    --enable-priority-and-fairness=false --profiling=false --feature-gates="$GATES" \
+    --kubelet-preferred-address-types=InternalIP
+  wait_for "apiserver /readyz" api /readyz
+  [ -z "${KUBETASK_CRDS:-}" ] || apply_crds
+  start kube-controller-manager "$BIN/kube-controller-manager" --kubeconfig="$D/kubeconfig" \
+    --controllers="$CONTROLLERS" --service-account-private-key-file="$D/sa.key" \
+    --root-ca-file="$D/ca.crt" --use-service-account-credentials=false --leader-elect=false \
+    --port=0 --secure-port=0 --kube-api-qps=200 --kube-api-burst=400 --feature-gates="$GATES"
+  # Pods can be created in a namespace once its ServiceAccount "default" has a token secret (1.20).
+  wait_for "controller-manager (default ServiceAccount token)" has '"secrets"' \
+    /api/v1/namespaces/default/serviceaccounts/default
+}
+
+node_vars() {
+  ID=$(printf %s "$D" | md5sum | cut -c1-6); BR=ktb$ID; CG=kubetask-$ID; RUN=/run/kubetask-$ID; SOCK=$RUN/containerd.sock
+}
+CGS="cpu cpuacct cpuset memory pids systemd blkio devices freezer"
+SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward"
+
+node() {
+  node_vars; local N=$D/node name=node-1 P_KUBELET IMPORT net i f
+  mkdir -p "$N" "$RUN"
+  [ -e /var/lib/kubelet ] || touch "$D/made-var-lib-kubelet"   # kubelet 1.20 hard-codes .../device-plugins there
+  for f in $SYSCTLS; do echo "$f=$(sysctl -n "$f")"; done > "$D/sysctl.orig"   # kubelet + CNI change these
+  for i in $(seq 0 250); do net=10.$((200 + 0x${ID:0:2} % 50)).$(( (0x${ID:2:2} + i) % 250 )); ip route | grep -q "^$net\." || break; done
+  # restrict_oom_score_adj: root here may lack CAP_SYS_RESOURCE; without it every pod sandbox fails.
+  cat > "$N/containerd.toml" <<EOT
+version = 2
+root = "$N/containerd"
+state = "$RUN"
+[grpc]
+  address = "$SOCK"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "docker.io/local/pause:1"
+  restrict_oom_score_adj = true
+  disable_hugetlb_controller = true
+  tolerate_missing_hugetlb_controller = true
+  stream_server_address = "127.0.0.1"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$N/certs.d"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$N/cni"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      Root = "$RUN/runc"
+EOT
+  # No registry is reachable: docker.io pulls go to a dead loopback port (fast ErrImagePull, no DNS).
+  # containerd 1.6 ignores a hosts.toml without a [host] table.
+  mkdir -p "$N/certs.d/docker.io"
+  printf 'server = "http://127.0.0.1:9"\n[host."http://127.0.0.1:9"]\n  capabilities = ["pull", "resolve"]\n' > "$N/certs.d/docker.io/hosts.toml"
+  mkdir -p "$N/cni"; cat > "$N/cni/10-kubetask.conflist" <<EOT
+{"cniVersion": "0.4.0", "name": "kubetask-$ID", "plugins": [
+  {"type": "bridge", "bridge": "$BR", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+   "ipam": {"type": "host-local", "dataDir": "$N/ipam", "ranges": [[{"subnet": "$net.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+EOT
+  # kubelet refuses a loopback --node-ip: the bridge comes first and its address is the node IP.
+  ip link add "$BR" type bridge && ip addr add "$net.1/24" dev "$BR" && ip link set "$BR" up
+  echo "$BR" > "$D/bridge"
+  start containerd containerd --config "$N/containerd.toml"
+  for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+  ctr -a "$SOCK" -n k8s.io images import "$CACHE/images/pause.tar" >/dev/null
+  (for f in "$CACHE"/images/*.tar ${KUBETASK_NODE_IMAGES:-}; do [ "$f" = "$CACHE/images/pause.tar" ] ||
+     ctr -a "$SOCK" -n k8s.io images import "$f" >/dev/null || exit 1; done) & IMPORT=$!
+  for f in $CGS; do [ ! -d "/sys/fs/cgroup/$f" ] || mkdir -p "/sys/fs/cgroup/$f/$CG"; done
+  for f in cpus mems; do cat "/sys/fs/cgroup/cpuset/cpuset.$f" > "/sys/fs/cgroup/cpuset/$CG/cpuset.$f"; done
+  start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$D/kubeconfig" --leader-elect=false --port=0 --secure-port=0 \
+    --kube-api-qps=100 --kube-api-burst=200
+  P_KUBELET=$(free_ports 1)
+  export AWS_EC2_METADATA_DISABLED=true   # else kubelet's ECR credential code probes the EC2 metadata address
+  start kubelet "$BIN/kubelet" --kubeconfig="$D/kubeconfig" --hostname-override="$name" --node-ip="$net.1" \
+    --container-runtime=remote --container-runtime-endpoint="unix://$SOCK" --containerd="$SOCK" --runtime-request-timeout=2m \
+    --cgroup-driver=cgroupfs --cgroup-root="/$CG" --fail-swap-on=false --oom-score-adj=0 \
+    --pod-infra-container-image=local/pause:1 --root-dir="$N/kubelet" --cert-dir="$N/kubelet/pki" --volume-plugin-dir="$N/kubelet/plugins-exec" \
+    --address="$net.1" --port="$P_KUBELET" --read-only-port=0 --healthz-port=0 --anonymous-auth=true \
+    --authorization-mode=AlwaysAllow --make-iptables-util-chains=false --register-node=true \
+    --image-gc-high-threshold=100 --image-gc-low-threshold=99 --eviction-hard= --serialize-image-pulls=false \
+    --kube-api-qps=100 --kube-api-burst=200 --event-qps=100 --event-burst=200 \
+    --node-status-update-frequency=4s --sync-frequency=10s
+  wait_for "node $name Ready" has '"type":"Ready","status":"True"' "/api/v1/nodes/$name"
+  wait "$IMPORT" || die "image import failed (see $D/containerd.log)"
+  # kubelet registers tainted not-ready; only the nodelifecycle controller (not run here) would untaint it.
+  api -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"spec":{"taints":null}}' "/api/v1/nodes/$name" >/dev/null
+}
+
+up() {
+  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubelet" ] || die "no binaries in $BIN: run scripts/cluster/build.sh first"
+  mkdir -p "$1"; D=$(cd "$1" && pwd)
+  [ -e "$D/pids" ] && die "$D/pids exists: already up? (cluster.sh down $D first)"
+  local t0=$SECONDS
+  DEADLINE=$((SECONDS + TIMEOUT))
+  : > "$D/pids"; UP_DIR=$D
+  control_plane
+  [ "${KUBETASK_NO_NODE:-}" = 1 ] || node
+  UP_DIR=
+  log "ready in $((SECONDS - t0)) s: https://127.0.0.1:$P_API"
+  echo "$D/kubeconfig"
+}
+
+down() {
+  local D; D=$(cd "$1" 2>/dev/null && pwd) || die "no such dir: $1"
+  [ -f "$D/pids" ] || { log "nothing to stop in $D"; return 0; }
+  node_vars; local N=$D/node pid name exe id ns i f l uids data
+  ours() { [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$2" ]; }
+  stop() { ours "$1" "$2" || return 0; kill -TERM "$1" 2>/dev/null || true
+    for i in $(seq 50); do ours "$1" "$2" || return 0; sleep 0.1; done; kill -KILL "$1" 2>/dev/null || true; }
+  # kubelet and scheduler first, then the pods, then containerd, then the control plane (apiserver before etcd).
+  while read -r pid name exe; do case $name in kubelet|kube-scheduler) stop "$pid" "$exe" ;; esac; done < "$D/pids"
+  if [ -S "$SOCK" ]; then
+    for id in $(ctr -a "$SOCK" -n k8s.io tasks ls -q 2>/dev/null); do ctr -a "$SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true; done
+  fi
+  for ns in $(ip -o link show master "$BR" 2>/dev/null | grep -o 'link-netns [^ ]*' | cut -d' ' -f2); do ip netns delete "$ns" || true; done
+  while read -r pid name exe; do [ "$name" != containerd ] || stop "$pid" "$exe"; done < "$D/pids"
+  for pid in $(grep -lsaF -- "$SOCK" /proc/[0-9]*/cmdline | cut -d/ -f3); do
+    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */containerd-shim* ]] && kill -KILL "$pid" 2>/dev/null || true; done
+  while read -r pid name exe; do ours "$pid" "$exe" && kill -TERM "$pid" 2>/dev/null || true; done < <(tac "$D/pids")
+  for i in $(seq 50); do
+    while read -r pid name exe; do ours "$pid" "$exe" && break; done < "$D/pids" || break
+    sleep 0.1
+  done
+  while read -r pid name exe; do ours "$pid" "$exe" && kill -KILL "$pid" 2>/dev/null || true; done < "$D/pids"
+  findmnt -rn -o TARGET | { grep -E "^($N|$RUN)/" || true; } | sort -r | while read -r f; do umount -l "$f" || true; done
+  ! ip link show "$BR" >/dev/null 2>&1 || ip link del "$BR"
+  for f in $CGS unified; do [ -d "/sys/fs/cgroup/$f/$CG" ] && find "/sys/fs/cgroup/$f/$CG" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
+  if [ -f "$D/containerd.log" ]; then   # pod logs live in fixed paths in 1.20: remove ours
+    uids=" $(grep -o 'PodSandboxMetadata{Name:[^,]*,Uid:[0-9a-f-]*' "$D/containerd.log" | sed 's/.*Uid://' | sort -u | xargs || true) "
+    for id in $uids; do rm -rf /var/log/pods/*_"$id"; done
+    for f in /var/log/containers/*; do l=$(readlink "$f") || continue; l=${l#/var/log/pods/}; l=${l%%/*}
+      [[ $uids != *" ${l##*_} "* ]] || rm -f "$f"; done
+  fi
+  for f in /var/lib/cni/results/"kubetask-$ID"-*-eth0; do
+    [ -e "$f" ] || continue; id=${f%-eth0}; id=${id##*-}; rm -f "$f" "/var/lib/cni/results/cni-loopback-$id-lo"; done
+  [ ! -f "$D/made-var-lib-kubelet" ] || rm -rf /var/lib/kubelet "$D/made-var-lib-kubelet"
+  [ ! -f "$D/sysctl.orig" ] || sysctl -q -p "$D/sysctl.orig" >/dev/null
+  data=$(cat "$D/etcd-data-dir" 2>/dev/null || true)
+  case "$data" in */kubetask-etcd.??????) rm -rf -- "$data" ;; esac
+  rm -rf -- "$N/containerd" "$N/kubelet" "$N/ipam" "$RUN"
+  rm -f -- "$D"/{pids,etcd-data-dir,etcd-port,kubeconfig,tokens.csv,ca.key,ca.crt,apiserver.key,apiserver.crt,sa.key,sysctl.orig,bridge} "$D"/.doc.*
+  log "stopped; logs kept in $D/*.log"
+}
+
+case "${1:-}" in
+  up)   [ $# -eq 2 ] || die "usage: $0 up DIR"; up "$2" ;;
+  down) [ $# -eq 2 ] || die "usage: $0 down DIR"; down "$2" ;;
+  *)    die "usage: $0 up DIR | down DIR" ;;
+esac; exit  # 'exit' on the same line: editing this file while it runs cannot derail bash

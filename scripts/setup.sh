@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up everything kubetask's local stack and tests need on a fresh Debian 12 machine (idempotent, cached):
+#   - the Python virtualenv .venv with kubetask (editable, strict mode for mypy) and its dev tools
+#   - the local Kubernetes 1.20 binaries and base images (scripts/cluster/build.sh, ~10 min cold, cached)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+log() { echo "[setup.sh $(date +%T)] $*" >&2; }
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.kubetask-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  log "installing kubetask and dev tools into .venv"
+  .venv/bin/pip install -q --upgrade pip >&2
+  .venv/bin/pip install -q -e '.[dev]' >&2
+  touch "$stamp"
+fi
+if [ "${KUBETASK_SKIP_CLUSTER_BUILD:-}" != 1 ]; then
+  bash scripts/cluster/build.sh
+fi
+log "ready"

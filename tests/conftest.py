@@ -1,0 +1,80 @@
+"""Root fixtures: the local Kubernetes cluster (once per run), a namespace per test, the operator.
+
+Tests under tests/integration are marked `cluster` automatically; `-m "not cluster"` runs the
+fast suite alone. The cluster is real (scripts/cluster/cluster.sh): etcd, kube-apiserver,
+controller-manager, scheduler and a kubelet with containerd; executors run in real containers.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cluster import Cluster, OperatorProcess, wait_namespace_ready
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/integration/" in str(item.path):
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A fresh single-node cluster with kubetask's CRDs and executor image, for the whole run."""
+    images = subprocess.run(
+        ["bash", str(ROOT / "scripts/images.sh")], capture_output=True, text=True, timeout=900
+    )
+    if images.returncode:
+        pytest.fail(f"building the executor image failed:\n{images.stderr[-3000:]}")
+    d = tmp_path_factory.mktemp("k8s")
+    env = {
+        **os.environ,
+        "KUBETASK_CRDS": str(ROOT / "crds"),
+        "KUBETASK_NODE_IMAGES": images.stdout.strip().splitlines()[-1],
+    }
+    up = subprocess.run(
+        ["bash", str(ROOT / "scripts/cluster/cluster.sh"), "up", str(d)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )
+    if up.returncode:
+        pytest.fail(f"cluster did not start:\n{up.stderr[-3000:]}")
+    c = Cluster(dir=d, kubeconfig=Path(up.stdout.split()[-1]))
+    try:
+        yield c
+    finally:
+        subprocess.run(
+            ["bash", str(ROOT / "scripts/cluster/cluster.sh"), "down", str(d)],
+            capture_output=True, timeout=120,
+        )
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
+    """The kubetask operator as a subprocess, watching all namespaces."""
+    op = OperatorProcess(cluster, log=tmp_path_factory.mktemp("operator") / "operator.log")
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace per test, deleted afterwards."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core = cluster.core()
+    core.create_namespace({"metadata": {"name": name}})
+    wait_namespace_ready(core, name)
+    try:
+        yield name
+    finally:
+        core.delete_namespace(name)

@@ -1,0 +1,156 @@
+"""Test-side helpers for the real cluster: clients, the operator subprocess, waiting on tasks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+GROUP, VERSION = "kubetask.io", "v1alpha1"
+T = TypeVar("T")
+
+
+@dataclass
+class Cluster:
+    dir: Path
+    kubeconfig: Path
+
+    def api(self) -> client.ApiClient:
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=cfg)
+        return client.ApiClient(cfg)
+
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api())
+
+    def batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self.api())
+
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api())
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        exe = Path(sys.executable).parent / "kubectl"
+        r = subprocess.run(
+            [str(exe), *args], input=input, capture_output=True, text=True, env=self.env(), timeout=60
+        )
+        if check and r.returncode:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr}")
+        return r
+
+
+class OperatorProcess:
+    """`kubetask-operator` in a subprocess; kill() sends SIGKILL, as a crash would."""
+
+    def __init__(self, cluster: Cluster, log: Path) -> None:
+        self.cluster = cluster
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from kubetask.operator.main import main; main()"],
+            env={**self.cluster.env(), "KUBETASK_OPERATOR_LOG_LEVEL": "INFO"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        out.close()
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 60, interval: float = 0.2) -> T:
+    """Poll `fn` until it returns something truthy; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def wait_namespace_ready(core: client.CoreV1Api, ns: str) -> None:
+    """Pods are refused until the namespace's default ServiceAccount has its token (1.20)."""
+
+    def ready() -> bool:
+        try:
+            return bool(core.read_namespaced_service_account("default", ns).secrets)
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+
+    wait_for(f"namespace {ns} ready", ready, 30)
+
+
+def get_task(cluster: Cluster, ns: str, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = cluster.custom().get_namespaced_custom_object(GROUP, VERSION, ns, "tasks", name)
+    return obj
+
+
+FINAL = {"Succeeded", "Failed", "Cancelled", "DeadLettered"}
+
+
+def wait_task(
+    cluster: Cluster, ns: str, name: str, phases: set[str] | None = None, timeout: float = 90
+) -> dict[str, Any]:
+    """The Task once its phase is in `phases` (default: any final phase)."""
+    want = phases or FINAL
+
+    def done() -> dict[str, Any] | None:
+        t = get_task(cluster, ns, name)
+        return t if (t.get("status") or {}).get("phase") in want else None
+
+    return wait_for(f"task {ns}/{name} in {sorted(want)}", done, timeout)
+
+
+def create(cluster: Cluster, ns: str, plural: str, body: dict[str, Any]) -> dict[str, Any]:
+    obj: dict[str, Any] = cluster.custom().create_namespaced_custom_object(GROUP, VERSION, ns, plural, body)
+    return obj
+
+
+def template(name: str, **spec: Any) -> dict[str, Any]:
+    """A TaskTemplate body running the executor image (override anything in `spec`)."""
+    base = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent"}
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskTemplate", "metadata": {"name": name},
+            "spec": {**base, **spec}}
+
+
+def task(name: str, **spec: Any) -> dict[str, Any]:
+    """A Task body; `spec` as in the CRD (templateRef=..., params=..., image=...)."""
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "metadata": {"name": name}, "spec": spec}
+
+
+def task_events(cluster: Cluster, ns: str, name: str) -> list[tuple[str, str]]:
+    evs = cluster.core().list_namespaced_event(ns, field_selector=f"involvedObject.name={name}").items
+    return [(e.type, e.reason) for e in sorted(evs, key=lambda e: e.metadata.creation_timestamp)]

@@ -42,7 +42,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     }
     up = subprocess.run(
         ["bash", str(ROOT / "scripts/cluster/cluster.sh"), "up", str(d)],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     if up.returncode:
         pytest.fail(f"cluster did not start:\n{up.stderr[-3000:]}")
@@ -52,7 +55,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         subprocess.run(
             ["bash", str(ROOT / "scripts/cluster/cluster.sh"), "down", str(d)],
-            capture_output=True, timeout=120,
+            capture_output=True,
+            timeout=120,
         )
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.support.cluster import Cluster, OperatorProcess, create, template, task, wait_for, wait_task
+from typing import Any
+
+import pytest
+
+from tests.support.cluster import Cluster, create, task, template, wait_for, wait_task
 
 SCHEMA = {
     "type": "object",
@@ -11,14 +15,18 @@ SCHEMA = {
     "additionalProperties": False,
 }
 
+pytestmark = pytest.mark.usefixtures("operator")
+
 
 def _py(code: str) -> dict[str, object]:
-    return {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent", "command": ["python3", "-c", code]}
+    return {
+        "image": "kubetask/executor:dev",
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-c", code],
+    }
 
 
-def test_exit_code_3_fails_with_the_code_and_the_commands_message(
-    cluster: Cluster, operator: OperatorProcess, namespace: str
-) -> None:
+def test_exit_code_3_fails_with_the_code_and_the_commands_message(cluster: Cluster, namespace: str) -> None:
     code = "import sys; print('disk quota exceeded on /data', file=sys.stderr); sys.exit(3)"
     create(cluster, namespace, "tasks", task("exit3", **_py(code)))
 
@@ -30,12 +38,14 @@ def test_exit_code_3_fails_with_the_code_and_the_commands_message(
     assert "exit code 3" in st["message"]
 
 
-def test_handler_failure_reports_its_one_line_message(
-    cluster: Cluster, operator: OperatorProcess, namespace: str
-) -> None:
+def test_handler_failure_reports_its_one_line_message(cluster: Cluster, namespace: str) -> None:
     create(cluster, namespace, "tasktemplates", template("fail", handler="fail"))
-    create(cluster, namespace, "tasks", task("f", templateRef={"name": "fail"},
-                                             params={"message": "upstream said no", "exitCode": 3}))
+    create(
+        cluster,
+        namespace,
+        "tasks",
+        task("f", templateRef={"name": "fail"}, params={"message": "upstream said no", "exitCode": 3}),
+    )
 
     st = wait_task(cluster, namespace, "f")["status"]
 
@@ -43,12 +53,14 @@ def test_handler_failure_reports_its_one_line_message(
     assert st["message"] == "exit code 3: TaskFailed: upstream said no"
 
 
-def test_invalid_params_fail_without_a_job_and_name_every_field(
-    cluster: Cluster, operator: OperatorProcess, namespace: str
-) -> None:
+def test_invalid_params_fail_without_a_job_and_name_every_field(cluster: Cluster, namespace: str) -> None:
     create(cluster, namespace, "tasktemplates", template("count", handler="echo", paramSchema=SCHEMA))
-    create(cluster, namespace, "tasks", task("bad", templateRef={"name": "count"},
-                                             params={"count": 0, "colour": "red"}))
+    create(
+        cluster,
+        namespace,
+        "tasks",
+        task("bad", templateRef={"name": "count"}, params={"count": 0, "colour": "red"}),
+    )
 
     st = wait_task(cluster, namespace, "bad")["status"]
 
@@ -60,7 +72,7 @@ def test_invalid_params_fail_without_a_job_and_name_every_field(
     assert cluster.batch().list_namespaced_job(namespace).items == []
 
 
-def test_invalid_result_fails_naming_the_field(cluster: Cluster, operator: OperatorProcess, namespace: str) -> None:
+def test_invalid_result_fails_naming_the_field(cluster: Cluster, namespace: str) -> None:
     result_schema = {"type": "object", "required": ["total"], "properties": {"total": {"type": "integer"}}}
     create(cluster, namespace, "tasktemplates", template("sum", handler="echo", resultSchema=result_schema))
     create(cluster, namespace, "tasks", task("s", templateRef={"name": "sum"}, params={"total": "twelve"}))
@@ -73,14 +85,16 @@ def test_invalid_result_fails_naming_the_field(cluster: Cluster, operator: Opera
     assert "result" not in st
 
 
-def test_missing_template_waits_and_recovers_when_it_appears(
-    cluster: Cluster, operator: OperatorProcess, namespace: str
-) -> None:
+def test_missing_template_waits_and_recovers_when_it_appears(cluster: Cluster, namespace: str) -> None:
     create(cluster, namespace, "tasks", task("early", templateRef={"name": "later"}, params={"x": 1}))
 
-    def waiting() -> dict[str, object] | None:
-        st = cluster.custom().get_namespaced_custom_object(
-            "kubetask.io", "v1alpha1", namespace, "tasks", "early").get("status") or {}
+    def waiting() -> dict[str, Any] | None:
+        st = (
+            cluster.custom()
+            .get_namespaced_custom_object("kubetask.io", "v1alpha1", namespace, "tasks", "early")
+            .get("status")
+            or {}
+        )
         return st if st.get("reason") == "TemplateNotFound" else None
 
     st = wait_for("TemplateNotFound", waiting)
@@ -92,9 +106,12 @@ def test_missing_template_waits_and_recovers_when_it_appears(
     assert (done["phase"], done["result"]) == ("Succeeded", {"x": 1})
 
 
-def test_memory_limit_exceeded_is_oomkilled(cluster: Cluster, operator: OperatorProcess, namespace: str) -> None:
-    body = task("hog", **_py("b = bytearray(300 * 1024 * 1024); import time; time.sleep(5)"),
-                resources={"limits": {"memory": "48Mi"}})
+def test_memory_limit_exceeded_is_oomkilled(cluster: Cluster, namespace: str) -> None:
+    body = task(
+        "hog",
+        **_py("b = bytearray(300 * 1024 * 1024); import time; time.sleep(5)"),
+        resources={"limits": {"memory": "48Mi"}},
+    )
     create(cluster, namespace, "tasks", body)
 
     st = wait_task(cluster, namespace, "hog")["status"]
@@ -103,7 +120,7 @@ def test_memory_limit_exceeded_is_oomkilled(cluster: Cluster, operator: Operator
     assert st["attempts"][0]["exitCode"] == 137
 
 
-def test_timeout_ends_with_deadline_exceeded(cluster: Cluster, operator: OperatorProcess, namespace: str) -> None:
+def test_timeout_ends_with_deadline_exceeded(cluster: Cluster, namespace: str) -> None:
     create(cluster, namespace, "tasks", task("slow", **_py("import time; time.sleep(120)"), timeoutSeconds=3))
 
     st = wait_task(cluster, namespace, "slow")["status"]
@@ -112,9 +129,7 @@ def test_timeout_ends_with_deadline_exceeded(cluster: Cluster, operator: Operato
     assert "timeout of 3s" in st["message"]
 
 
-def test_missing_image_is_reported_not_left_pending(
-    cluster: Cluster, operator: OperatorProcess, namespace: str
-) -> None:
+def test_missing_image_is_reported_not_left_pending(cluster: Cluster, namespace: str) -> None:
     create(cluster, namespace, "tasks", task("ghost", image="kubetask/does-not-exist:1", command=["true"]))
 
     st = wait_task(cluster, namespace, "ghost")["status"]
@@ -123,9 +138,7 @@ def test_missing_image_is_reported_not_left_pending(
     assert "kubetask/does-not-exist:1" in st["message"] or "ErrImage" in st["message"]
 
 
-def test_spec_without_template_or_image_is_invalid(
-    cluster: Cluster, operator: OperatorProcess, namespace: str
-) -> None:
+def test_spec_without_template_or_image_is_invalid(cluster: Cluster, namespace: str) -> None:
     create(cluster, namespace, "tasks", task("empty", params={"a": 1}))
 
     st = wait_task(cluster, namespace, "empty")["status"]

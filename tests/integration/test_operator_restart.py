@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from tests.support.cluster import Cluster, OperatorProcess, create, template, task, wait_task
+from tests.support.cluster import Cluster, OperatorProcess, create, task, template, wait_task
 
 
 def test_sigkill_while_running_then_restart_finishes_once_with_one_job(
     cluster: Cluster, operator: OperatorProcess, namespace: str
 ) -> None:
     create(cluster, namespace, "tasktemplates", template("sleep", handler="sleep"))
-    create(cluster, namespace, "tasks", task("nap", templateRef={"name": "sleep"},
-                                             params={"seconds": 6, "result": {"rested": True}}))
+    create(
+        cluster,
+        namespace,
+        "tasks",
+        task("nap", templateRef={"name": "sleep"}, params={"seconds": 6, "result": {"rested": True}}),
+    )
     wait_task(cluster, namespace, "nap", {"Running"})
 
     operator.kill()

@@ -26,22 +26,25 @@ class Cluster:
 
     def api(self) -> client.ApiClient:
         cfg = client.Configuration()
-        config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=cfg)
+        config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=cfg)  # type: ignore[no-untyped-call]
         return client.ApiClient(cfg)
 
-    def core(self) -> client.CoreV1Api:
+    # The clients are typed Any: tests read the raw objects and a failing read fails the test anyway.
+    def core(self) -> Any:
         return client.CoreV1Api(self.api())
 
-    def batch(self) -> client.BatchV1Api:
+    def batch(self) -> Any:
         return client.BatchV1Api(self.api())
 
-    def custom(self) -> client.CustomObjectsApi:
+    def custom(self) -> Any:
         return client.CustomObjectsApi(self.api())
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         exe = Path(sys.executable).parent / "kubectl"
         r = subprocess.run(
             [str(exe), *args], input=input, capture_output=True, text=True, env=self.env(), timeout=60
@@ -99,7 +102,7 @@ def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 60, interva
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
-def wait_namespace_ready(core: client.CoreV1Api, ns: str) -> None:
+def wait_namespace_ready(core: Any, ns: str) -> None:
     """Pods are refused until the namespace's default ServiceAccount has its token (1.20)."""
 
     def ready() -> bool:
@@ -142,8 +145,12 @@ def create(cluster: Cluster, ns: str, plural: str, body: dict[str, Any]) -> dict
 def template(name: str, **spec: Any) -> dict[str, Any]:
     """A TaskTemplate body running the executor image (override anything in `spec`)."""
     base = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent"}
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskTemplate", "metadata": {"name": name},
-            "spec": {**base, **spec}}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "TaskTemplate",
+        "metadata": {"name": name},
+        "spec": {**base, **spec},
+    }
 
 
 def task(name: str, **spec: Any) -> dict[str, Any]:

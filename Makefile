@@ -1,0 +1,48 @@
+# kubetask — the two commands that matter:
+#   make run    set up everything (venv, local Kubernetes, images) and run a sample task end to end
+#   make test   set up what the tests need, then lint, type-check and run every test (unit + real cluster)
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: setup run down test check lint types imports crds test-unit test-integration fmt
+
+setup:
+	bash scripts/setup.sh
+
+run: setup
+	bash scripts/run-local.sh up
+
+down:
+	bash scripts/run-local.sh down
+
+lint:
+	$(VENV)/bin/ruff check kubetask operator tests scripts
+	$(VENV)/bin/ruff format --check kubetask operator tests scripts
+	$(PY) scripts/hygiene.py
+
+types:
+	$(VENV)/bin/mypy kubetask tests
+
+imports:
+	$(VENV)/bin/lint-imports
+
+crds:
+	$(VENV)/bin/kubetask crds
+
+test: setup lint types imports
+	$(VENV)/bin/kubetask crds --check
+	$(VENV)/bin/pytest
+
+check: test
+
+test-unit:
+	$(VENV)/bin/pytest tests/unit
+
+test-integration:
+	$(VENV)/bin/pytest tests/integration
+
+fmt:
+	$(VENV)/bin/ruff format kubetask operator tests scripts
+	$(VENV)/bin/ruff check --fix kubetask operator tests scripts

@@ -1,0 +1,64 @@
+"""Builders for test objects: each test states only what matters to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kubetask.models import Task, TaskTemplateSpec
+from kubetask.observe import JobObservation, PodObservation, Terminated
+from kubetask.reconcile import Observed
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def make_task(name: str = "t", status: dict[str, Any] | None = None, **spec: Any) -> Task:
+    body: dict[str, Any] = {
+        "metadata": {"name": name, "namespace": "ns", "uid": "u-1"},
+        "spec": spec or {"templateRef": {"name": "tpl"}, "params": {}},
+    }
+    if status is not None:
+        body["status"] = status
+    return Task.model_validate(body)
+
+
+def make_template(**spec: Any) -> TaskTemplateSpec:
+    return TaskTemplateSpec.model_validate({"image": "img:1", **spec})
+
+
+def pod(phase: str = "Pending", **kw: Any) -> PodObservation:
+    return PodObservation(name=kw.pop("name", "t-1-abcde"), phase=phase, created=NOW, **kw)
+
+
+def exited(code: int, message: str | None = None, reason: str | None = None) -> PodObservation:
+    return pod(
+        "Succeeded" if code == 0 else "Failed",
+        terminated=Terminated(
+            exit_code=code,
+            reason=reason,
+            message=message,
+            started_at=NOW,
+            finished_at=NOW + timedelta(seconds=5),
+        ),
+    )
+
+
+def job(*pods: PodObservation, attempt: int = 1, **kw: Any) -> JobObservation:
+    return JobObservation(name=kw.pop("name", f"t-{attempt}"), attempt=attempt, pods=pods, **kw)
+
+
+def observed(
+    task: Task,
+    *jobs: JobObservation,
+    template: TaskTemplateSpec | None = None,
+    missing: bool = False,
+    now: datetime = NOW,
+) -> Observed:
+    return Observed(
+        task=task,
+        generation=1,
+        template=template if template or missing else make_template(),
+        template_missing=missing,
+        jobs={j.attempt: j for j in jobs},
+        now=now,
+    )

@@ -16,8 +16,9 @@ KEY = re.compile(r"-----BEGIN (RSA |EC |OPENSSH )?PRIVATE KEY-----")
 
 
 def main() -> int:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     problems = []
     for name in files:
         path = ROOT / name
@@ -36,9 +37,12 @@ def main() -> int:
         if KEY.search(text) and name != "scripts/hygiene.py":
             problems.append(f"{name}: contains a private key")
         parts = Path(name).parts
-        is_test_module = parts[0] == "tests" and parts[1] in ("unit", "integration", "e2e") and name.endswith(".py")
-        if is_test_module and not Path(name).name.startswith(("test_", "__init__", "conftest", "builders",
-                                                              "strategies")):
+        is_test_module = (
+            parts[0] == "tests" and parts[1] in ("unit", "integration", "e2e") and name.endswith(".py")
+        )
+        if is_test_module and not Path(name).name.startswith(
+            ("test_", "__init__", "conftest", "builders", "strategies")
+        ):
             problems.append(f"{name}: test modules are named test_*.py")
     for p in problems:
         print(p, file=sys.stderr)

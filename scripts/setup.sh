@@ -14,8 +14,8 @@ fi
 stamp=.venv/.kubetask-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   log "installing kubetask and dev tools into .venv"
-  .venv/bin/pip install -q --upgrade pip >&2
-  .venv/bin/pip install -q -e '.[dev]' >&2
+  { .venv/bin/pip install -q --upgrade pip && .venv/bin/pip install -q -e '.[dev]'; } > .venv/pip.log 2>&1 ||
+    { tail -n 40 .venv/pip.log >&2; echo "setup.sh: pip install failed (log: .venv/pip.log)" >&2; exit 1; }
   touch "$stamp"
 fi
 if [ "${KUBETASK_SKIP_CLUSTER_BUILD:-}" != 1 ]; then

@@ -1,0 +1,176 @@
+"""What the SQL mirror holds for a Task: a snapshot derived from the CR alone (pure).
+
+The operator is the only writer of the mirror and writes whole snapshots, keyed by the Task's uid.
+Events are derived from the status too (attempt created/started/ended, final phase), each with a
+stable key, so replaying a snapshot is idempotent and a mirror that missed writes (database down,
+operator restarted) is repaired completely by writing the current snapshot again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kubetask.models import Phase, Task
+
+ANNOTATION_IDEMPOTENCY_KEY = "kubetask.io/idempotency-key"
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    number: int
+    job_name: str
+    pod_name: str | None
+    phase: str
+    exit_code: int | None
+    reason: str | None
+    message: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    key: str  # stable per transition: replays do not duplicate
+    timestamp: datetime
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    uid: str
+    namespace: str
+    name: str
+    template: str | None
+    phase: str
+    reason: str | None
+    message: str | None
+    params: Any
+    result: Any
+    labels: dict[str, str]
+    idempotency_key: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempt_count: int
+    duration_seconds: float | None
+    resource_version: int
+    attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
+    events: tuple[EventRecord, ...] = field(default_factory=tuple)
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def _parse(ts: str | None) -> datetime | None:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
+
+
+def _events(task: Task, created: datetime) -> list[EventRecord]:
+    st = task.status
+    out = [EventRecord("created", created, "Normal", "Created", "Task created")]
+    if st is None:
+        return out
+    for a in st.attempts:
+        out.append(
+            EventRecord(
+                f"attempt-{a.number}-job",
+                a.start_time or created,
+                "Normal",
+                "JobCreated",
+                f"Job {a.job_name} created for attempt {a.number}",
+            )
+        )
+        if a.start_time:
+            out.append(
+                EventRecord(
+                    f"attempt-{a.number}-started",
+                    a.start_time,
+                    "Normal",
+                    "Started",
+                    f"attempt {a.number} running in pod {a.pod_name}",
+                )
+            )
+        if a.finish_time and a.phase in (Phase.SUCCEEDED, Phase.FAILED):
+            kind = "Normal" if a.phase == Phase.SUCCEEDED else "Warning"
+            out.append(
+                EventRecord(
+                    f"attempt-{a.number}-ended",
+                    a.finish_time,
+                    kind,
+                    a.reason or a.phase.value,
+                    a.message or f"attempt {a.number} {a.phase.value.lower()}",
+                )
+            )
+    for c in st.conditions:
+        if c.type == "Accepted" and c.status == "False" and c.last_transition_time:
+            out.append(
+                EventRecord(f"rejected-{c.reason}", c.last_transition_time, "Warning", c.reason, c.message)
+            )
+    if st.completion_time and st.phase in (
+        Phase.SUCCEEDED,
+        Phase.FAILED,
+        Phase.CANCELLED,
+        Phase.DEAD_LETTERED,
+    ):
+        kind = "Normal" if st.phase == Phase.SUCCEEDED else "Warning"
+        out.append(
+            EventRecord("final", st.completion_time, kind, st.phase.value, st.message or st.phase.value)
+        )
+    return out
+
+
+def snapshot(raw: dict[str, Any]) -> TaskRecord:
+    """The mirror's record of a Task CR (as returned by the apiserver)."""
+    task = Task.model_validate(raw)
+    meta = raw["metadata"]
+    created = _parse(meta.get("creationTimestamp")) or datetime.fromtimestamp(0).astimezone()
+    st = task.status
+    attempts = tuple(
+        AttemptRecord(
+            number=a.number,
+            job_name=a.job_name,
+            pod_name=a.pod_name,
+            phase=a.phase.value,
+            exit_code=a.exit_code,
+            reason=a.reason,
+            message=a.message,
+            started_at=a.start_time,
+            finished_at=a.finish_time,
+            duration_seconds=_seconds(a.start_time, a.finish_time),
+        )
+        for a in (st.attempts if st else [])
+    )
+    labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    return TaskRecord(
+        uid=meta["uid"],
+        namespace=meta["namespace"],
+        name=meta["name"],
+        template=task.spec.template_ref.name if task.spec.template_ref else None,
+        phase=(st.phase if st else Phase.PENDING).value,
+        reason=st.reason if st else None,
+        message=st.message if st else None,
+        params=task.spec.params,
+        result=st.result if st else None,
+        labels=labels,
+        idempotency_key=(meta.get("annotations") or {}).get(ANNOTATION_IDEMPOTENCY_KEY),
+        created_at=created,
+        started_at=st.start_time if st else None,
+        finished_at=st.completion_time if st else None,
+        attempt_count=st.attempt_count if st else 0,
+        duration_seconds=_seconds(st.start_time, st.completion_time) if st else None,
+        resource_version=int(meta.get("resourceVersion") or 0),
+        attempts=attempts,
+        events=tuple(_events(task, created)),
+    )
+
+
+def idempotency_label(key: str) -> str:
+    """A label-safe digest of an idempotency key (label values are capped at 63 characters)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:40]

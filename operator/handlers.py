@@ -43,10 +43,13 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "tasks")
-def task_event(event: kopf.RawEvent, name: str, namespace: str | None, **_: Any) -> None:
+def task_event(event: kopf.RawEvent, name: str, namespace: str | None, uid: str, **_: Any) -> None:
     assert namespace is not None  # Tasks are namespaced
     if event.get("type") == "DELETED":
         _kube().forget(namespace, name)
+        mirror = _kube().mirror
+        if mirror is not None:
+            mirror.deleted(uid)
         return
     _kube().reconcile(namespace, name)
 

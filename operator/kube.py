@@ -29,6 +29,8 @@ from kubetask.models import GROUP, VERSION, Phase, Task, TaskStatus, TaskTemplat
 from kubetask.observe import JobObservation, PodObservation, Terminated
 from kubetask.reconcile import Event, Observed, decide, is_final, record_attempt
 
+from .mirror import Mirror
+
 log = logging.getLogger("kubetask.operator")
 COMPONENT = "kubetask-operator"
 
@@ -103,7 +105,8 @@ def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 class Kube:
     """Reads and writes of one operator process; one lock per Task serialises its reconciles."""
 
-    def __init__(self, api: client.ApiClient) -> None:
+    def __init__(self, api: client.ApiClient, mirror: Mirror | None = None) -> None:
+        self.mirror = mirror
         self.custom = client.CustomObjectsApi(api)
         self.batch = client.BatchV1Api(api)
         self.core = client.CoreV1Api(api)
@@ -173,11 +176,15 @@ class Kube:
         """Bring one Task's status and Jobs in line with what is observed; safe to repeat."""
         with self._lock(ns, name):
             raw = self.get_task(ns, name)
-            if raw is None or raw["metadata"].get("deletionTimestamp"):
+            if raw is None:
                 return
-            self._reconcile(raw)
+            if not raw["metadata"].get("deletionTimestamp"):
+                raw = self._reconcile(raw)
+            if self.mirror is not None:
+                self.mirror.submit(raw)
 
-    def _reconcile(self, raw: dict[str, Any]) -> None:
+    def _reconcile(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """Perform one decision; returns the Task as it is afterwards."""
         meta = raw["metadata"]
         ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
         now = datetime.now(UTC).replace(microsecond=0)  # Kubernetes timestamps have 1 s resolution
@@ -185,10 +192,9 @@ class Kube:
         try:
             task = Task.model_validate(raw)
         except ValidationError as e:
-            self._invalid(raw, str(e).replace("\n", " "), now)
-            return
+            return self._invalid(raw, str(e).replace("\n", " "), now)
         if task.status is not None and is_final(task.status.phase):
-            return
+            return raw
         template: TaskTemplateSpec | None = None
         missing = False
         if task.spec.template_ref is not None:
@@ -229,33 +235,39 @@ class Kube:
             )
         for job in d.delete_jobs:
             self._delete_job(ns, job)
-        if self._write_status(raw, status):
-            for ev in events:
-                self.post_event(raw, ev)
+        written = self._write_status(raw, status)
+        if written is None:
+            return raw
+        for ev in events:
+            self.post_event(raw, ev)
+        return written
 
-    def _invalid(self, raw: dict[str, Any], message: str, now: datetime) -> None:
+    def _invalid(self, raw: dict[str, Any], message: str, now: datetime) -> dict[str, Any]:
         status = TaskStatus(
             phase=Phase.FAILED,
             reason=c.REASON_INVALID_SPEC,
             message=f"spec is invalid: {message}"[:1000],
             completion_time=now,
         )
-        if self._write_status(raw, status):
-            self.post_event(raw, Event("Warning", c.REASON_INVALID_SPEC, status.message or ""))
+        written = self._write_status(raw, status)
+        if written is None:
+            return raw
+        self.post_event(raw, Event("Warning", c.REASON_INVALID_SPEC, status.message or ""))
+        return written
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _write_status(self, raw: dict[str, Any], status: TaskStatus) -> bool:
-        """Patch the status subresource if it changed; True when a write happened."""
+    def _write_status(self, raw: dict[str, Any], status: TaskStatus) -> dict[str, Any] | None:
+        """Patch the status subresource if it changed; the updated Task, or None when unchanged."""
         old = raw.get("status") or {}
         new = status.to_wire()
         if old == new:
-            return False
+            return None
         meta = raw["metadata"]
-        self.custom.patch_namespaced_custom_object_status(
+        body = self.custom.patch_namespaced_custom_object_status(
             GROUP, VERSION, meta["namespace"], "tasks", meta["name"], {"status": _status_patch(old, new)}
         )
-        return True
+        return cast(dict[str, Any], body)
 
     def _delete_job(self, ns: str, job: str) -> None:
         try:

@@ -10,8 +10,11 @@ import sys
 import kopf
 from kubernetes import client, config
 
+from kubetask.store import default_url, make_engine
+
 from . import handlers
 from .kube import Kube
+from .mirror import Mirror
 from .settings import OperatorSettings
 
 _IDENTITY = ("namespace", "task", "uid", "attempt")
@@ -56,7 +59,11 @@ def api_client() -> client.ApiClient:
 def main() -> None:
     settings = OperatorSettings()
     setup_logging(settings)
-    handlers.configure(Kube(api_client()), settings)
+    mirror = None
+    if settings.mirror:
+        mirror = Mirror(make_engine(settings.database_url or default_url()))
+        mirror.start()
+    handlers.configure(Kube(api_client(), mirror), settings)
     kopf.run(
         standalone=settings.standalone,
         clusterwide=not settings.namespaces,

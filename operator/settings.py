@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +24,12 @@ class OperatorSettings(BaseSettings):
     resync_seconds: float = Field(
         default=60.0, gt=0, description="How often every unfinished task is re-checked even without events."
     )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KUBETASK_DATABASE_URL", "KUBETASK_OPERATOR_DATABASE_URL"),
+        description="SQL mirror; default: SQLite in the user's data directory.",
+    )
+    mirror: bool = Field(default=True, description="Mirror tasks to SQL (false: Kubernetes only).")
     standalone: bool = Field(
         default=True, description="Run without kopf peering (a single replica). False: peering by priority."
     )

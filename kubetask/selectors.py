@@ -1,0 +1,83 @@
+"""Kubernetes label selectors, parsed into requirements (pure): `a=b,c!=d,e in (x,y),f notin (z),g,!h`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Op = Literal["=", "!=", "in", "notin", "exists", "!exists"]
+_KEY = r"(?:[a-z0-9A-Z.\-]+/)?[a-zA-Z0-9](?:[a-zA-Z0-9_.\-]*[a-zA-Z0-9])?"
+_VALUE = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9_.\-]*[a-zA-Z0-9])?)?"
+_SET = re.compile(rf"^\s*({_KEY})\s+(in|notin)\s+\(([^)]*)\)\s*$")
+_EQ = re.compile(rf"^\s*({_KEY})\s*(==|=|!=)\s*({_VALUE})\s*$")
+_EXISTS = re.compile(rf"^\s*(!?)\s*({_KEY})\s*$")
+_VALUE_RE = re.compile(rf"^{_VALUE}$")
+
+
+class SelectorError(ValueError):
+    """The selector text is not a valid label selector."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    key: str
+    op: Op
+    values: tuple[str, ...] = ()
+
+
+def _split(text: str) -> list[str]:
+    """Split on commas that are not inside parentheses."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
+    return parts
+
+
+def parse(text: str) -> list[Requirement]:
+    """The requirements of `text`; raises SelectorError naming the bad term."""
+    out: list[Requirement] = []
+    if not text.strip():
+        return out
+    for term in _split(text):
+        if m := _SET.match(term):
+            values = tuple(v.strip() for v in m.group(3).split(",") if v.strip())
+            bad = [v for v in values if not _VALUE_RE.match(v)]
+            if not values or bad:
+                raise SelectorError(f"invalid values in label selector term {term.strip()!r}")
+            out.append(Requirement(m.group(1), m.group(2), values))  # type: ignore[arg-type]
+        elif m := _EQ.match(term):
+            op: Op = "!=" if m.group(2) == "!=" else "="
+            out.append(Requirement(m.group(1), op, (m.group(3),)))
+        elif m := _EXISTS.match(term):
+            out.append(Requirement(m.group(2), "!exists" if m.group(1) else "exists"))
+        else:
+            raise SelectorError(
+                f"invalid label selector term {term.strip()!r}: use key=value, key!=value, "
+                "key in (a,b), key notin (a,b), key or !key"
+            )
+    return out
+
+
+def matches(reqs: list[Requirement], labels: dict[str, str]) -> bool:
+    """Whether `labels` satisfy every requirement (the reference for the SQL translation)."""
+    for r in reqs:
+        v = labels.get(r.key)
+        ok = {
+            "=": v == r.values[0] if r.values else False,
+            "!=": v != r.values[0] if r.values else True,
+            "in": v in r.values,
+            "notin": v not in r.values,
+            "exists": v is not None,
+            "!exists": v is None,
+        }[r.op]
+        if not ok:
+            return False
+    return True

@@ -1,0 +1,242 @@
+"""Read side of the mirror: filtered, sorted, cursor-paginated listing; history; stats."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, not_, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from kubetask.selectors import Requirement
+from kubetask.store.tables import AttemptRow, EventRow, LabelRow, TaskRow, UTCDateTime
+
+SortKey = Literal["created", "name", "finished", "duration"]
+SORT_KEYS: tuple[str, ...] = ("created", "-created", "name", "-name", "finished", "-finished", "duration",
+                              "-duration")  # fmt: skip
+FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)  # unfinished tasks sort as if they finish last
+NO_DURATION = 1e18
+FINISHED_PHASES = ("Succeeded", "Failed", "DeadLettered")
+
+
+class CursorError(ValueError):
+    """The cursor does not belong to this listing (or was tampered with)."""
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    namespace: str | None = None
+    templates: Sequence[str] = ()
+    phases: Sequence[str] = ()
+    selector: Sequence[Requirement] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    finished_after: datetime | None = None
+    finished_before: datetime | None = None
+    q: str | None = None
+    sort: str = "-created"
+    limit: int = 50
+    cursor: str | None = None
+
+
+def _sort_column(key: str) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
+    if key == "created":
+        return TaskRow.created_at
+    if key == "name":
+        return TaskRow.name
+    if key == "finished":
+        return func.coalesce(TaskRow.finished_at, literal(FAR_FUTURE, UTCDateTime()))
+    return func.coalesce(TaskRow.duration_seconds, literal(NO_DURATION))
+
+
+def _encode(sort: str, value: Any, row_id: int) -> str:
+    v = value.isoformat() if isinstance(value, datetime) else value
+    raw = json.dumps({"s": sort, "v": v, "id": row_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort: str) -> tuple[Any, int]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if data["s"] != sort:
+            raise CursorError(f"cursor was made for sort={data['s']!r}, not sort={sort!r}")
+        value, row_id = data["v"], int(data["id"])
+    except CursorError:
+        raise
+    except (ValueError, KeyError, TypeError) as e:
+        raise CursorError("cursor is not valid: pass the nextCursor of the previous page unchanged") from e
+    if sort.lstrip("-") in ("created", "finished"):
+        value = datetime.fromisoformat(value)
+    return value, row_id
+
+
+def _label_clause(r: Requirement) -> ColumnElement[bool]:
+    has = exists().where(LabelRow.task_id == TaskRow.id, LabelRow.key == r.key)
+    if r.op == "exists":
+        return has
+    if r.op == "!exists":
+        return not_(has)
+    if r.op == "=":
+        return has.where(LabelRow.value == r.values[0])
+    if r.op == "in":
+        return has.where(LabelRow.value.in_(r.values))
+    if r.op == "!=":
+        return not_(has.where(LabelRow.value == r.values[0]))
+    return not_(has.where(LabelRow.value.in_(r.values)))  # notin
+
+
+def _filters(q: TaskQuery) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if q.namespace:
+        out.append(TaskRow.namespace == q.namespace)
+    if q.templates:
+        out.append(TaskRow.template.in_(q.templates))
+    if q.phases:
+        out.append(TaskRow.phase.in_(q.phases))
+    if q.created_after:
+        out.append(TaskRow.created_at >= q.created_after)
+    if q.created_before:
+        out.append(TaskRow.created_at < q.created_before)
+    if q.finished_after:
+        out.append(TaskRow.finished_at >= q.finished_after)
+    if q.finished_before:
+        out.append(TaskRow.finished_at < q.finished_before)
+    if q.q:
+        escaped = q.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        out.append(func.lower(TaskRow.name).like(f"%{escaped}%", escape="\\"))
+    out += [_label_clause(r) for r in q.selector]
+    return out
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[TaskRow]
+    next_cursor: str | None
+
+
+def list_tasks(session: Session, q: TaskQuery) -> Page:
+    """One page of tasks matching `q`, in `q.sort` order; `next_cursor` continues it."""
+    desc = q.sort.startswith("-")
+    key = q.sort.lstrip("-")
+    col = _sort_column(key)
+    stmt: Select[TaskRow] = select(TaskRow).where(and_(*_filters(q)))
+    if q.cursor:
+        value, row_id = _decode(q.cursor, q.sort)
+        pos = tuple_(col, TaskRow.id)
+        mark = tuple_(literal(value, UTCDateTime()) if isinstance(value, datetime) else literal(value),
+                      literal(row_id))  # fmt: skip
+        stmt = stmt.where(pos < mark if desc else pos > mark)
+    order = (col.desc(), TaskRow.id.desc()) if desc else (col.asc(), TaskRow.id.asc())
+    rows = list(session.scalars(stmt.order_by(*order).limit(q.limit + 1)))
+    more = len(rows) > q.limit
+    rows = rows[: q.limit]
+    nxt = None
+    if more and rows:
+        last = rows[-1]
+        value = {
+            "created": last.created_at,
+            "name": last.name,
+            "finished": last.finished_at or FAR_FUTURE,
+            "duration": last.duration_seconds if last.duration_seconds is not None else NO_DURATION,
+        }[key]
+        nxt = _encode(q.sort, value, last.id)
+    return Page(rows, nxt)
+
+
+def count_tasks(session: Session, q: TaskQuery) -> int:
+    return int(session.scalar(select(func.count()).select_from(TaskRow).where(and_(*_filters(q)))) or 0)
+
+
+def find_task(session: Session, namespace: str, name: str) -> TaskRow | None:
+    """The newest task with this name (names are reused after deletion)."""
+    stmt = (
+        select(TaskRow)
+        .where(TaskRow.namespace == namespace, TaskRow.name == name)
+        .order_by(TaskRow.created_at.desc(), TaskRow.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def find_by_idempotency_key(session: Session, namespace: str, key: str) -> TaskRow | None:
+    stmt = select(TaskRow).where(TaskRow.namespace == namespace, TaskRow.idempotency_key == key)
+    return session.scalars(stmt.order_by(TaskRow.id).limit(1)).first()
+
+
+def attempts(session: Session, task_id: int) -> list[AttemptRow]:
+    stmt = select(AttemptRow).where(AttemptRow.task_id == task_id).order_by(AttemptRow.number)
+    return list(session.scalars(stmt))
+
+
+def events(session: Session, task_id: int) -> list[EventRow]:
+    stmt = select(EventRow).where(EventRow.task_id == task_id).order_by(EventRow.timestamp, EventRow.id)
+    return list(session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class Figures:
+    total: int
+    by_phase: dict[str, int]
+    success_rate: float | None
+    avg_duration_seconds: float | None
+    p95_duration_seconds: float | None
+    tasks_per_minute: float
+
+
+@dataclass(frozen=True)
+class Stats:
+    window_start: datetime
+    window_end: datetime
+    overall: Figures
+    per_template: dict[str, Figures] = field(default_factory=dict)
+
+
+def p95_index(n: int) -> int:
+    """Nearest-rank 95th percentile: the ceil(0.95 n)-th smallest value (0-based index)."""
+    return max(0, math.ceil(0.95 * n) - 1)
+
+
+def _figures(session: Session, where: list[ColumnElement[bool]], minutes: float) -> Figures:
+    rows = session.execute(select(TaskRow.phase, func.count()).where(*where).group_by(TaskRow.phase)).all()
+    by_phase = {str(p): int(n) for p, n in rows}
+    total = sum(by_phase.values())
+    ok = by_phase.get("Succeeded", 0)
+    finished = sum(by_phase.get(p, 0) for p in FINISHED_PHASES)
+    timed = [*where, TaskRow.phase.in_(FINISHED_PHASES), TaskRow.duration_seconds.is_not(None)]
+    n, avg = session.execute(select(func.count(), func.avg(TaskRow.duration_seconds)).where(*timed)).one()
+    p95 = None
+    if n:
+        p95 = session.scalar(
+            select(TaskRow.duration_seconds).where(*timed).order_by(TaskRow.duration_seconds)
+            .offset(p95_index(int(n))).limit(1)
+        )  # fmt: skip
+    return Figures(
+        total=total,
+        by_phase=by_phase,
+        success_rate=ok / finished if finished else None,
+        avg_duration_seconds=float(avg) if avg is not None else None,
+        p95_duration_seconds=float(p95) if p95 is not None else None,
+        tasks_per_minute=total / minutes if minutes else 0.0,
+    )
+
+
+def stats(session: Session, *, now: datetime, window: timedelta, namespace: str | None = None) -> Stats:
+    """Counts, success rate, durations and throughput of tasks created in [now - window, now)."""
+    start = now - window
+    where: list[ColumnElement[bool]] = [TaskRow.created_at >= start, TaskRow.created_at < now]
+    if namespace:
+        where.append(TaskRow.namespace == namespace)
+    minutes = window.total_seconds() / 60
+    templates = session.scalars(select(TaskRow.template).where(*where).distinct()).all()
+    per = {
+        (t or ""): _figures(
+            session, [*where, TaskRow.template == t if t else TaskRow.template.is_(None)], minutes
+        )
+        for t in templates
+    }
+    return Stats(start, now, _figures(session, where, minutes), per)

@@ -1,0 +1,142 @@
+"""The operator's writer of the SQL mirror: queued, coalesced, retried, never in the task's way.
+
+Reconciles hand over the latest Task body; a background thread writes snapshots in batches.
+When the database is unreachable the queue keeps the newest body per Task (a snapshot holds the
+whole history, so nothing is lost by coalescing) and the thread retries with capped backoff;
+tasks keep running meanwhile. On start kopf lists every Task, which re-submits them all: that
+repairs whatever the mirror missed while the operator was down.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from kubetask.history import snapshot
+from kubetask.store import migrate
+from kubetask.store.writer import mark_deleted, upsert
+
+log = logging.getLogger("kubetask.operator.mirror")
+BATCH = 200
+
+
+class Mirror:
+    """Asynchronous, idempotent mirror of Task CRs into SQL."""
+
+    def __init__(self, engine: Engine, *, max_backoff: float = 10.0) -> None:
+        self.engine = engine
+        self.max_backoff = max_backoff
+        self._pending: dict[str, dict[str, Any] | None] = {}  # uid -> newest body (None: deleted)
+        self._written: dict[str, str] = {}  # uid -> resourceVersion in the mirror
+        self._cv = threading.Condition()
+        self._stop = False
+        self._busy = False
+        self._thread = threading.Thread(target=self._run, name="kubetask-mirror", daemon=True)
+        self.healthy = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        self._thread.join(timeout)
+
+    def submit(self, body: dict[str, Any]) -> None:
+        """Queue the newest version of a Task (skipped when already mirrored)."""
+        meta = body["metadata"]
+        uid, rv = meta["uid"], str(meta.get("resourceVersion", ""))
+        with self._cv:
+            if self._written.get(uid) == rv and uid not in self._pending:
+                return
+            old = self._pending.get(uid)
+            if old is not None and int(old["metadata"].get("resourceVersion") or 0) > int(rv or 0):
+                return
+            self._pending[uid] = body
+            self._cv.notify_all()
+
+    def deleted(self, uid: str) -> None:
+        with self._cv:
+            self._pending[uid] = None
+            self._cv.notify_all()
+
+    def idle(self) -> bool:
+        with self._cv:
+            return not self._pending and not self._busy
+
+    def _take(self) -> dict[str, dict[str, Any] | None]:
+        with self._cv:
+            while not self._pending and not self._stop:
+                self._cv.wait(1.0)
+            batch = dict(list(self._pending.items())[:BATCH])
+            for uid in batch:
+                del self._pending[uid]
+            self._busy = bool(batch)
+            return batch
+
+    def _requeue(self, batch: dict[str, dict[str, Any] | None]) -> None:
+        with self._cv:
+            for uid, body in batch.items():
+                self._pending.setdefault(uid, body)  # a newer body that arrived meanwhile wins
+            self._busy = False
+
+    def _write(self, batch: dict[str, dict[str, Any] | None]) -> None:
+        now = datetime.now(UTC)
+        records = {}
+        for uid, body in batch.items():
+            if body is None:
+                continue
+            try:
+                records[uid] = snapshot(body)
+            except ValueError:  # a body the models reject cannot be mirrored; say so, keep going
+                log.exception("SQL mirror: cannot read Task %s", uid)
+        with Session(self.engine) as s, s.begin():
+            for uid, body in batch.items():
+                if body is None:
+                    mark_deleted(s, uid, now)
+                elif uid in records:
+                    upsert(s, records[uid])
+        with self._cv:
+            for uid, body in batch.items():
+                if body is not None:
+                    self._written[uid] = str(body["metadata"].get("resourceVersion", ""))
+                else:
+                    self._written.pop(uid, None)
+            self._busy = False
+
+    def _run(self) -> None:
+        backoff = 0.5
+        migrated = False
+        while not self._stop:
+            try:
+                if not migrated:
+                    migrate(self.engine)
+                    migrated = True
+                batch = self._take()
+                if not batch:
+                    continue
+                try:
+                    self._write(batch)
+                except SQLAlchemyError:
+                    self._requeue(batch)
+                    raise
+                if not self.healthy:
+                    log.info("SQL mirror is writing (%d tasks in this batch)", len(batch))
+                self.healthy = True
+                backoff = 0.5
+            except SQLAlchemyError as e:
+                if self.healthy or backoff == 0.5:
+                    log.warning(
+                        "SQL mirror cannot write, retrying (tasks keep running): %s", str(e).split("\n")[0]
+                    )
+                self.healthy = False
+                time.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)

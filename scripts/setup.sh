@@ -18,6 +18,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     { tail -n 40 .venv/pip.log >&2; echo "setup.sh: pip install failed (log: .venv/pip.log)" >&2; exit 1; }
   touch "$stamp"
 fi
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then   # the tests run a throwaway PostgreSQL
+  log "installing postgresql-15"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-upgrade postgresql-15 >&2 || { apt-get update -q >&2 && apt-get install -y -q --no-upgrade postgresql-15 >&2; }
+fi
 if [ "${KUBETASK_SKIP_CLUSTER_BUILD:-}" != 1 ]; then
   bash scripts/cluster/build.sh
 fi

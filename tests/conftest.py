@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cluster import Cluster, OperatorProcess, wait_namespace_ready
+from tests.support.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,3 +83,23 @@ def namespace(cluster: Cluster) -> Iterator[str]:
         yield name
     finally:
         core.delete_namespace(name)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL 15 for the run; failing to start is a test failure, never a skip."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kubetask.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()

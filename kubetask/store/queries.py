@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, not_, select, tuple_
+from sqlalchemy import ColumnElement, Select, exists, func, literal, not_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kubetask.selectors import Requirement
@@ -124,7 +124,7 @@ def list_tasks(session: Session, q: TaskQuery) -> Page:
     desc = q.sort.startswith("-")
     key = q.sort.lstrip("-")
     col = _sort_column(key)
-    stmt: Select[TaskRow] = select(TaskRow).where(and_(*_filters(q)))
+    stmt: Select[TaskRow] = select(TaskRow).where(*_filters(q))
     if q.cursor:
         value, row_id = _decode(q.cursor, q.sort)
         pos = tuple_(col, TaskRow.id)
@@ -149,7 +149,7 @@ def list_tasks(session: Session, q: TaskQuery) -> Page:
 
 
 def count_tasks(session: Session, q: TaskQuery) -> int:
-    return int(session.scalar(select(func.count()).select_from(TaskRow).where(and_(*_filters(q)))) or 0)
+    return int(session.scalar(select(func.count()).select_from(TaskRow).where(*_filters(q))) or 0)
 
 
 def find_task(session: Session, namespace: str, name: str) -> TaskRow | None:

@@ -1,0 +1,71 @@
+"""A throwaway PostgreSQL server (Debian's postgresql-15), run as the postgres user.
+
+initdb refuses root, so every server command runs through `runuser -u postgres`. Data lives in a
+temporary directory owned by postgres; the server listens on a free port on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+
+BIN = Path(os.environ.get("KUBETASK_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_postgres(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["runuser", "-u", "postgres", "--", *cmd], capture_output=True, text=True, timeout=60
+    )
+
+
+class PostgresServer:
+    def __init__(self) -> None:
+        if not (BIN / "initdb").exists():
+            raise RuntimeError(f"{BIN}/initdb not found: run scripts/setup.sh (installs postgresql-15)")
+        self.dir = Path(tempfile.mkdtemp(prefix="kubetask-pg-"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.data = self.dir / "data"
+        self.port = _free_port()
+        r = _as_postgres(str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                         "-E", "UTF8", "--no-sync")  # fmt: skip
+        if r.returncode:
+            raise RuntimeError(f"initdb failed: {r.stderr}")
+
+    def start(self) -> None:
+        opts = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        )
+        r = _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
+                         "-w", "-t", "30", "start")  # fmt: skip
+        if r.returncode:
+            log = (self.dir / "log").read_text(errors="replace") if (self.dir / "log").exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {r.stderr}\n{log[-2000:]}")
+
+    def stop(self) -> None:
+        _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def url(self, db: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
+
+    def new_database(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

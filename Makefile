@@ -18,8 +18,8 @@ down:
 	bash scripts/run-local.sh down
 
 lint:
-	$(VENV)/bin/ruff check kubetask operator tests scripts
-	$(VENV)/bin/ruff format --check kubetask operator tests scripts
+	$(VENV)/bin/ruff check kubetask operator api tests scripts
+	$(VENV)/bin/ruff format --check kubetask operator api tests scripts
 	$(PY) scripts/hygiene.py
 
 types:
@@ -44,5 +44,5 @@ test-integration:
 	$(VENV)/bin/pytest tests/integration
 
 fmt:
-	$(VENV)/bin/ruff format kubetask operator tests scripts
-	$(VENV)/bin/ruff check --fix kubetask operator tests scripts
+	$(VENV)/bin/ruff format kubetask operator api tests scripts
+	$(VENV)/bin/ruff check --fix kubetask operator api tests scripts

@@ -19,12 +19,10 @@ def _root() -> None:
 
 @app.command()
 def crds(
-    output_dir: Annotated[
-        Path, typer.Option("--output-dir", "-o", help="Where to write the CRD files.")
-    ] = Path("crds"),
-    check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 if the files on disk differ; write nothing.")
-    ] = False,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="Where to write the CRD files.")] = Path(
+        "crds"
+    ),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if the files on disk differ; write nothing.")] = False,
 ) -> None:
     """Generate the CustomResourceDefinitions from the API types."""
     stale = []

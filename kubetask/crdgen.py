@@ -149,9 +149,7 @@ def crds() -> dict[str, dict[str, Any]]:
             short=["ktt"],
             columns=_TEMPLATE_COLUMNS,
         ),
-        "kubetask.io_tasks.yaml": _crd(
-            Task, kind="Task", plural="tasks", short=["kt"], columns=_TASK_COLUMNS
-        ),
+        "kubetask.io_tasks.yaml": _crd(Task, kind="Task", plural="tasks", short=["kt"], columns=_TASK_COLUMNS),
     }
 
 

@@ -15,8 +15,6 @@ from typing import Any
 
 from kubetask.models import Phase, Task
 
-ANNOTATION_IDEMPOTENCY_KEY = "kubetask.io/idempotency-key"
-
 
 @dataclass(frozen=True)
 class AttemptRecord:
@@ -110,9 +108,7 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
             )
     for c in st.conditions:
         if c.type == "Accepted" and c.status == "False" and c.last_transition_time:
-            out.append(
-                EventRecord(f"rejected-{c.reason}", c.last_transition_time, "Warning", c.reason, c.message)
-            )
+            out.append(EventRecord(f"rejected-{c.reason}", c.last_transition_time, "Warning", c.reason, c.message))
     if st.completion_time and st.phase in (
         Phase.SUCCEEDED,
         Phase.FAILED,
@@ -120,9 +116,7 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
         Phase.DEAD_LETTERED,
     ):
         kind = "Normal" if st.phase == Phase.SUCCEEDED else "Warning"
-        out.append(
-            EventRecord("final", st.completion_time, kind, st.phase.value, st.message or st.phase.value)
-        )
+        out.append(EventRecord("final", st.completion_time, kind, st.phase.value, st.message or st.phase.value))
     return out
 
 
@@ -159,7 +153,7 @@ def snapshot(raw: dict[str, Any]) -> TaskRecord:
         params=task.spec.params,
         result=st.result if st else None,
         labels=labels,
-        idempotency_key=(meta.get("annotations") or {}).get(ANNOTATION_IDEMPOTENCY_KEY),
+        idempotency_key=task.spec.idempotency_key,
         created_at=created,
         started_at=st.start_time if st else None,
         finished_at=st.completion_time if st else None,

@@ -128,9 +128,7 @@ def _start(o: Observed, status: TaskStatus) -> Decision:
     spec, now, gen = o.task.spec, o.now, o.generation
     if spec.template_ref is None and not spec.image:
         msg = "spec.templateRef or spec.image is required: name a TaskTemplate or an image to run"
-        return _final_decision(
-            status, _reject(status, reason=c.REASON_INVALID_SPEC, message=msg, now=now, gen=gen)
-        )
+        return _final_decision(status, _reject(status, reason=c.REASON_INVALID_SPEC, message=msg, now=now, gen=gen))
     if o.template_missing:
         name = spec.template_ref.name if spec.template_ref else ""
         msg = f"TaskTemplate {name!r} not found in this namespace; the task starts when it is created"
@@ -160,23 +158,17 @@ def _start(o: Observed, status: TaskStatus) -> Decision:
     resolved = resolve(spec, o.template)
     if resolved is None:
         msg = "no image to run: set spec.image or the template's spec.image"
-        return _final_decision(
-            status, _reject(status, reason=c.REASON_INVALID_SPEC, message=msg, now=now, gen=gen)
-        )
+        return _final_decision(status, _reject(status, reason=c.REASON_INVALID_SPEC, message=msg, now=now, gen=gen))
     errors = schemas.validate(spec.params if spec.params is not None else {}, resolved.param_schema)
     if errors:
         msg = "params do not match the template's paramSchema: " + schemas.summarize(errors)
-        return _final_decision(
-            status, _reject(status, reason=c.REASON_INVALID_PARAMS, message=msg, now=now, gen=gen)
-        )
+        return _final_decision(status, _reject(status, reason=c.REASON_INVALID_PARAMS, message=msg, now=now, gen=gen))
     return Decision(status=status, create_attempt=1, resolved=resolved)
 
 
 def _final_decision(old: TaskStatus, new: TaskStatus) -> Decision:
     kind = "Normal" if new.phase == Phase.SUCCEEDED else "Warning"
-    events = (
-        (Event(kind, new.reason or new.phase.value, new.message or ""),) if old.phase != new.phase else ()
-    )
+    events = (Event(kind, new.reason or new.phase.value, new.message or ""),) if old.phase != new.phase else ()
     return Decision(status=new, events=events)
 
 

@@ -159,9 +159,7 @@ class Kube:
         return out
 
     def tasks_using_template(self, ns: str, template: str) -> list[str]:
-        listing: dict[str, Any] = cast(
-            Any, self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "tasks")
-        )
+        listing: dict[str, Any] = cast(Any, self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "tasks"))
         items: list[dict[str, Any]] = listing["items"]
         return [
             t["metadata"]["name"]
@@ -230,9 +228,7 @@ class Kube:
                     raise
                 log.info("Job %s already exists: adopting it", job, extra=ctx)
             status = record_attempt(status, number=d.create_attempt, job=job, now=now, gen=obs.generation)
-            events.append(
-                Event("Normal", c.REASON_JOB_CREATED, f"Created Job {job} for attempt {d.create_attempt}")
-            )
+            events.append(Event("Normal", c.REASON_JOB_CREATED, f"Created Job {job} for attempt {d.create_attempt}"))
         for job in d.delete_jobs:
             self._delete_job(ns, job)
         written = self._write_status(raw, status)

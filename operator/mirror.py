@@ -134,9 +134,7 @@ class Mirror:
                 backoff = 0.5
             except SQLAlchemyError as e:
                 if self.healthy or backoff == 0.5:
-                    log.warning(
-                        "SQL mirror cannot write, retrying (tasks keep running): %s", str(e).split("\n")[0]
-                    )
+                    log.warning("SQL mirror cannot write, retrying (tasks keep running): %s", str(e).split("\n")[0])
                 self.healthy = False
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class OperatorSettings(BaseSettings):
     """Validated at start; see docs in README.md (Operator settings)."""
 
-    model_config = SettingsConfigDict(env_prefix="KUBETASK_OPERATOR_")
+    model_config = SettingsConfigDict(env_prefix="KUBETASK_OPERATOR_", populate_by_name=True)
 
     namespaces: list[str] = Field(
         default_factory=list, description="Namespaces to watch; empty means all (cluster-wide)."

@@ -37,9 +37,7 @@ def main() -> int:
         if KEY.search(text) and name != "scripts/hygiene.py":
             problems.append(f"{name}: contains a private key")
         parts = Path(name).parts
-        is_test_module = (
-            parts[0] == "tests" and parts[1] in ("unit", "integration", "e2e") and name.endswith(".py")
-        )
+        is_test_module = parts[0] == "tests" and parts[1] in ("unit", "integration", "e2e") and name.endswith(".py")
         if is_test_module and not Path(name).name.startswith(
             ("test_", "__init__", "conftest", "builders", "strategies")
         ):

@@ -30,9 +30,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A fresh single-node cluster with kubetask's CRDs and executor image, for the whole run."""
-    images = subprocess.run(
-        ["bash", str(ROOT / "scripts/images.sh")], capture_output=True, text=True, timeout=900
-    )
+    images = subprocess.run(["bash", str(ROOT / "scripts/images.sh")], capture_output=True, text=True, timeout=900)
     if images.returncode:
         pytest.fail(f"building the executor image failed:\n{images.stderr[-3000:]}")
     d = tmp_path_factory.mktemp("k8s")
@@ -64,7 +62,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
     """The kubetask operator as a subprocess, watching all namespaces."""
-    op = OperatorProcess(cluster, log=tmp_path_factory.mktemp("operator") / "operator.log")
+    d = tmp_path_factory.mktemp("operator")
+    op = OperatorProcess(cluster, log=d / "operator.log", database_url=f"sqlite:///{d / 'mirror.db'}")
     op.start()
     try:
         yield op

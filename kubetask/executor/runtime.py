@@ -65,9 +65,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], registry: Registry = defaul
         return _fail(term, f"{type(e).__name__}: {e}", 1)
     size = len(text.encode())
     if size > MAX_RESULT_BYTES:
-        msg = (
-            f"ResultTooLarge: result is {size} bytes; a termination message holds at most {MAX_RESULT_BYTES}"
-        )
+        msg = f"ResultTooLarge: result is {size} bytes; a termination message holds at most {MAX_RESULT_BYTES}"
         return _fail(term, msg, 1)
     _write(term, text)
     sys.stdout.write(text + "\n")

@@ -74,7 +74,5 @@ class EnvVar(KubeModel):
 class ResourceRequirements(KubeModel):
     """CPU/memory requests and limits, as in a Pod's container resources."""
 
-    limits: dict[str, int | str] | None = Field(
-        default=None, description="Maximum resources, e.g. memory: 64Mi."
-    )
+    limits: dict[str, int | str] | None = Field(default=None, description="Maximum resources, e.g. memory: 64Mi.")
     requests: dict[str, int | str] | None = Field(default=None, description="Requested resources.")

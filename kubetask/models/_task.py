@@ -46,6 +46,11 @@ class TaskSpec(KubeModel):
         ge=1,
         description="Limit on one attempt's run time, in seconds (overrides the template).",
     )
+    idempotency_key: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Client-chosen key; the API returns the same task on a repeat.",
+    )
 
 
 class Attempt(KubeModel):

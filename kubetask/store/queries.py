@@ -234,9 +234,7 @@ def stats(session: Session, *, now: datetime, window: timedelta, namespace: str 
     minutes = window.total_seconds() / 60
     templates = session.scalars(select(TaskRow.template).where(*where).distinct()).all()
     per = {
-        (t or ""): _figures(
-            session, [*where, TaskRow.template == t if t else TaskRow.template.is_(None)], minutes
-        )
+        (t or ""): _figures(session, [*where, TaskRow.template == t if t else TaskRow.template.is_(None)], minutes)
         for t in templates
     }
     return Stats(start, now, _figures(session, where, minutes), per)

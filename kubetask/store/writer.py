@@ -32,9 +32,9 @@ def upsert(session: Session, rec: TaskRecord) -> bool:
     for f in _TASK_FIELDS:
         setattr(row, f, getattr(rec, f))
     session.flush()
-    if {
-        (lab.key, lab.value) for lab in session.scalars(select(LabelRow).where(LabelRow.task_id == row.id))
-    } != set(rec.labels.items()):
+    if {(lab.key, lab.value) for lab in session.scalars(select(LabelRow).where(LabelRow.task_id == row.id))} != set(
+        rec.labels.items()
+    ):
         session.execute(delete(LabelRow).where(LabelRow.task_id == row.id))
         session.add_all(LabelRow(task_id=row.id, key=k, value=v) for k, v in rec.labels.items())
     attempts = {a.number: a for a in session.scalars(select(AttemptRow).where(AttemptRow.task_id == row.id))}
@@ -45,9 +45,7 @@ def upsert(session: Session, rec: TaskRecord) -> bool:
         session.add(arow)
     known = set(session.scalars(select(EventRow.key).where(EventRow.task_id == row.id)))
     session.add_all(
-        EventRow(
-            task_id=row.id, key=e.key, timestamp=e.timestamp, type=e.type, reason=e.reason, message=e.message
-        )
+        EventRow(task_id=row.id, key=e.key, timestamp=e.timestamp, type=e.type, reason=e.reason, message=e.message)
         for e in rec.events
         if e.key not in known
     )

@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("operator")
 
 
-def test_kubectl_apply_of_template_and_task_succeeds_with_echoed_result(
-    cluster: Cluster, namespace: str
-) -> None:
+def test_kubectl_apply_of_template_and_task_succeeds_with_echoed_result(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples/echo.yaml"))
 
     t = wait_task(cluster, namespace, "hello")
@@ -60,7 +58,5 @@ def test_status_is_not_rewritten_once_final(cluster: Cluster, namespace: str) ->
     cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples/echo.yaml"))
     done = wait_task(cluster, namespace, "hello")
     # More events (the pod and Job settle after the task is final) must not rewrite the status.
-    wait_for(
-        "Job complete", lambda: cluster.batch().read_namespaced_job("hello-1", namespace).status.succeeded
-    )
+    wait_for("Job complete", lambda: cluster.batch().read_namespaced_job("hello-1", namespace).status.succeeded)
     assert get_task(cluster, namespace, "hello")["status"] == done["status"]

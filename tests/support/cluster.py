@@ -42,13 +42,9 @@ class Cluster:
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 
-    def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         exe = Path(sys.executable).parent / "kubectl"
-        r = subprocess.run(
-            [str(exe), *args], input=input, capture_output=True, text=True, env=self.env(), timeout=60
-        )
+        r = subprocess.run([str(exe), *args], input=input, capture_output=True, text=True, env=self.env(), timeout=60)
         if check and r.returncode:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr}")
         return r
@@ -57,16 +53,28 @@ class Cluster:
 class OperatorProcess:
     """`kubetask-operator` in a subprocess; kill() sends SIGKILL, as a crash would."""
 
-    def __init__(self, cluster: Cluster, log: Path) -> None:
+    def __init__(self, cluster: Cluster, log: Path, database_url: str) -> None:
         self.cluster = cluster
         self.log = log
+        self.database_url = database_url
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def use_database(self, url: str) -> None:
+        """Make sure the running operator mirrors to `url` (restarting it if needed)."""
+        if url != self.database_url or self.proc is None or self.proc.poll() is not None:
+            self.stop()
+            self.database_url = url
+            self.start()
 
     def start(self) -> None:
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from kubetask.operator.main import main; main()"],
-            env={**self.cluster.env(), "KUBETASK_OPERATOR_LOG_LEVEL": "INFO"},
+            env={
+                **self.cluster.env(),
+                "KUBETASK_OPERATOR_LOG_LEVEL": "INFO",
+                "KUBETASK_DATABASE_URL": self.database_url,
+            },
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

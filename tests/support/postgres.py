@@ -26,9 +26,7 @@ def _free_port() -> int:
 
 
 def _as_postgres(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["runuser", "-u", "postgres", "--", *cmd], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run(["runuser", "-u", "postgres", "--", *cmd], capture_output=True, text=True, timeout=60)
 
 
 class PostgresServer:
@@ -45,9 +43,7 @@ class PostgresServer:
             raise RuntimeError(f"initdb failed: {r.stderr}")
 
     def start(self) -> None:
-        opts = (
-            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        )
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
         r = _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
                          "-w", "-t", "30", "start")  # fmt: skip
         if r.returncode:

@@ -19,9 +19,7 @@ terminated = st.builds(
     Terminated,
     exit_code=st.integers(0, 255),
     reason=st.sampled_from([None, "Completed", "Error", "OOMKilled"]),
-    message=st.one_of(
-        st.none(), st.text(max_size=40), json_values.map(lambda v: __import__("json").dumps(v))
-    ),
+    message=st.one_of(st.none(), st.text(max_size=40), json_values.map(lambda v: __import__("json").dumps(v))),
     started_at=st.just(NOW),
     finished_at=st.integers(0, 600).map(lambda s: NOW + timedelta(seconds=s)),
 )

@@ -75,9 +75,7 @@ def test_example_objects_validate_against_the_generated_schema_and_round_trip() 
     docs = list(yaml.safe_load_all((ROOT / "examples/echo.yaml").read_text()))
     for doc in docs:
         plural = {"Task": "tasks", "TaskTemplate": "tasktemplates"}[doc["kind"]]
-        schema = crdgen.crds()[f"kubetask.io_{plural}.yaml"]["spec"]["versions"][0]["schema"][
-            "openAPIV3Schema"
-        ]
+        schema = crdgen.crds()[f"kubetask.io_{plural}.yaml"]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
         assert list(Draft4Validator(schema).iter_errors(doc)) == []
     task = Task.model_validate(docs[1])
     assert Task.model_validate(task.to_wire()) == task

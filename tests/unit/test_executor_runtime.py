@@ -65,9 +65,7 @@ def test_handler_modules_are_imported(term: Path, tmp_path: Path, monkeypatch: p
         "from kubetask.executor import handler\n@handler('double')\ndef double(p):\n    return p['n'] * 2\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert (
-        run(["double"], _env(term, KUBETASK_HANDLER_MODULES="myhandlers", KUBETASK_PARAMS='{"n": 21}')) == 0
-    )
+    assert run(["double"], _env(term, KUBETASK_HANDLER_MODULES="myhandlers", KUBETASK_PARAMS='{"n": 21}')) == 0
     assert term.read_text() == "42"
 
 

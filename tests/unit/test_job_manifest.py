@@ -10,9 +10,7 @@ from kubetask.models import TaskSpec, TaskTemplateSpec
 
 
 def _job(params: object = None, **spec: object) -> dict[str, Any]:
-    tpl = TaskTemplateSpec(
-        image="img:1", handler="echo", timeout_seconds=30, result_schema={"type": "object"}
-    )
+    tpl = TaskTemplateSpec(image="img:1", handler="echo", timeout_seconds=30, result_schema={"type": "object"})
     r = resolve(TaskSpec.model_validate({"templateRef": {"name": "tpl"}, **spec}), tpl)
     assert r is not None
     return build_job(
@@ -53,9 +51,7 @@ def test_params_go_to_a_file_and_small_ones_to_env_too() -> None:
     env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
     assert json.loads(env["KUBETASK_PARAMS"]) == {"x": [1, 2]} and env["KUBETASK_HANDLER"] == "echo"
     big = _job({"blob": "x" * (ENV_PARAMS_MAX + 1)})
-    assert "KUBETASK_PARAMS" not in {
-        e["name"] for e in big["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
+    assert "KUBETASK_PARAMS" not in {e["name"] for e in big["spec"]["template"]["spec"]["containers"][0]["env"]}
 
 
 def test_task_overrides_template() -> None:

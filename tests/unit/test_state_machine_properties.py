@@ -26,9 +26,7 @@ def test_final_phases_are_absorbing(first, later, minutes) -> None:
     if not is_final(d.status.phase):
         return
     for j in later:
-        again = decide(
-            observed(make_task(status=d.status.to_wire()), j, now=NOW + timedelta(minutes=minutes))
-        )
+        again = decide(observed(make_task(status=d.status.to_wire()), j, now=NOW + timedelta(minutes=minutes)))
         assert again.status == d.status and again.events == () and again.create_attempt is None
 
 

@@ -51,9 +51,7 @@ def test_missing_template_waits_and_warns_once() -> None:
     first = decide(observed(t, missing=True))
     assert (first.status.phase, first.status.reason) == (Phase.PENDING, "TemplateNotFound")
     assert [e.type for e in first.events] == ["Warning"] and first.create_attempt is None
-    again = decide(
-        observed(make_task(templateRef={"name": "nope"}, status=first.status.to_wire()), missing=True)
-    )
+    again = decide(observed(make_task(templateRef={"name": "nope"}, status=first.status.to_wire()), missing=True))
     assert again.events == () and again.status == first.status
 
 
@@ -153,9 +151,7 @@ def test_recorded_job_that_vanished_is_pod_lost() -> None:
 
 def test_final_status_is_left_alone() -> None:
     done = decide(observed(started(), job(exited(0, "{}")))).status
-    later = decide(
-        observed(make_task(status=done.to_wire()), job(exited(1, "x")), now=NOW + timedelta(hours=1))
-    )
+    later = decide(observed(make_task(status=done.to_wire()), job(exited(1, "x")), now=NOW + timedelta(hours=1)))
     assert later.status == done and later.events == () and later.create_attempt is None
 
 
@@ -176,8 +172,6 @@ def test_terminated_state_overrides_running_flag() -> None:
     assert decide(observed(started(), job(p))).status.phase == Phase.SUCCEEDED
 
 
-@pytest.mark.parametrize(
-    ("seconds", "text"), [(0, "0s"), (59, "59s"), (61, "1m1s"), (3700, "1h1m"), (90000, "1d1h")]
-)
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59, "59s"), (61, "1m1s"), (3700, "1h1m"), (90000, "1d1h")])
 def test_durations_read_like_kubectl(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text

@@ -112,9 +112,7 @@ def _key(r: TaskRecord, sort: str) -> tuple[Any, ...]:
     [
         pytest.param(TaskQuery(), lambda _r: True, id="all"),
         pytest.param(TaskQuery(namespace="a"), lambda r: r.namespace == "a", id="namespace"),
-        pytest.param(
-            TaskQuery(phases=["Failed", "Running"]), lambda r: r.phase in ("Failed", "Running"), id="phases"
-        ),
+        pytest.param(TaskQuery(phases=["Failed", "Running"]), lambda r: r.phase in ("Failed", "Running"), id="phases"),
         pytest.param(TaskQuery(templates=["report"]), lambda r: r.template == "report", id="template"),
         pytest.param(
             TaskQuery(selector=parse("team=data,tier")),

@@ -1,0 +1,82 @@
+"""The FastAPI application: routes under /api/v1, problem details, settings, dependencies.
+
+Routes are plain `def` functions: their I/O (the Kubernetes client, SQLAlchemy) is blocking, so
+FastAPI runs them in its thread pool while the ASGI server stays asynchronous.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from kubernetes import client, config
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+
+from kubetask.store import default_url, make_engine, migrate
+
+from . import problems
+from .kube import Kube
+from .routes import health, stats, tasks, templates
+from .service import TaskService
+from .settings import ApiSettings
+
+PREFIX = "/api/v1"
+
+
+def kube_api_client() -> client.ApiClient:
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        return client.ApiClient()
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=cfg)  # type: ignore[no-untyped-call]
+    return client.ApiClient(cfg)
+
+
+def create_app(
+    settings: ApiSettings | None = None, *, engine: Engine | None = None, api: client.ApiClient | None = None
+) -> FastAPI:
+    """Build the app; tests pass their own engine and Kubernetes client."""
+    settings = settings or ApiSettings()
+    own_engine = engine is None
+    eng = engine or make_engine(settings.database_url or default_url())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_engine:
+            eng.dispose()
+
+    app = FastAPI(
+        title="kubetask",
+        version="0.1.0",
+        description="Submit, find and follow typed tasks that run as Kubernetes pods.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    if settings.migrate:
+        migrate(eng)
+    kube = Kube(api or kube_api_client())
+    app.state.settings = settings
+    app.state.kube = kube
+    app.state.sessions = sessionmaker(eng, expire_on_commit=False)
+    app.state.tasks = TaskService(kube, app.state.sessions, settings)
+    problems.install(app)
+    limit = settings.max_params_bytes + 64 * 1024
+
+    @app.middleware("http")
+    async def body_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            p = problems.too_large(f"request body is {length} bytes; the limit is {limit} bytes", "/")
+            return JSONResponse(p.body(request.url.path), status_code=413, media_type=problems.MEDIA_TYPE)
+        return await call_next(request)
+
+    app.include_router(health.router)
+    for r in (tasks.router, templates.router, stats.router):
+        app.include_router(r, prefix=PREFIX)
+    return app

@@ -1,0 +1,112 @@
+"""API errors, mapped once to RFC 9457 problem details (`application/problem+json`).
+
+ProblemError                    (any status; carries type, title, detail, per-field errors)
+├── InvalidRequest       422    body/params/query invalid: one entry per field (JSON pointer)
+├── PayloadTooLarge      413    params over the configured limit
+├── NotFound             404    namespace, task or template does not exist
+├── Conflict             409    name taken (or idempotency key reused with another name)
+└── Unavailable          503    Kubernetes or the database cannot be reached
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://kubetask.io/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    pointer: str
+    message: str
+
+
+@dataclass
+class ProblemError(Exception):
+    status: int
+    slug: str
+    title: str
+    detail: str
+    errors: list[FieldProblem] = field(default_factory=list)
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            out["instance"] = instance
+        if self.errors:
+            out["errors"] = [{"pointer": e.pointer, "detail": e.message} for e in self.errors]
+        return out
+
+
+def invalid(detail: str, errors: list[FieldProblem] | None = None, slug: str = "invalid-request") -> ProblemError:
+    return ProblemError(422, slug, "Request is invalid", detail, errors or [])
+
+
+def not_found(detail: str) -> ProblemError:
+    return ProblemError(404, "not-found", "Not found", detail)
+
+
+def conflict(detail: str) -> ProblemError:
+    return ProblemError(409, "conflict", "Conflict", detail)
+
+
+def too_large(detail: str, pointer: str) -> ProblemError:
+    return ProblemError(413, "payload-too-large", "Payload too large", detail, [FieldProblem(pointer, detail)])
+
+
+def unavailable(detail: str) -> ProblemError:
+    return ProblemError(503, "unavailable", "Service unavailable", detail)
+
+
+def _pointer(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        where = parts[0]
+        parts = parts[1:]
+        if where != "body":
+            return f"{where}:" + "/".join(parts)
+    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _response(request: Request, problem: ProblemError) -> JSONResponse:
+    return JSONResponse(problem.body(request.url.path), status_code=problem.status, media_type=MEDIA_TYPE)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem details."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
+        return _response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for e in exc.errors():
+            if e.get("type") == "json_invalid":
+                return _response(request, ProblemError(
+                    400, "malformed-json", "Body is not valid JSON",
+                    f"the request body is not valid JSON: {e.get('ctx', {}).get('error', e.get('msg'))}",
+                ))  # fmt: skip
+            errors.append(FieldProblem(_pointer(e.get("loc", ())), str(e.get("msg", "invalid"))))
+        detail = "; ".join(f"{p.pointer or '/'}: {p.message}" for p in errors[:5])
+        return _response(request, invalid(detail, errors))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {404: "not-found", 405: "method-not-allowed", 415: "unsupported-media-type"}.get(
+            exc.status_code, "error"
+        )
+        return _response(request, ProblemError(exc.status_code, slug, str(exc.detail), str(exc.detail)))

@@ -1,0 +1,35 @@
+"""Routes: aggregate figures over a time window, from history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from kubetask.store import queries
+
+from ..deps import SessionsDep
+from ..schemas import FiguresPublic, StatsPublic
+from ..service import check_namespace
+
+router = APIRouter(tags=["stats"])
+
+
+def _fig(f: queries.Figures) -> FiguresPublic:
+    return FiguresPublic(**f.__dict__)
+
+
+@router.get("/stats", response_model=StatsPublic)
+def get_stats(
+    sessions: SessionsDep,
+    window: Annotated[int, Query(ge=60, le=90 * 86400, description="Window length in seconds.")] = 3600,
+    namespace: Annotated[str | None, Query(description="Only this namespace.")] = None,
+) -> StatsPublic:
+    """Counts by phase, success rate, average and p95 duration, tasks per minute; overall and per template."""
+    if namespace:
+        check_namespace(namespace)
+    with sessions() as s:
+        st = queries.stats(s, now=datetime.now(UTC), window=timedelta(seconds=window), namespace=namespace)
+    return StatsPublic(window_start=st.window_start, window_end=st.window_end, overall=_fig(st.overall),
+                       per_template={k: _fig(v) for k, v in st.per_template.items()})  # fmt: skip

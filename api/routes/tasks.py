@@ -1,0 +1,144 @@
+"""Routes: submit, read, list and delete tasks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from kubetask.selectors import SelectorError, parse
+from kubetask.store import queries
+
+from ..deps import SessionsDep, SettingsDep, TasksDep
+from ..problems import FieldProblem, invalid
+from ..schemas import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic, TasksPublic
+from ..service import check_namespace, public_from_row
+
+router = APIRouter(tags=["tasks"])
+
+
+@router.post("/namespaces/{ns}/tasks", status_code=201, response_model=TaskPublic)
+def create_task(
+    ns: str,
+    body: TaskCreate,
+    tasks: TasksDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=256)] = None,
+) -> TaskPublic:
+    """Create a Task from a template and params (validated first; nothing is created on error)."""
+    task, created = tasks.create(ns, body, idempotency_key)
+    if not created:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = f"/api/v1/namespaces/{ns}/tasks/{task.name}"
+    return task
+
+
+@router.get("/namespaces/{ns}/tasks/{name}", response_model=TaskDetail)
+def get_task(ns: str, name: str, tasks: TasksDep) -> TaskDetail:
+    """One task: live status from the cluster merged with its history."""
+    return tasks.detail(ns, name)
+
+
+@router.delete("/namespaces/{ns}/tasks/{name}", status_code=202)
+def delete_task(ns: str, name: str, tasks: TasksDep) -> dict[str, str]:
+    """Delete the Task (its Jobs and pods go with it; its history stays)."""
+    tasks.delete(ns, name)
+    return {"status": "deleting", "name": name, "namespace": ns}
+
+
+@router.get("/namespaces/{ns}/tasks/{name}/attempts", response_model=list[AttemptPublic])
+def get_attempts(ns: str, name: str, tasks: TasksDep) -> list[AttemptPublic]:
+    """The task's attempts, oldest first."""
+    return tasks.attempts(ns, name)
+
+
+@router.get("/namespaces/{ns}/tasks/{name}/events", response_model=list[EventPublic])
+def get_events(ns: str, name: str, tasks: TasksDep) -> list[EventPublic]:
+    """The task's transitions, oldest first."""
+    return tasks.events(ns, name)
+
+
+def _list(
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    ns: str | None,
+    template: list[str] | None,
+    phase: list[str] | None,
+    label_selector: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    finished_after: datetime | None,
+    finished_before: datetime | None,
+    q: str | None,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+) -> TasksPublic:
+    problems = []
+    try:
+        selector = parse(label_selector or "")
+    except SelectorError as e:
+        problems.append(FieldProblem("query:labelSelector", str(e)))
+        selector = []
+    if sort not in queries.SORT_KEYS:
+        problems.append(FieldProblem("query:sort", f"sort must be one of {', '.join(queries.SORT_KEYS)}"))
+    if limit > settings.max_page_size:
+        problems.append(FieldProblem("query:limit", f"limit must be at most {settings.max_page_size}"))
+    for key, value in (("createdAfter", created_after), ("createdBefore", created_before),
+                       ("finishedAfter", finished_after), ("finishedBefore", finished_before)):  # fmt: skip
+        if value is not None and value.tzinfo is None:
+            problems.append(FieldProblem(f"query:{key}", "give a timezone, e.g. 2026-01-02T03:04:05Z"))
+    if problems:
+        raise invalid("; ".join(f"{p.pointer}: {p.message}" for p in problems), problems)
+    query = queries.TaskQuery(
+        namespace=ns, templates=template or (), phases=phase or (), selector=selector,
+        created_after=created_after, created_before=created_before, finished_after=finished_after,
+        finished_before=finished_before, q=q, sort=sort, limit=limit, cursor=cursor,
+    )  # fmt: skip
+    with sessions() as s:
+        try:
+            page = queries.list_tasks(s, query)
+        except queries.CursorError as e:
+            raise invalid(str(e), [FieldProblem("query:cursor", str(e))]) from e
+        return TasksPublic(items=[public_from_row(r, live=True) for r in page.items], next_cursor=page.next_cursor)
+
+
+Template = Annotated[list[str] | None, Query(description="Only these templates (repeatable).")]
+PhaseQ = Annotated[list[str] | None, Query(description="Only these phases (repeatable).")]
+Selector = Annotated[str | None, Query(alias="labelSelector", description="Kubernetes label selector.")]
+When = Annotated[datetime | None, Query()]
+Text = Annotated[str | None, Query(max_length=253, description="Substring of the task name.")]
+Sort = Annotated[str, Query(description="created, name, finished or duration; '-' for descending.")]
+Limit = Annotated[int, Query(ge=1, description="Page size.")]
+Cursor = Annotated[str | None, Query(description="nextCursor of the previous page.")]
+
+
+@router.get("/tasks", response_model=TasksPublic)
+def list_all_tasks(
+    sessions: SessionsDep, settings: SettingsDep, template: Template = None, phase: PhaseQ = None,
+    label_selector: Selector = None, created_after: Annotated[When, Query(alias="createdAfter")] = None,
+    created_before: Annotated[When, Query(alias="createdBefore")] = None,
+    finished_after: Annotated[When, Query(alias="finishedAfter")] = None,
+    finished_before: Annotated[When, Query(alias="finishedBefore")] = None,
+    q: Text = None, sort: Sort = "-created", limit: Limit = 50, cursor: Cursor = None,
+) -> TasksPublic:  # fmt: skip
+    """Tasks in every namespace, from history: filter, sort, paginate with a cursor."""
+    return _list(sessions, settings, None, template, phase, label_selector, created_after, created_before,
+                 finished_after, finished_before, q, sort, limit, cursor)  # fmt: skip
+
+
+@router.get("/namespaces/{ns}/tasks", response_model=TasksPublic)
+def list_namespace_tasks(
+    ns: str, sessions: SessionsDep, settings: SettingsDep, template: Template = None, phase: PhaseQ = None,
+    label_selector: Selector = None, created_after: Annotated[When, Query(alias="createdAfter")] = None,
+    created_before: Annotated[When, Query(alias="createdBefore")] = None,
+    finished_after: Annotated[When, Query(alias="finishedAfter")] = None,
+    finished_before: Annotated[When, Query(alias="finishedBefore")] = None,
+    q: Text = None, sort: Sort = "-created", limit: Limit = 50, cursor: Cursor = None,
+) -> TasksPublic:  # fmt: skip
+    """Tasks in one namespace, from history: filter, sort, paginate with a cursor."""
+    check_namespace(ns)
+    return _list(sessions, settings, ns, template, phase, label_selector, created_after, created_before,
+                 finished_after, finished_before, q, sort, limit, cursor)  # fmt: skip

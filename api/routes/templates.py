@@ -1,0 +1,96 @@
+"""Routes: TaskTemplate custom resources; schemas are checked to be valid JSON Schema on write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+
+from kubetask.models import API_VERSION, TaskTemplateSpec
+from kubetask.schemas import schema_errors
+
+from ..deps import KubeDep
+from ..kube import Body
+from ..problems import FieldProblem, invalid, not_found
+from ..schemas import TemplateBody, TemplatePublic, TemplatesPublic
+from ..service import check_namespace
+from ..validation import name_problems
+
+router = APIRouter(tags=["templates"])
+
+
+def _public(raw: Body) -> TemplatePublic:
+    meta = raw["metadata"]
+    created = meta.get("creationTimestamp")
+    return TemplatePublic(
+        namespace=meta["namespace"], name=meta["name"], spec=raw.get("spec") or {},
+        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+        resource_version=meta.get("resourceVersion"),
+    )  # fmt: skip
+
+
+def _checked(ns: str, body: TemplateBody) -> dict[str, Any]:
+    """The body as a CR, after checking name, spec fields and both JSON Schemas; all problems at once."""
+    check_namespace(ns)
+    problems = name_problems(body.name, "/name")
+    try:
+        spec = TaskTemplateSpec.model_validate(body.spec)
+    except ValidationError as e:
+        problems += [FieldProblem("/spec/" + "/".join(str(x) for x in err["loc"]), err["msg"]) for err in e.errors()]
+        spec = None
+    for key in ("paramSchema", "resultSchema"):
+        if key in body.spec and body.spec[key] is not None:
+            for err in schema_errors(body.spec[key]):
+                problems.append(FieldProblem(f"/spec/{key}{err.pointer}", f"not a valid JSON Schema: {err.message}"))
+    if problems:
+        raise invalid("; ".join(f"{p.pointer}: {p.message}" for p in problems[:5]), problems, slug="invalid-template")
+    assert spec is not None
+    return {"apiVersion": API_VERSION, "kind": "TaskTemplate", "metadata": {"name": body.name},
+            "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True)}  # fmt: skip
+
+
+@router.post("/namespaces/{ns}/templates", status_code=201, response_model=TemplatePublic)
+def create_template(ns: str, body: TemplateBody, kube: KubeDep) -> TemplatePublic:
+    """Create a TaskTemplate."""
+    return _public(kube.create(ns, "tasktemplates", _checked(ns, body)))
+
+
+@router.get("/namespaces/{ns}/templates", response_model=TemplatesPublic)
+def list_templates(ns: str, kube: KubeDep) -> TemplatesPublic:
+    """All TaskTemplates of a namespace."""
+    check_namespace(ns)
+    return TemplatesPublic(items=[_public(t) for t in kube.list(ns, "tasktemplates")])
+
+
+@router.get("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic)
+def get_template(ns: str, name: str, kube: KubeDep) -> TemplatePublic:
+    """One TaskTemplate."""
+    check_namespace(ns)
+    raw = kube.get(ns, "tasktemplates", name)
+    if raw is None:
+        raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
+    return _public(raw)
+
+
+@router.put("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic)
+def replace_template(ns: str, name: str, body: TemplateBody, kube: KubeDep) -> TemplatePublic:
+    """Replace a TaskTemplate's spec (running tasks keep the schema they started with)."""
+    if body.name != name:
+        raise invalid("the body's name must match the URL", [FieldProblem("/name", f"expected {name!r}")])
+    cr = _checked(ns, body)
+    current = kube.get(ns, "tasktemplates", name)
+    if current is None:
+        raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
+    cr["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+    return _public(kube.replace(ns, "tasktemplates", name, cr))
+
+
+@router.delete("/namespaces/{ns}/templates/{name}", status_code=204)
+def delete_template(ns: str, name: str, kube: KubeDep) -> None:
+    """Delete a TaskTemplate (tasks already created keep running)."""
+    check_namespace(ns)
+    if kube.get(ns, "tasktemplates", name) is None:
+        raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
+    kube.delete(ns, "tasktemplates", name)

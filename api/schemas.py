@@ -1,0 +1,109 @@
+"""Request and response bodies of the REST API (camelCase on the wire)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class TaskCreate(ApiModel):
+    """A task to run: a template and its params."""
+
+    template: str = Field(min_length=1, max_length=253, description="Name of the TaskTemplate in this namespace.")
+    params: Any = Field(default=None, description="Input, checked against the template's paramSchema.")
+    name: str | None = Field(default=None, description="Task name; default: generated from the template name.")
+    generate_name: str | None = Field(default=None, description="Name prefix; a random suffix is added.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the Task (and its pods).")
+    timeout_seconds: int | None = Field(default=None, ge=1, description="Limit on one attempt's run time.")
+
+
+class AttemptPublic(ApiModel):
+    number: int
+    job_name: str
+    pod_name: str | None = None
+    phase: str
+    exit_code: int | None = None
+    reason: str | None = None
+    message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+
+
+class EventPublic(ApiModel):
+    timestamp: datetime
+    type: str
+    reason: str
+    message: str
+
+
+class TaskPublic(ApiModel):
+    namespace: str
+    name: str
+    uid: str
+    template: str | None = None
+    phase: str
+    reason: str | None = None
+    message: str | None = None
+    params: Any = None
+    result: Any = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempt_count: int = 0
+    duration_seconds: float | None = None
+    live: bool = Field(description="True while the Task custom resource exists in the cluster.")
+
+
+class TaskDetail(TaskPublic):
+    attempts: list[AttemptPublic] = Field(default_factory=list)
+    conditions: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class TasksPublic(ApiModel):
+    items: list[TaskPublic]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")
+
+
+class TemplateBody(ApiModel):
+    """A TaskTemplate: its name and spec (as in the CRD)."""
+
+    name: str = Field(min_length=1, max_length=253)
+    spec: dict[str, Any]
+
+
+class TemplatePublic(ApiModel):
+    namespace: str
+    name: str
+    spec: dict[str, Any]
+    created_at: datetime | None = None
+    resource_version: str | None = None
+
+
+class TemplatesPublic(ApiModel):
+    items: list[TemplatePublic]
+
+
+class FiguresPublic(ApiModel):
+    total: int
+    by_phase: dict[str, int]
+    success_rate: float | None
+    avg_duration_seconds: float | None
+    p95_duration_seconds: float | None
+    tasks_per_minute: float
+
+
+class StatsPublic(ApiModel):
+    window_start: datetime
+    window_end: datetime
+    overall: FiguresPublic
+    per_template: dict[str, FiguresPublic]

@@ -1,0 +1,44 @@
+"""Checks of names and labels as Kubernetes would apply them, so bad input fails before any write."""
+
+from __future__ import annotations
+
+import re
+
+from .problems import FieldProblem
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+def name_problems(value: str, pointer: str, *, max_len: int = 253) -> list[FieldProblem]:
+    """A DNS-1123 subdomain: lowercase letters, digits, '-' and '.', starting and ending alphanumeric."""
+    if len(value) > max_len:
+        return [FieldProblem(pointer, f"must be at most {max_len} characters (got {len(value)})")]
+    if not _DNS_SUBDOMAIN.match(value):
+        return [FieldProblem(pointer, f"{value!r} is not a valid name: use lowercase letters, digits, '-' and '.', "
+                                      "starting and ending with a letter or digit")]  # fmt: skip
+    return []
+
+
+def namespace_problems(value: str) -> list[FieldProblem]:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        return [FieldProblem("path:ns", f"{value!r} is not a valid namespace name (DNS-1123 label, ≤ 63)")]
+    return []
+
+
+def label_problems(labels: dict[str, str], pointer: str = "/labels") -> list[FieldProblem]:
+    out = []
+    for key, value in labels.items():
+        where = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+        prefix, _, name = key.rpartition("/")
+        if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+            out.append(FieldProblem(where, f"label key prefix {prefix!r} must be a DNS subdomain"))
+        if not name or len(name) > 63 or not _LABEL_NAME.match(name):
+            out.append(
+                FieldProblem(where, f"label key {key!r} is invalid: ≤ 63 characters, alphanumeric, '-', '_', '.'")
+            )
+        if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
+            out.append(FieldProblem(where, f"label value {value!r} is invalid: ≤ 63 characters, alphanumeric, "
+                                           "'-', '_', '.'"))  # fmt: skip
+    return out

@@ -1,0 +1,82 @@
+"""Submit over HTTP → Job → executor container → Succeeded; listed with attempt and duration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.integration.api.conftest import Stack
+from tests.support.cluster import create, template, wait_for, wait_task
+
+ROOT = Path(__file__).resolve().parents[3]
+ECHO_SCHEMA = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
+
+
+def _listed(stack: Stack, path: str, name: str, phase: str) -> dict[str, Any] | None:
+    r = stack.http.get(path)
+    assert r.status_code == 200, r.text
+    return next((t for t in r.json()["items"] if t["name"] == name and t["phase"] == phase), None)
+
+
+def test_http_submission_runs_and_appears_in_the_list(stack: Stack, namespace: str) -> None:
+    r = stack.http.post(
+        f"/api/v1/namespaces/{namespace}/templates",
+        json={
+            "name": "echo",
+            "spec": {
+                "image": "kubetask/executor:dev",
+                "handler": "echo",
+                "imagePullPolicy": "IfNotPresent",
+                "paramSchema": ECHO_SCHEMA,
+            },
+        },
+    )
+    assert r.status_code == 201, r.text
+
+    r = stack.http.post(
+        f"/api/v1/namespaces/{namespace}/tasks",
+        json={"template": "echo", "params": {"message": "over http"}, "labels": {"team": "data"}},
+    )
+    assert r.status_code == 201, r.text
+    name = r.json()["name"]
+    assert name.startswith("echo-") and r.headers["location"].endswith(f"/tasks/{name}")
+
+    wait_task(stack.cluster, namespace, name)
+    item = wait_for("task listed as Succeeded",
+                    lambda: _listed(stack, f"/api/v1/namespaces/{namespace}/tasks?labelSelector=team%3Ddata",
+                                    name, "Succeeded"))  # fmt: skip
+    assert item["result"] == {"message": "over http"} and item["attemptCount"] == 1
+    assert item["durationSeconds"] is not None and item["finishedAt"]
+
+    detail = stack.http.get(f"/api/v1/namespaces/{namespace}/tasks/{name}").json()
+    assert detail["live"] and [a["jobName"] for a in detail["attempts"]] == [f"{name}-1"]
+    attempts = stack.http.get(f"/api/v1/namespaces/{namespace}/tasks/{name}/attempts").json()
+    assert attempts[0]["exitCode"] == 0
+    reasons = [e["reason"] for e in stack.http.get(f"/api/v1/namespaces/{namespace}/tasks/{name}/events").json()]
+    assert reasons == ["Created", "JobCreated", "Started", "Completed", "Succeeded"]
+
+    assert stack.http.delete(f"/api/v1/namespaces/{namespace}/tasks/{name}").status_code == 202
+    wait_for("CR gone", lambda: stack.http.get(f"/api/v1/namespaces/{namespace}/tasks/{name}").json()["live"] is False)
+    gone = stack.http.get(f"/api/v1/namespaces/{namespace}/tasks/{name}").json()
+    assert gone["phase"] == "Succeeded" and gone["attempts"][0]["jobName"] == f"{name}-1"  # history stays
+
+
+def test_task_made_with_kubectl_shows_up_in_the_api_list(stack: Stack, namespace: str) -> None:
+    stack.cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples/echo.yaml"))
+    wait_task(stack.cluster, namespace, "hello")
+    item = wait_for("kubectl task listed", lambda: _listed(stack, "/api/v1/tasks?template=echo&q=hello",
+                                                           "hello", "Succeeded"))  # fmt: skip
+    assert item["namespace"] == namespace
+
+
+def test_idempotency_key_returns_the_same_task(stack: Stack, namespace: str) -> None:
+    create(stack.cluster, namespace, "tasktemplates", template("echo", handler="echo"))
+    body = {"template": "echo", "params": {"n": 1}}
+    first = stack.http.post(f"/api/v1/namespaces/{namespace}/tasks", json=body, headers={"Idempotency-Key": "abc"})
+    again = stack.http.post(f"/api/v1/namespaces/{namespace}/tasks", json=body, headers={"Idempotency-Key": "abc"})
+    other = stack.http.post(f"/api/v1/namespaces/{namespace}/tasks", json=body, headers={"Idempotency-Key": "xyz"})
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
+    assert first.json()["uid"] == again.json()["uid"] != other.json()["uid"]
+    assert again.headers["idempotent-replayed"] == "true"
+    tasks = stack.cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", namespace, "tasks")
+    assert len(tasks["items"]) == 2

@@ -10,6 +10,8 @@ C=$RUN/cluster
 export PATH=$ROOT/.venv/bin:$PATH
 log() { echo "[run-local $(date +%T)] $*" >&2; }
 
+PORT=${KUBETASK_API_PORT:-8080}
+API=http://127.0.0.1:$PORT
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
 up() {
@@ -24,6 +26,7 @@ up() {
     KUBETASK_CRDS=$ROOT/crds KUBETASK_NODE_IMAGES=$tar bash "$ROOT/scripts/cluster/cluster.sh" up "$C" >/dev/null
   fi
   kubectl apply --server-side --force-conflicts -f "$ROOT/crds" >/dev/null
+  export KUBETASK_DATABASE_URL=${KUBETASK_DATABASE_URL:-sqlite:///$RUN/kubetask.db}
   if alive operator; then
     log "operator already running (pid $(cat "$RUN/operator.pid"))"
   else
@@ -31,19 +34,39 @@ up() {
     setsid kubetask-operator </dev/null >>"$RUN/operator.log" 2>&1 &
     echo $! > "$RUN/operator.pid"
   fi
-  log "applying examples/echo.yaml"
+  if alive api; then
+    log "API already running on $API"
+  else
+    log "starting the API on $API (log: .run/api.log)"
+    KUBETASK_API_PORT=$PORT setsid kubetask-api </dev/null >>"$RUN/api.log" 2>&1 &
+    echo $! > "$RUN/api.pid"
+    for _ in $(seq 100); do curl -sf "$API/healthz" >/dev/null && break; sleep 0.2; done
+  fi
+  log "applying examples/echo.yaml with kubectl"
   kubectl delete task hello --ignore-not-found >/dev/null
   kubectl apply -f "$ROOT/examples/echo.yaml"
   kubectl wait task/hello --for=jsonpath='{.status.phase}'=Succeeded --timeout=120s >/dev/null 2>&1 || {
     kubectl get task hello -o yaml >&2; log "the sample task did not succeed"; exit 1; }
   kubectl get tasks
   echo "result: $(kubectl get task hello -o jsonpath='{.status.result}')"
-  log "stack is up: export KUBECONFIG=$C/kubeconfig; stop it with: make down"
+  log "submitting the same template over HTTP: POST $API/api/v1/namespaces/default/tasks"
+  local name
+  name=$(kubetask submit echo --api "$API" -p '{"message": "hello over HTTP"}')
+  kubectl wait "task/$name" --for=jsonpath='{.status.phase}'=Succeeded --timeout=120s >/dev/null
+  for _ in $(seq 50); do   # the operator mirrors to SQL asynchronously
+    kubetask list --api "$API" -n default --phase Succeeded | grep -q "$name" && break; sleep 0.2
+  done
+  echo "\$ kubetask list -n default    # from the API's SQL history"
+  kubetask list --api "$API" -n default
+  log "stack is up: export KUBECONFIG=$C/kubeconfig; API docs at $API/docs; stop it with: make down"
 }
 
 down() {
-  if alive operator; then kill "$(cat "$RUN/operator.pid")"; fi
-  rm -f "$RUN/operator.pid"
+  local p
+  for p in api operator; do
+    if alive "$p"; then kill "$(cat "$RUN/$p.pid")"; fi
+    rm -f "$RUN/$p.pid"
+  done
   [ ! -d "$C" ] || bash "$ROOT/scripts/cluster/cluster.sh" down "$C"
 }
 

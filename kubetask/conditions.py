@@ -14,6 +14,9 @@ ACCEPTED = "Accepted"  # template resolved, params valid, first Job created
 RUNNING = "Running"  # an attempt's container is running
 SUCCEEDED = "Succeeded"  # final: the task succeeded
 FAILED = "Failed"  # final: the task failed (reason says why)
+RETRYING = "Retrying"  # an attempt failed and another is scheduled
+DEAD_LETTERED = "DeadLettered"  # final: retryable failures exhausted the attempts
+CANCELLED = "Cancelled"  # final: stopped on request
 
 # Reasons
 REASON_ACCEPTED = "Accepted"  # params valid, Job created
@@ -32,6 +35,12 @@ REASON_CONTAINER_CREATE_FAILED = "ContainerCreateFailed"  # e.g. a missing Secre
 REASON_EVICTED = "Evicted"
 REASON_POD_FAILED = "PodFailed"  # the pod failed without a container exit (rare)
 REASON_POD_LOST = "PodLost"  # the attempt's Job or pod vanished under us
+REASON_UNSCHEDULABLE = "Unschedulable"  # pod could not be scheduled within pendingTimeoutSeconds
+REASON_PENDING_TIMEOUT = "PendingTimeout"  # pod not running within pendingTimeoutSeconds
+REASON_CANCELLED = "Cancelled"  # spec.cancel was set
+REASON_RETRYING = "Retrying"
+REASON_ATTEMPTS_EXHAUSTED = "AttemptsExhausted"  # dead-lettered
+REASON_TASK_DEADLINE = "DeadlineExceeded"  # also used when deadlineSeconds (all attempts) runs out
 
 
 def set_condition(

@@ -14,7 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from kubetask.models import API_VERSION, EnvVar, ResourceRequirements, TaskSpec, TaskTemplateSpec
+from kubetask.models import API_VERSION, EnvVar, ResolvedPolicy, ResourceRequirements, TaskSpec, TaskTemplateSpec
+from kubetask.retry import resolve as resolve_retry
 
 LABEL_TASK = "kubetask.io/task"
 LABEL_TASK_UID = "kubetask.io/task-uid"
@@ -49,6 +50,31 @@ class Resolved:
     param_schema: dict[str, Any] | None
     result_schema: dict[str, Any] | None
     timeout_seconds: int | None
+    policy: ResolvedPolicy
+
+
+DEFAULT_PENDING_TIMEOUT = 900
+DEFAULT_TTL_AFTER_FINISHED = 3600
+
+
+def resolve_policy(spec: TaskSpec, template: TaskTemplateSpec | None) -> ResolvedPolicy:
+    """Retry and time policies in force: the Task's values, else the template's, else defaults."""
+    t = template
+    retry = resolve_retry(t.retry if t else None, spec.retry).model_dump(exclude_none=True)
+
+    def pick(name: str, default: int | None = None) -> int | None:
+        value: int | None = getattr(spec, name)
+        if value is None and t is not None:
+            value = getattr(t, name)
+        return value if value is not None else default
+
+    return ResolvedPolicy(
+        **retry,
+        timeout_seconds=pick("timeout_seconds"),
+        pending_timeout_seconds=pick("pending_timeout_seconds", DEFAULT_PENDING_TIMEOUT),
+        deadline_seconds=pick("deadline_seconds"),
+        ttl_seconds_after_finished=pick("ttl_seconds_after_finished", DEFAULT_TTL_AFTER_FINISHED),
+    )
 
 
 def resolve(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved | None:
@@ -70,6 +96,7 @@ def resolve(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved | Non
         param_schema=t.param_schema if t else None,
         result_schema=t.result_schema if t else None,
         timeout_seconds=spec.timeout_seconds or (t.timeout_seconds if t else None),
+        policy=resolve_policy(spec, template),
     )
 
 

@@ -40,6 +40,7 @@ class PodObservation:
     running_since: datetime | None = None
     terminated: Terminated | None = None
     deleting: bool = False
+    unschedulable: str | None = None  # PodScheduled=False/Unschedulable: the scheduler's message
 
 
 @dataclass(frozen=True)

@@ -1,29 +1,43 @@
-"""The Task state machine: from what is observed to the next status, Job to create and events.
+"""The Task state machine: from what is observed to the next status, the Jobs to create or stop,
+the events to post and when to look again.
 
 `decide()` is pure: it takes the Task, its template (or the fact that it is missing), the observed
-Jobs and pods and "now", and returns a `Decision`. The operator performs the decision (create the
-Job, write the status once, then emit the events), so the same inputs always give the same writes
-and a restarted operator re-derives everything from the cluster. Final phases are absorbing.
+Jobs and pods and "now", and returns a `Decision`. The operator performs it (create or delete
+Jobs, write the status once, then post the events, wake up at `requeue_at`), so the same inputs
+always give the same writes and a restarted operator re-derives everything from the cluster.
+Final phases are absorbing; the only thing left to do for them is the TTL.
 
-    Pending ──Job created──► Pending ──container running──► Running ──exit 0, valid result──► Succeeded
-       │  (TemplateNotFound: waits, recovers)                    └──exit≠0 / OOM / deadline──► Failed
-       └──invalid spec / params──► Failed
+    Pending ─Job created─► Pending ─running─► Running ─exit 0, valid result─► Succeeded
+       │ TemplateNotFound waits                 │
+       │                                        └─failure─► retryable, attempts left? ─yes─► Retrying ─delay─► Pending
+       └─invalid spec/params─► Failed                                │ no: retried before? DeadLettered : Failed
+    spec.cancel at any time ─► Cancelled (the running attempt's Job is deleted)
+    deadlineSeconds over (all attempts) ─► Failed/DeadlineExceeded
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from kubetask import conditions as c
-from kubetask import schemas
-from kubetask.jobs import Resolved, job_name, resolve
-from kubetask.models import Attempt, Phase, Task, TaskStatus, TaskTemplateSpec
+from kubetask import retry, schemas
+from kubetask.jobs import DEFAULT_TTL_AFTER_FINISHED, Resolved, job_name, resolve, resolve_policy
+from kubetask.models import Attempt, Phase, ResolvedPolicy, Task, TaskStatus, TaskTemplateSpec
 from kubetask.observe import JobObservation, Outcome, outcome
 
 FINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED, Phase.DEAD_LETTERED})
+# The Job controller enforces timeoutSeconds (activeDeadlineSeconds); the operator steps in itself
+# when the Job controller is this late.
+ENFORCE_GRACE = timedelta(seconds=10)
+_FINAL_CONDITION = {
+    Phase.SUCCEEDED: c.SUCCEEDED,
+    Phase.FAILED: c.FAILED,
+    Phase.DEAD_LETTERED: c.DEAD_LETTERED,
+    Phase.CANCELLED: c.CANCELLED,
+}
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,8 @@ class Decision:
     resolved: Resolved | None = None  # what that Job runs
     delete_jobs: tuple[str, ...] = ()
     events: tuple[Event, ...] = field(default_factory=tuple)
+    requeue_at: datetime | None = None  # decide again at this time even without events
+    expire: bool = False  # the TTL after finishing has passed: delete the Task once it is in history
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,7 @@ class Observed:
     template_missing: bool
     jobs: dict[int, JobObservation]
     now: datetime
+    created: datetime | None = None  # the Task's creationTimestamp
 
 
 def format_duration(seconds: float) -> str:
@@ -70,106 +87,83 @@ def is_final(phase: Phase) -> bool:
     return phase in FINAL_PHASES
 
 
-def _finish(
-    status: TaskStatus,
-    *,
-    phase: Phase,
-    reason: str,
-    message: str,
-    now: datetime,
-    gen: int,
-    result: Any = None,
-) -> TaskStatus:
-    conds = status.conditions
-    if c.get_condition(conds, c.RUNNING) is not None:
-        conds = c.set_condition(
-            conds, type_=c.RUNNING, status="False", reason=reason, message=message, now=now, generation=gen
-        )
-    final_type = c.SUCCEEDED if phase == Phase.SUCCEEDED else c.FAILED
+def _earliest(*times: datetime | None) -> datetime | None:
+    present = [t for t in times if t is not None]
+    return min(present) if present else None
+
+
+def _cond(status: TaskStatus, o: Observed, type_: str, value: str, reason: str, message: str) -> TaskStatus:
     conds = c.set_condition(
-        conds, type_=final_type, status="True", reason=reason, message=message, now=now, generation=gen
-    )
+        status.conditions, type_=type_, status=value, reason=reason, message=message,  # type: ignore[arg-type]
+        now=o.now, generation=o.generation,
+    )  # fmt: skip
+    return status.model_copy(update={"conditions": conds})
+
+
+def _finish(
+    status: TaskStatus, o: Observed, *, phase: Phase, reason: str, message: str, at: datetime, result: Any = None
+) -> TaskStatus:
+    for t in (c.RUNNING, c.RETRYING):
+        if c.get_condition(status.conditions, t) is not None:
+            status = _cond(status, o, t, "False", reason, message)
+    status = _cond(status, o, _FINAL_CONDITION[phase], "True", reason, message)
     start = status.start_time
     return status.model_copy(
         update={
             "phase": phase,
             "reason": reason,
             "message": message,
-            "conditions": conds,
             "result": result,
-            "completion_time": now,
-            "duration": format_duration((now - start).total_seconds()) if start else None,
+            "completion_time": at,
+            "next_attempt_time": None,
+            "duration": format_duration((at - start).total_seconds()) if start else None,
         }
     )
 
 
-def _reject(status: TaskStatus, *, reason: str, message: str, now: datetime, gen: int) -> TaskStatus:
-    conds = c.set_condition(
-        status.conditions,
-        type_=c.ACCEPTED,
-        status="False",
-        reason=reason,
-        message=message,
-        now=now,
-        generation=gen,
-    )
-    return _finish(
-        status.model_copy(update={"conditions": conds}),
-        phase=Phase.FAILED,
-        reason=reason,
-        message=message,
-        now=now,
-        gen=gen,
-    )
+def _final_decision(old: TaskStatus, new: TaskStatus, *, delete_jobs: tuple[str, ...] = ()) -> Decision:
+    kind = "Normal" if new.phase in (Phase.SUCCEEDED, Phase.CANCELLED) else "Warning"
+    events = (Event(kind, new.reason or new.phase.value, new.message or ""),) if old.phase != new.phase else ()
+    return Decision(status=new, events=events, delete_jobs=delete_jobs)
 
 
-def _start(o: Observed, status: TaskStatus) -> Decision:
-    """No attempt yet: resolve, validate, then ask for the first Job."""
-    spec, now, gen = o.task.spec, o.now, o.generation
+def _reject(o: Observed, status: TaskStatus, *, reason: str, message: str) -> Decision:
+    new = _cond(status, o, c.ACCEPTED, "False", reason, message)
+    return _final_decision(status, _finish(new, o, phase=Phase.FAILED, reason=reason, message=message, at=o.now))
+
+
+def _template_missing(o: Observed, status: TaskStatus) -> Decision:
+    name = o.task.spec.template_ref.name if o.task.spec.template_ref else ""
+    msg = f"TaskTemplate {name!r} not found in this namespace; the task starts when it is created"
+    new = _cond(status, o, c.ACCEPTED, "False", c.REASON_TEMPLATE_NOT_FOUND, msg)
+    if status.phase != Phase.RETRYING:
+        new = new.model_copy(update={"phase": Phase.PENDING})
+    new = new.model_copy(update={"reason": c.REASON_TEMPLATE_NOT_FOUND, "message": msg})
+    events = (
+        () if status.reason == c.REASON_TEMPLATE_NOT_FOUND else (Event("Warning", c.REASON_TEMPLATE_NOT_FOUND, msg),)
+    )
+    return Decision(status=new, events=events)
+
+
+def _start(o: Observed, status: TaskStatus, number: int) -> Decision:
+    """Resolve, validate (first attempt), then ask for the Job of attempt `number`."""
+    spec = o.task.spec
     if spec.template_ref is None and not spec.image:
         msg = "spec.templateRef or spec.image is required: name a TaskTemplate or an image to run"
-        return _final_decision(status, _reject(status, reason=c.REASON_INVALID_SPEC, message=msg, now=now, gen=gen))
+        return _reject(o, status, reason=c.REASON_INVALID_SPEC, message=msg)
     if o.template_missing:
-        name = spec.template_ref.name if spec.template_ref else ""
-        msg = f"TaskTemplate {name!r} not found in this namespace; the task starts when it is created"
-        conds = c.set_condition(
-            status.conditions,
-            type_=c.ACCEPTED,
-            status="False",
-            reason=c.REASON_TEMPLATE_NOT_FOUND,
-            message=msg,
-            now=now,
-            generation=gen,
-        )
-        new = status.model_copy(
-            update={
-                "phase": Phase.PENDING,
-                "reason": c.REASON_TEMPLATE_NOT_FOUND,
-                "message": msg,
-                "conditions": conds,
-            }
-        )
-        events = (
-            ()
-            if status.reason == c.REASON_TEMPLATE_NOT_FOUND
-            else (Event("Warning", c.REASON_TEMPLATE_NOT_FOUND, msg),)
-        )
-        return Decision(status=new, events=events)
+        return _template_missing(o, status)
     resolved = resolve(spec, o.template)
     if resolved is None:
         msg = "no image to run: set spec.image or the template's spec.image"
-        return _final_decision(status, _reject(status, reason=c.REASON_INVALID_SPEC, message=msg, now=now, gen=gen))
-    errors = schemas.validate(spec.params if spec.params is not None else {}, resolved.param_schema)
-    if errors:
-        msg = "params do not match the template's paramSchema: " + schemas.summarize(errors)
-        return _final_decision(status, _reject(status, reason=c.REASON_INVALID_PARAMS, message=msg, now=now, gen=gen))
-    return Decision(status=status, create_attempt=1, resolved=resolved)
-
-
-def _final_decision(old: TaskStatus, new: TaskStatus) -> Decision:
-    kind = "Normal" if new.phase == Phase.SUCCEEDED else "Warning"
-    events = (Event(kind, new.reason or new.phase.value, new.message or ""),) if old.phase != new.phase else ()
-    return Decision(status=new, events=events)
+        return _reject(o, status, reason=c.REASON_INVALID_SPEC, message=msg)
+    if number == 1:
+        errors = schemas.validate(spec.params if spec.params is not None else {}, resolved.param_schema)
+        if errors:
+            msg = "params do not match the template's paramSchema: " + schemas.summarize(errors)
+            return _reject(o, status, reason=c.REASON_INVALID_PARAMS, message=msg)
+        status = status.model_copy(update={"policy": resolved.policy})
+    return Decision(status=status, create_attempt=number, resolved=resolved)
 
 
 def record_attempt(status: TaskStatus, *, number: int, job: str, now: datetime, gen: int) -> TaskStatus:
@@ -178,14 +172,12 @@ def record_attempt(status: TaskStatus, *, number: int, job: str, now: datetime, 
     attempts.append(Attempt(number=number, job_name=job))
     msg = f"Job {job} created for attempt {number}"
     conds = c.set_condition(
-        status.conditions,
-        type_=c.ACCEPTED,
-        status="True",
-        reason=c.REASON_ACCEPTED,
-        message=msg,
-        now=now,
-        generation=gen,
-    )
+        status.conditions, type_=c.ACCEPTED, status="True", reason=c.REASON_ACCEPTED, message=msg,
+        now=now, generation=gen,
+    )  # fmt: skip
+    if c.get_condition(conds, c.RETRYING) is not None:
+        conds = c.set_condition(conds, type_=c.RETRYING, status="False", reason=c.REASON_JOB_CREATED,
+                                message=msg, now=now, generation=gen)  # fmt: skip
     return status.model_copy(
         update={
             "attempts": sorted(attempts, key=lambda a: a.number),
@@ -194,6 +186,7 @@ def record_attempt(status: TaskStatus, *, number: int, job: str, now: datetime, 
             "phase": Phase.PENDING,
             "reason": c.REASON_JOB_CREATED,
             "message": msg,
+            "next_attempt_time": None,
         }
     )
 
@@ -216,121 +209,199 @@ def _parse_result(out: Outcome, schema: dict[str, Any] | None) -> tuple[Any, str
     return result, None
 
 
-def _progress(o: Observed, status: TaskStatus, job: JobObservation) -> Decision:
-    """An attempt exists: mirror its Job/pod state into the status."""
-    now, gen = o.now, o.generation
-    out = outcome(job, now=now)
-    attempts = list(status.attempts)
-    idx = next(i for i, a in enumerate(attempts) if a.number == job.attempt)
-    attempts[idx] = attempts[idx].model_copy(
-        update={
-            "pod_name": out.pod_name or attempts[idx].pod_name,
-            "phase": out.phase,
-            "start_time": out.start_time or attempts[idx].start_time,
-            "finish_time": out.finish_time if is_final(out.phase) else None,
-            "exit_code": out.exit_code,
-            "reason": out.reason,
-            "message": out.message,
-        }
-    )
-    status = status.model_copy(update={"attempts": attempts})
-    if out.phase == Phase.PENDING:
-        return Decision(status=status)
+def _with_attempt(status: TaskStatus, number: int, **update: Any) -> TaskStatus:
+    attempts = [a.model_copy(update=update) if a.number == number else a for a in status.attempts]
+    return status.model_copy(update={"attempts": attempts})
+
+
+def _fail(
+    o: Observed, status: TaskStatus, policy: ResolvedPolicy, number: int, out: Outcome, stop: tuple[str, ...]
+) -> Decision:
+    """Attempt `number` failed: retry it later, dead-letter the task, or fail it."""
+    reason = out.reason or c.REASON_POD_FAILED
+    message = out.message or reason
+    at = out.finish_time or o.now
+    status = _with_attempt(status, number, phase=Phase.FAILED, reason=reason, message=message, finish_time=at)
+    can_retry = retry.retryable(policy, reason=reason, exit_code=out.exit_code)
+    if can_retry and number < policy.max_attempts:
+        wait = retry.delay(policy, number, retry.jitter_draw(str(o.task.metadata.get("uid", "")), number))
+        nxt = at + timedelta(seconds=round(wait, 3))
+        deadline = _deadline(o, policy)
+        if deadline is None or nxt < deadline:
+            msg = f"attempt {number} failed ({reason}: {message}); attempt {number + 1} in {wait:.1f}s"
+            new = _cond(status, o, c.RETRYING, "True", reason, msg)
+            if c.get_condition(new.conditions, c.RUNNING) is not None:
+                new = _cond(new, o, c.RUNNING, "False", reason, msg)
+            new = new.model_copy(update={"phase": Phase.RETRYING, "reason": c.REASON_RETRYING, "message": msg,
+                                         "next_attempt_time": nxt})  # fmt: skip
+            return Decision(status=new, events=(Event("Warning", c.REASON_RETRYING, msg),), delete_jobs=stop,
+                            requeue_at=nxt)  # fmt: skip
+        message += "; no retry: the task's deadline leaves no time for another attempt"
+    if can_retry and policy.max_attempts > 1:
+        msg = f"all {number} attempts failed; last: {reason}: {message}"
+        new = _finish(status, o, phase=Phase.DEAD_LETTERED, reason=reason, message=msg, at=at)
+        new = _cond(new, o, c.DEAD_LETTERED, "True", c.REASON_ATTEMPTS_EXHAUSTED, msg)
+        return _final_decision(o.task.status or TaskStatus(), new, delete_jobs=stop)
+    new = _finish(status, o, phase=Phase.FAILED, reason=reason, message=message, at=at)
+    return _final_decision(o.task.status or TaskStatus(), new, delete_jobs=stop)
+
+
+def _deadline(o: Observed, policy: ResolvedPolicy) -> datetime | None:
+    if policy.deadline_seconds is None or o.created is None:
+        return None
+    return o.created + timedelta(seconds=policy.deadline_seconds)
+
+
+def _enforce_times(o: Observed, policy: ResolvedPolicy, job: JobObservation, out: Outcome) -> Outcome:
+    """Pending too long, or running past the timeout while the Job controller lags: fail it ourselves."""
+    now = o.now
+    if out.phase == Phase.PENDING and policy.pending_timeout_seconds and job.created:
+        limit = job.created + timedelta(seconds=policy.pending_timeout_seconds)
+        if now >= limit:
+            pod = next((p for p in job.pods if p.unschedulable), None)
+            if pod is not None:
+                return Outcome(Phase.FAILED, pod_name=pod.name, reason=c.REASON_UNSCHEDULABLE, finish_time=now,
+                               message=f"pod could not be scheduled within {policy.pending_timeout_seconds}s: "
+                               f"{pod.unschedulable}", stop_job=True)  # fmt: skip
+            return Outcome(
+                Phase.FAILED,
+                pod_name=out.pod_name,
+                reason=c.REASON_PENDING_TIMEOUT,
+                finish_time=now,
+                message=f"pod not running after {policy.pending_timeout_seconds}s",
+                stop_job=True,
+            )
+    if out.phase == Phase.RUNNING and policy.timeout_seconds and out.start_time:
+        if now >= out.start_time + timedelta(seconds=policy.timeout_seconds) + ENFORCE_GRACE:
+            return replace(
+                out,
+                phase=Phase.FAILED,
+                reason=c.REASON_DEADLINE_EXCEEDED,
+                finish_time=now,
+                stop_job=True,
+                message=f"attempt ran longer than its timeout of {policy.timeout_seconds}s and was stopped",
+            )
+    return out
+
+
+def _next_check(o: Observed, policy: ResolvedPolicy, job: JobObservation | None, out: Outcome) -> datetime | None:
+    pending = None
+    if out.phase == Phase.PENDING and policy.pending_timeout_seconds and job is not None and job.created:
+        pending = job.created + timedelta(seconds=policy.pending_timeout_seconds)
+    running = None
+    if out.phase == Phase.RUNNING and policy.timeout_seconds and out.start_time:
+        running = out.start_time + timedelta(seconds=policy.timeout_seconds) + ENFORCE_GRACE
+    return _earliest(pending, running, _deadline(o, policy))
+
+
+def _progress(o: Observed, status: TaskStatus, policy: ResolvedPolicy, number: int) -> Decision:
+    """An attempt is under way: mirror its Job/pod state into the status."""
+    job = o.jobs.get(number)
+    if job is None:
+        name = job_name(o.task.metadata.get("name", ""), number)
+        out = Outcome(Phase.FAILED, reason=c.REASON_POD_LOST, finish_time=o.now,
+                      message=f"Job {name} of attempt {number} was deleted before it finished")  # fmt: skip
+    else:
+        out = _enforce_times(o, policy, job, outcome(job, now=o.now))
+    stop = (job.name,) if job is not None and out.stop_job else ()
+    prev = next(a for a in status.attempts if a.number == number)
+    status = _with_attempt(
+        status, number, pod_name=out.pod_name or prev.pod_name, phase=out.phase,
+        start_time=out.start_time or prev.start_time, finish_time=out.finish_time if is_final(out.phase) else None,
+        exit_code=out.exit_code, reason=out.reason, message=out.message,
+    )  # fmt: skip
     if out.start_time and status.start_time is None:
         status = status.model_copy(update={"start_time": out.start_time})
-    if out.phase == Phase.RUNNING:
-        msg = f"attempt {job.attempt} running in pod {out.pod_name}"
-        conds = c.set_condition(
-            status.conditions,
-            type_=c.RUNNING,
-            status="True",
-            reason=c.REASON_STARTED,
-            message=msg,
-            now=now,
-            generation=gen,
-        )
-        events = (Event("Normal", c.REASON_STARTED, msg),) if status.phase != Phase.RUNNING else ()
-        new = status.model_copy(
-            update={"phase": Phase.RUNNING, "reason": c.REASON_STARTED, "message": msg, "conditions": conds}
-        )
-        return Decision(status=new, events=events)
-    finished = out.finish_time or now
+    if out.phase == Phase.FAILED:
+        return _fail(o, status, policy, number, out, stop)
     if out.phase == Phase.SUCCEEDED:
+        assert job is not None
         result, error = _parse_result(out, job.result_schema)
-        if error is None:
-            new = _finish(
+        if error is not None:
+            return _fail(
+                o,
                 status,
-                phase=Phase.SUCCEEDED,
-                reason=c.REASON_COMPLETED,
-                message=f"attempt {job.attempt} succeeded",
-                now=finished,
-                gen=gen,
-                result=result,
+                policy,
+                number,
+                replace(out, phase=Phase.FAILED, reason=c.REASON_INVALID_RESULT, message=error),
+                stop,
             )
-        else:
-            new = _finish(
-                status,
-                phase=Phase.FAILED,
-                reason=c.REASON_INVALID_RESULT,
-                message=error,
-                now=finished,
-                gen=gen,
-            )
-            new.attempts[idx] = new.attempts[idx].model_copy(
-                update={"phase": Phase.FAILED, "reason": c.REASON_INVALID_RESULT, "message": error}
-            )
+        new = _finish(status, o, phase=Phase.SUCCEEDED, reason=c.REASON_COMPLETED,
+                      message=f"attempt {number} succeeded", at=out.finish_time or o.now, result=result)  # fmt: skip
         return _final_decision(o.task.status or TaskStatus(), new)
-    new = _finish(
-        status,
-        phase=Phase.FAILED,
-        reason=out.reason or c.REASON_POD_FAILED,
-        message=out.message or "",
-        now=finished,
-        gen=gen,
-    )
-    decision = _final_decision(o.task.status or TaskStatus(), new)
-    if out.stop_job:
-        return Decision(status=decision.status, events=decision.events, delete_jobs=(job.name,))
-    return decision
+    requeue = _next_check(o, policy, job, out)
+    if out.phase == Phase.PENDING:
+        return Decision(status=status, requeue_at=requeue)
+    msg = f"attempt {number} running in pod {out.pod_name}"
+    new = _cond(status, o, c.RUNNING, "True", c.REASON_STARTED, msg)
+    events = (Event("Normal", c.REASON_STARTED, msg),) if status.phase != Phase.RUNNING else ()
+    new = new.model_copy(update={"phase": Phase.RUNNING, "reason": c.REASON_STARTED, "message": msg})
+    return Decision(status=new, events=events, requeue_at=requeue)
+
+
+def _cancel(o: Observed, status: TaskStatus) -> Decision:
+    current = max((a.number for a in status.attempts), default=0)
+    job = o.jobs.get(current)
+    stop: tuple[str, ...] = ()
+    msg = "cancelled on request (spec.cancel)"
+    att = next((a for a in status.attempts if a.number == current), None)
+    if att is not None and not is_final(att.phase):
+        status = _with_attempt(status, current, phase=Phase.CANCELLED, reason=c.REASON_CANCELLED,
+                               message=msg, finish_time=o.now)  # fmt: skip
+        if job is not None:
+            stop = (job.name,)
+            msg += f"; Job {job.name} of attempt {current} deleted"
+    new = _finish(status, o, phase=Phase.CANCELLED, reason=c.REASON_CANCELLED, message=msg, at=o.now)
+    return _final_decision(status, new, delete_jobs=stop)
+
+
+def _over_deadline(o: Observed, status: TaskStatus, policy: ResolvedPolicy) -> Decision:
+    msg = f"the task ran past its deadline of {policy.deadline_seconds}s (all attempts included) and was stopped"
+    current = max((a.number for a in status.attempts), default=0)
+    att = next((a for a in status.attempts if a.number == current), None)
+    stop: tuple[str, ...] = ()
+    if att is not None and not is_final(att.phase):
+        status = _with_attempt(status, current, phase=Phase.FAILED, reason=c.REASON_DEADLINE_EXCEEDED,
+                               message=msg, finish_time=o.now)  # fmt: skip
+        job = o.jobs.get(current)
+        stop = (job.name,) if job is not None else ()
+    new = _finish(status, o, phase=Phase.FAILED, reason=c.REASON_DEADLINE_EXCEEDED, message=msg, at=o.now)
+    return _final_decision(status, new, delete_jobs=stop)
+
+
+def _finished(o: Observed, status: TaskStatus) -> Decision:
+    """A final task: only its TTL is left."""
+    ttl = status.policy.ttl_seconds_after_finished if status.policy else DEFAULT_TTL_AFTER_FINISHED
+    if ttl is None or status.completion_time is None:
+        return Decision(status=status)
+    expires = status.completion_time + timedelta(seconds=ttl)
+    return Decision(status=status, expire=o.now >= expires, requeue_at=None if o.now >= expires else expires)
 
 
 def decide(o: Observed) -> Decision:
     """The next status of the Task, and what to do to get there."""
-    status = o.task.status or TaskStatus()
-    status = status.model_copy(update={"observed_generation": o.generation})
+    status = (o.task.status or TaskStatus()).model_copy(update={"observed_generation": o.generation})
     if is_final(status.phase):
-        return Decision(status=status)
+        return _finished(o, status)
+    if o.task.spec.cancel:
+        return _cancel(o, status)
+    policy = status.policy or resolve_policy(o.task.spec, o.template)
+    deadline = _deadline(o, policy)
+    if deadline is not None and o.now >= deadline:
+        return _over_deadline(o, status, policy)
     current = max((a.number for a in status.attempts), default=0)
     found = max(o.jobs, default=0)
     if found > current:  # Job created, then the operator died before recording it: adopt it
         status = record_attempt(status, number=found, job=o.jobs[found].name, now=o.now, gen=o.generation)
         current = found
     if current == 0:
-        return _start(o, status)
-    job = o.jobs.get(current)
-    if job is None:
-        name = job_name(o.task.metadata.get("name", ""), current)
-        msg = f"Job {name} of attempt {current} was deleted before it finished"
-        attempts = [
-            a.model_copy(
-                update={
-                    "phase": Phase.FAILED,
-                    "reason": c.REASON_POD_LOST,
-                    "message": msg,
-                    "finish_time": o.now,
-                }
-            )
-            if a.number == current
-            else a
-            for a in status.attempts
-        ]
-        new = _finish(
-            status.model_copy(update={"attempts": attempts}),
-            phase=Phase.FAILED,
-            reason=c.REASON_POD_LOST,
-            message=msg,
-            now=o.now,
-            gen=o.generation,
-        )
-        return _final_decision(status, new)
-    return _progress(o, status, job)
+        return _start(o, status, 1)
+    last = next(a for a in status.attempts if a.number == current)
+    if is_final(last.phase):  # between attempts
+        if status.phase != Phase.RETRYING:  # cannot happen (one status write); never start an attempt unasked
+            return Decision(status=status)
+        nxt = status.next_attempt_time
+        if nxt is not None and o.now < nxt:
+            return Decision(status=status, requeue_at=_earliest(nxt, deadline))
+        return _start(o, status, current + 1)
+    return _progress(o, status, policy, current)

@@ -15,7 +15,8 @@ from kubetask.models._common import (
     Phase,
     ResourceRequirements,
 )
-from kubetask.models._task import Attempt, Task, TaskSpec, TaskStatus, TemplateRef
+from kubetask.models._policy import ResolvedPolicy, RetryPolicy
+from kubetask.models._task import Attempt, RedriveRef, Task, TaskSpec, TaskStatus, TemplateRef
 from kubetask.models._template import TaskTemplate, TaskTemplateSpec
 
 __all__ = [
@@ -28,7 +29,10 @@ __all__ = [
     "EnvVar",
     "KubeModel",
     "Phase",
+    "RedriveRef",
+    "ResolvedPolicy",
     "ResourceRequirements",
+    "RetryPolicy",
     "Task",
     "TaskSpec",
     "TaskStatus",

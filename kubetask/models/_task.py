@@ -16,6 +16,7 @@ from kubetask.models._common import (
     Phase,
     ResourceRequirements,
 )
+from kubetask.models._policy import ResolvedPolicy, RetryPolicy
 from kubetask.models._template import PullPolicy
 
 
@@ -23,6 +24,13 @@ class TemplateRef(KubeModel):
     """Reference to a TaskTemplate in the Task's namespace."""
 
     name: str = Field(min_length=1, description="Name of the TaskTemplate.")
+
+
+class RedriveRef(KubeModel):
+    """The original of a redriven task."""
+
+    name: str = Field(description="Name of the dead-lettered Task.")
+    uid: str = Field(description="UID of the dead-lettered Task.")
 
 
 class TaskSpec(KubeModel):
@@ -46,6 +54,18 @@ class TaskSpec(KubeModel):
         ge=1,
         description="Limit on one attempt's run time, in seconds (overrides the template).",
     )
+    retry: RetryPolicy | None = Field(default=None, description="Retry policy (overrides the template's).")
+    pending_timeout_seconds: int | None = Field(
+        default=None, ge=1, description="Fail an attempt whose pod is not running after this long."
+    )
+    deadline_seconds: int | None = Field(
+        default=None, ge=1, description="Limit on the whole run, all attempts and delays included."
+    )
+    ttl_seconds_after_finished: int | None = Field(
+        default=None, ge=0, description="Delete the Task this long after it finished (once in history)."
+    )
+    cancel: bool = Field(default=False, description="Set true to stop the task: its running attempt is deleted.")
+    redrive_of: RedriveRef | None = Field(default=None, description="The dead-lettered Task this one re-runs.")
     idempotency_key: str | None = Field(
         default=None,
         max_length=256,
@@ -81,6 +101,8 @@ class TaskStatus(KubeModel):
     start_time: datetime | None = Field(default=None, description="When the first attempt started running.")
     completion_time: datetime | None = Field(default=None, description="When the task reached a final phase.")
     duration: str | None = Field(default=None, description="Run time of a finished task, e.g. 1m5s.")
+    next_attempt_time: datetime | None = Field(default=None, description="When the next attempt starts (Retrying).")
+    policy: ResolvedPolicy | None = Field(default=None, description="Retry and time policies in force.")
 
 
 class Task(KubeModel):

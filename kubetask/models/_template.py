@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from kubetask.models._common import API_VERSION, FREE_FORM, EnvVar, KubeModel, ResourceRequirements
+from kubetask.models._policy import RetryPolicy
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
@@ -37,6 +38,16 @@ class TaskTemplateSpec(KubeModel):
     )
     timeout_seconds: int | None = Field(
         default=None, ge=1, description="Default limit on one attempt's run time, in seconds."
+    )
+    retry: RetryPolicy | None = Field(default=None, description="Default retry policy of its tasks.")
+    pending_timeout_seconds: int | None = Field(
+        default=None, ge=1, description="Fail an attempt whose pod is not running after this long (default 900)."
+    )
+    deadline_seconds: int | None = Field(
+        default=None, ge=1, description="Limit on a task's whole run, all attempts and delays included."
+    )
+    ttl_seconds_after_finished: int | None = Field(
+        default=None, ge=0, description="Delete finished Tasks after this long, once in history (default 3600)."
     )
 
 

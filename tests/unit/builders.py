@@ -53,6 +53,7 @@ def observed(
     template: TaskTemplateSpec | None = None,
     missing: bool = False,
     now: datetime = NOW,
+    created: datetime | None = None,
 ) -> Observed:
     return Observed(
         task=task,
@@ -61,4 +62,5 @@ def observed(
         template_missing=missing,
         jobs={j.attempt: j for j in jobs},
         now=now,
+        created=created,
     )

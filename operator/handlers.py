@@ -78,11 +78,3 @@ def template_event(event: kopf.RawEvent, name: str, namespace: str | None, **_: 
         return
     for task in _kube().tasks_using_template(namespace, name):
         _kube().reconcile(namespace, task)
-
-
-@kopf.timer(GROUP, VERSION, "tasks", interval=60.0, initial_delay=60.0, idle=None)
-def resync(name: str, namespace: str | None, status: kopf.Status, **_: Any) -> None:
-    """A safety net: re-check unfinished tasks even if no event arrives."""
-    if namespace is None or status.get("phase") in ("Succeeded", "Failed", "Cancelled", "DeadLettered"):
-        return
-    _kube().reconcile(namespace, name)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from kubernetes import client
@@ -69,6 +70,14 @@ def pod_observation(pod: Any) -> PodObservation:
         if term
         else None,
         deleting=pod.metadata.deletion_timestamp is not None,
+        unschedulable=next(
+            (
+                x.message or x.reason
+                for x in (st.conditions or [])
+                if x.type == "PodScheduled" and x.status == "False" and x.reason == "Unschedulable"
+            ),
+            None,
+        ),
     )
 
 
@@ -105,8 +114,17 @@ def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 class Kube:
     """Reads and writes of one operator process; one lock per Task serialises its reconciles."""
 
-    def __init__(self, api: client.ApiClient, mirror: Mirror | None = None) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        mirror: Mirror | None = None,
+        *,
+        leading: threading.Event | None = None,
+        requeue: Callable[[datetime, str, str], None] | None = None,
+    ) -> None:
         self.mirror = mirror
+        self.leading = leading  # None: always act (single replica, no election)
+        self.requeue = requeue
         self.custom = client.CustomObjectsApi(api)
         self.batch = client.BatchV1Api(api)
         self.core = client.CoreV1Api(api)
@@ -172,6 +190,8 @@ class Kube:
 
     def reconcile(self, ns: str, name: str) -> None:
         """Bring one Task's status and Jobs in line with what is observed; safe to repeat."""
+        if self.leading is not None and not self.leading.is_set():
+            return
         with self._lock(ns, name):
             raw = self.get_task(ns, name)
             if raw is None:
@@ -191,11 +211,10 @@ class Kube:
             task = Task.model_validate(raw)
         except ValidationError as e:
             return self._invalid(raw, str(e).replace("\n", " "), now)
-        if task.status is not None and is_final(task.status.phase):
-            return raw
+        final = task.status is not None and is_final(task.status.phase)
         template: TaskTemplateSpec | None = None
         missing = False
-        if task.spec.template_ref is not None:
+        if task.spec.template_ref is not None and not final:
             template = self.get_template(ns, task.spec.template_ref.name)
             missing = template is None
         obs = Observed(
@@ -203,10 +222,16 @@ class Kube:
             generation=int(meta.get("generation", 1)),
             template=template,
             template_missing=missing,
-            jobs=self.observe_jobs(ns, uid),
+            jobs={} if final else self.observe_jobs(ns, uid),  # a final task needs only its status
             now=now,
+            created=_ts(meta.get("creationTimestamp")),
         )
         d = decide(obs)
+        if d.requeue_at is not None and self.requeue is not None:
+            self.requeue(d.requeue_at, ns, name)
+        if d.expire:
+            self._expire(raw)
+            return raw
         events = list(d.events)
         status = d.status
         if d.create_attempt is not None and d.resolved is not None:
@@ -237,6 +262,24 @@ class Kube:
         for ev in events:
             self.post_event(raw, ev)
         return written
+
+    def _expire(self, raw: dict[str, Any]) -> None:
+        """Delete a finished Task whose TTL passed, but only once its final state is in SQL."""
+        meta = raw["metadata"]
+        if self.mirror is not None and not self.mirror.mirrored(meta["uid"], str(meta.get("resourceVersion", ""))):
+            self.mirror.submit(raw)
+            if self.requeue is not None:
+                self.requeue(datetime.now(UTC) + timedelta(seconds=2), meta["namespace"], meta["name"])
+            return
+        try:
+            self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, meta["namespace"], "tasks", meta["name"], propagation_policy="Background"
+            )
+            log.info("deleted finished Task after its TTL (history kept in SQL)",
+                     extra={"namespace": meta["namespace"], "task": meta["name"], "uid": meta["uid"]})  # fmt: skip
+        except ApiException as e:
+            if e.status != 404:
+                raise
 
     def _invalid(self, raw: dict[str, Any], message: str, now: datetime) -> dict[str, Any]:
         status = TaskStatus(

@@ -12,9 +12,11 @@ from kubernetes import client, config
 
 from kubetask.store import default_url, make_engine
 
-from . import handlers
+from . import handlers, sweep
 from .kube import Kube
+from .leader import LeaderElector
 from .mirror import Mirror
+from .requeue import Requeue
 from .settings import OperatorSettings
 
 _IDENTITY = ("namespace", "task", "uid", "attempt")
@@ -63,7 +65,21 @@ def main() -> None:
     if settings.mirror:
         mirror = Mirror(make_engine(settings.database_url or default_url()))
         mirror.start()
-    handlers.configure(Kube(api_client(), mirror), settings)
+    api = api_client()
+    kube = Kube(api, mirror)
+    requeue = Requeue(kube.reconcile)
+    kube.requeue = requeue.at
+    requeue.start()
+    if settings.leader_election:
+        leader = LeaderElector(
+            api, namespace=settings.lease_namespace, name=settings.lease_name, identity=settings.identity,
+            duration=settings.lease_seconds, renew=settings.lease_seconds / 3,
+            on_elected=lambda: sweep.resync(kube, include_final=True),
+        )  # fmt: skip
+        kube.leading = leader.leading
+        leader.start()
+    sweep.Sweeper(kube, settings.resync_seconds).start()
+    handlers.configure(kube, settings)
     kopf.run(
         standalone=settings.standalone,
         clusterwide=not settings.namespaces,

@@ -68,6 +68,12 @@ class Mirror:
             self._pending[uid] = None
             self._cv.notify_all()
 
+    def mirrored(self, uid: str, resource_version: str) -> bool:
+        """Whether the mirror holds this version of the Task (or a newer one)."""
+        with self._cv:
+            done = self._written.get(uid)
+        return done is not None and done.isdigit() and resource_version.isdigit() and int(done) >= int(resource_version)
+
     def idle(self) -> bool:
         with self._cv:
             return not self._pending and not self._busy

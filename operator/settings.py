@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Literal
 
 from pydantic import AliasChoices, Field
@@ -30,6 +31,13 @@ class OperatorSettings(BaseSettings):
         description="SQL mirror; default: SQLite in the user's data directory.",
     )
     mirror: bool = Field(default=True, description="Mirror tasks to SQL (false: Kubernetes only).")
+    leader_election: bool = Field(
+        default=True, description="Act only while holding the Lease, so replicas never both act."
+    )
+    identity: str = Field(default_factory=socket.gethostname, description="This replica's name in the Lease.")
+    lease_namespace: str = Field(default="default", description="Namespace of the leader Lease.")
+    lease_name: str = Field(default="kubetask-operator", description="Name of the leader Lease.")
+    lease_seconds: float = Field(default=15.0, gt=2, description="Lease duration; renewed every third of it.")
     standalone: bool = Field(
         default=True, description="Run without kopf peering (a single replica). False: peering by priority."
     )

@@ -12,10 +12,14 @@ ROOT = Path(__file__).resolve().parents[3]
 ECHO_SCHEMA = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}
 
 
-def _listed(stack: Stack, path: str, name: str, phase: str) -> dict[str, Any] | None:
+def _listed(stack: Stack, path: str, name: str, phase: str, namespace: str | None = None) -> dict[str, Any] | None:
     r = stack.http.get(path)
     assert r.status_code == 200, r.text
-    return next((t for t in r.json()["items"] if t["name"] == name and t["phase"] == phase), None)
+    return next(
+        (t for t in r.json()["items"]
+         if t["name"] == name and t["phase"] == phase and namespace in (None, t["namespace"])),
+        None,
+    )  # fmt: skip
 
 
 def test_http_submission_runs_and_appears_in_the_list(stack: Stack, namespace: str) -> None:
@@ -65,8 +69,8 @@ def test_task_made_with_kubectl_shows_up_in_the_api_list(stack: Stack, namespace
     stack.cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples/echo.yaml"))
     wait_task(stack.cluster, namespace, "hello")
     item = wait_for("kubectl task listed", lambda: _listed(stack, "/api/v1/tasks?template=echo&q=hello",
-                                                           "hello", "Succeeded"))  # fmt: skip
-    assert item["namespace"] == namespace
+                                                           "hello", "Succeeded", namespace))  # fmt: skip
+    assert item["namespace"] == namespace and item["result"] == {"message": "hello from kubetask", "times": 2}
 
 
 def test_idempotency_key_returns_the_same_task(stack: Stack, namespace: str) -> None:

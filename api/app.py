@@ -19,8 +19,9 @@ from sqlalchemy.orm import sessionmaker
 from kubetask.store import default_url, make_engine, migrate
 
 from . import problems
+from .deadletters import DeadLetters
 from .kube import Kube
-from .routes import health, stats, tasks, templates
+from .routes import deadletters, health, stats, tasks, templates
 from .service import TaskService
 from .settings import ApiSettings
 
@@ -65,6 +66,7 @@ def create_app(
     app.state.kube = kube
     app.state.sessions = sessionmaker(eng, expire_on_commit=False)
     app.state.tasks = TaskService(kube, app.state.sessions, settings)
+    app.state.deadletters = DeadLetters(kube, app.state.sessions)
     problems.install(app)
     limit = settings.max_params_bytes + 64 * 1024
 
@@ -77,6 +79,6 @@ def create_app(
         return await call_next(request)
 
     app.include_router(health.router)
-    for r in (tasks.router, templates.router, stats.router):
+    for r in (tasks.router, templates.router, stats.router, deadletters.router):
         app.include_router(r, prefix=PREFIX)
     return app

@@ -70,6 +70,10 @@ class Kube:
         return self._call(f"replacing {plural} {ns}/{name}", self.custom.replace_namespaced_custom_object,
                           GROUP, VERSION, ns, plural, name, body)  # fmt: skip
 
+    def patch(self, ns: str, plural: str, name: str, patch: Body) -> Body:
+        return self._call(f"patching {plural} {ns}/{name}", self.custom.patch_namespaced_custom_object,
+                          GROUP, VERSION, ns, plural, name, patch)  # fmt: skip
+
     def delete(self, ns: str, plural: str, name: str) -> Body:
         return self._call(f"deleting {plural} {ns}/{name}", self.custom.delete_namespaced_custom_object,
                           GROUP, VERSION, ns, plural, name)  # fmt: skip

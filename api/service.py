@@ -164,6 +164,18 @@ class TaskService:
                 raise not_found(f"Task {name!r} not found in namespace {ns!r} (nor in history)")
             return [EventPublic.model_validate(e, from_attributes=True) for e in queries.events(s, row.id)]
 
+    def cancel(self, ns: str, name: str) -> TaskPublic:
+        """Ask the operator to stop the task (spec.cancel); 409 once it is final."""
+        check_namespace(ns)
+        cr = self.kube.get(ns, "tasks", name)
+        if cr is None:
+            raise not_found(f"Task {name!r} not found in namespace {ns!r}")
+        phase = (cr.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed", "Cancelled", "DeadLettered"):
+            raise conflict(f"Task {name!r} already finished ({phase}); nothing to cancel")
+        patched = self.kube.patch(ns, "tasks", name, {"spec": {"cancel": True}})
+        return public_from_record(snapshot(patched), live=True)
+
     def delete(self, ns: str, name: str) -> None:
         check_namespace(ns)
         if self.kube.get(ns, "tasks", name) is None:

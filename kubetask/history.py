@@ -58,6 +58,8 @@ class TaskRecord:
     attempt_count: int
     duration_seconds: float | None
     resource_version: int
+    spec: Any = None
+    redrive_of_uid: str | None = None
     attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
     events: tuple[EventRecord, ...] = field(default_factory=tuple)
 
@@ -160,6 +162,8 @@ def snapshot(raw: dict[str, Any]) -> TaskRecord:
         attempt_count=st.attempt_count if st else 0,
         duration_seconds=_seconds(st.start_time, st.completion_time) if st else None,
         resource_version=int(meta.get("resourceVersion") or 0),
+        spec=raw.get("spec"),
+        redrive_of_uid=task.spec.redrive_of.uid if task.spec.redrive_of else None,
         attempts=attempts,
         events=tuple(_events(task, created)),
     )

@@ -41,6 +41,12 @@ def get_task(ns: str, name: str, tasks: TasksDep) -> TaskDetail:
     return tasks.detail(ns, name)
 
 
+@router.post("/namespaces/{ns}/tasks/{name}/cancel", response_model=TaskPublic, status_code=202)
+def cancel_task(ns: str, name: str, tasks: TasksDep) -> TaskPublic:
+    """Stop the task: its running attempt's Job is deleted, phase becomes Cancelled; history stays."""
+    return tasks.cancel(ns, name)
+
+
 @router.delete("/namespaces/{ns}/tasks/{name}", status_code=202)
 def delete_task(ns: str, name: str, tasks: TasksDep) -> dict[str, str]:
     """Delete the Task (its Jobs and pods go with it; its history stays)."""

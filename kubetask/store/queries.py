@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, literal, not_, selec
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kubetask.selectors import Requirement
-from kubetask.store.tables import AttemptRow, EventRow, LabelRow, TaskRow, UTCDateTime
+from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow, UTCDateTime
 
 SortKey = Literal["created", "name", "finished", "duration"]
 SORT_KEYS: tuple[str, ...] = ("created", "-created", "name", "-name", "finished", "-finished", "duration",
@@ -70,7 +70,7 @@ def _decode(cursor: str, sort: str) -> tuple[Any, int]:
         raise
     except (ValueError, KeyError, TypeError) as e:
         raise CursorError("cursor is not valid: pass the nextCursor of the previous page unchanged") from e
-    if sort.lstrip("-") in ("created", "finished"):
+    if sort.lstrip("-") in ("created", "finished") and value is not None:
         value = datetime.fromisoformat(value)
     return value, row_id
 
@@ -238,3 +238,57 @@ def stats(session: Session, *, now: datetime, window: timedelta, namespace: str 
         for t in templates
     }
     return Stats(start, now, _figures(session, where, minutes), per)
+
+
+@dataclass(frozen=True)
+class DeadLetterPage:
+    items: list[tuple[DeadLetterRow, TaskRow]]
+    next_cursor: str | None
+
+
+def list_dead_letters(
+    session: Session,
+    *,
+    namespace: str | None = None,
+    templates: Sequence[str] = (),
+    reasons: Sequence[str] = (),
+    pending_only: bool = False,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> DeadLetterPage:
+    """Dead letters, newest first; `pending_only` hides those already redriven."""
+    stmt = select(DeadLetterRow, TaskRow).join(TaskRow, TaskRow.id == DeadLetterRow.task_id)
+    if namespace:
+        stmt = stmt.where(DeadLetterRow.namespace == namespace)
+    if templates:
+        stmt = stmt.where(DeadLetterRow.template.in_(templates))
+    if reasons:
+        stmt = stmt.where(DeadLetterRow.reason.in_(reasons))
+    if pending_only:
+        stmt = stmt.where(DeadLetterRow.redrive_count == 0)
+    if cursor:
+        value, row_id = _decode(cursor, "-deadLettered")
+        mark = tuple_(literal(datetime.fromisoformat(value), UTCDateTime()), literal(row_id))
+        stmt = stmt.where(tuple_(DeadLetterRow.dead_lettered_at, DeadLetterRow.id) < mark)
+    rows = [
+        (dl, t)
+        for dl, t in session.execute(
+            stmt.order_by(DeadLetterRow.dead_lettered_at.desc(), DeadLetterRow.id.desc()).limit(limit + 1)
+        ).all()
+    ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = _encode("-deadLettered", rows[-1][0].dead_lettered_at, rows[-1][0].id) if more and rows else None
+    return DeadLetterPage(rows, nxt)
+
+
+def find_dead_letter(session: Session, namespace: str, name: str) -> tuple[DeadLetterRow, TaskRow] | None:
+    stmt = (
+        select(DeadLetterRow, TaskRow)
+        .join(TaskRow, TaskRow.id == DeadLetterRow.task_id)
+        .where(DeadLetterRow.namespace == namespace, DeadLetterRow.name == name)
+        .order_by(DeadLetterRow.dead_lettered_at.desc(), DeadLetterRow.id.desc())
+        .limit(1)
+    )
+    row = session.execute(stmt).first()
+    return (row[0], row[1]) if row else None

@@ -71,6 +71,7 @@ class TaskRow(Base):
     duration_seconds: Mapped[float | None] = mapped_column(Float)
     resource_version: Mapped[int] = mapped_column(BigInteger, default=0)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    spec: Mapped[Any] = mapped_column(JSON, nullable=True)  # for redrive after the CR expired
 
     __table_args__ = (
         Index("ix_tasks_created", "created_at", "id"),
@@ -126,4 +127,28 @@ class EventRow(Base):
     __table_args__ = (
         UniqueConstraint("task_id", "key", name="uq_events_task_key"),
         Index("ix_events_task_time", "task_id", "timestamp"),
+    )
+
+
+class DeadLetterRow(Base):
+    """A task that exhausted its attempts; redrive links it to the task that re-ran it."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), unique=True)
+    namespace: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(253))
+    template: Mapped[str | None] = mapped_column(String(253))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    attempt_count: Mapped[int] = mapped_column(Integer)
+    dead_lettered_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    redrive_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_redrive: Mapped[str | None] = mapped_column(String(253))  # name of the newest redriven task
+    last_redrive_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_dead_letters_ns_time", "namespace", "dead_lettered_at", "id"),
+        Index("ix_dead_letters_time", "dead_lettered_at", "id"),
     )

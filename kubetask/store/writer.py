@@ -8,12 +8,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kubetask.history import TaskRecord
-from kubetask.store.tables import AttemptRow, EventRow, LabelRow, TaskRow
+from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow
 
 _TASK_FIELDS = (
     "namespace", "name", "template", "phase", "reason", "message", "params", "result", "labels",
     "idempotency_key", "created_at", "started_at", "finished_at", "attempt_count", "duration_seconds",
-    "resource_version",
+    "resource_version", "spec",
 )  # fmt: skip
 _ATTEMPT_FIELDS = (
     "job_name", "pod_name", "phase", "exit_code", "reason", "message", "started_at", "finished_at",
@@ -49,7 +49,33 @@ def upsert(session: Session, rec: TaskRecord) -> bool:
         for e in rec.events
         if e.key not in known
     )
+    _dead_letters(session, row, rec)
     return True
+
+
+def _dead_letters(session: Session, row: TaskRow, rec: TaskRecord) -> None:
+    """Keep dead_letters in step: one row per dead-lettered task; redrives update the original's row."""
+    if rec.phase == "DeadLettered":
+        dl = session.scalars(select(DeadLetterRow).where(DeadLetterRow.task_id == row.id)).one_or_none()
+        if dl is None:
+            session.add(DeadLetterRow(
+                task_id=row.id, namespace=rec.namespace, name=rec.name, template=rec.template, reason=rec.reason,
+                message=rec.message, attempt_count=rec.attempt_count,
+                dead_lettered_at=rec.finished_at or rec.created_at, redrive_count=0,
+            ))  # fmt: skip
+    if rec.redrive_of_uid:
+        original = session.scalars(
+            select(DeadLetterRow).join(TaskRow, TaskRow.id == DeadLetterRow.task_id)
+            .where(TaskRow.uid == rec.redrive_of_uid)
+        ).one_or_none()  # fmt: skip
+        if (
+            original is not None
+            and original.last_redrive != rec.name
+            and (original.last_redrive_at is None or original.last_redrive_at <= rec.created_at)
+        ):
+            original.redrive_count += 1
+            original.last_redrive = rec.name
+            original.last_redrive_at = rec.created_at
 
 
 def mark_deleted(session: Session, uid: str, when: datetime) -> None:

@@ -1,0 +1,144 @@
+"""Dead letters: list, redrive (a fresh Task linked to the original), purge.
+
+A redrive creates Task `<original>-r<n>` from the original's spec (from the CR while it exists,
+else from history), with `spec.redriveOf` naming the original; the name is deterministic, so
+a repeated or concurrent redrive of the same dead letter returns the same new task. Purging is
+the one write the API makes to SQL: it deletes history on an operator's explicit request (and
+the Task CR, if it still exists); the operator never recreates a purged row because the CR is
+gone.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy.orm import Session, sessionmaker
+
+from kubetask.models import API_VERSION
+from kubetask.store import queries
+from kubetask.store.tables import DeadLetterRow, TaskRow
+
+from .kube import Kube
+from .problems import ProblemError, conflict, not_found
+from .schemas import ApiModel
+from .service import check_namespace
+
+LABEL_REDRIVE_OF = "kubetask.io/redrive-of"
+
+
+class DeadLetterPublic(ApiModel):
+    namespace: str
+    name: str
+    uid: str
+    template: str | None
+    reason: str | None
+    message: str | None
+    attempt_count: int
+    dead_lettered_at: Any
+    redrive_count: int
+    last_redrive: str | None
+    last_redrive_at: Any | None
+
+
+class DeadLettersPublic(ApiModel):
+    items: list[DeadLetterPublic]
+    next_cursor: str | None = None
+
+
+class RedriveItem(ApiModel):
+    namespace: str
+    name: str
+
+
+class RedriveRequest(ApiModel):
+    """Redrive these dead letters, or every not-yet-redriven one matching the filters."""
+
+    items: list[RedriveItem] | None = None
+    namespace: str | None = None
+    template: str | None = None
+    reason: str | None = None
+    limit: int = 100
+
+
+class RedriveResult(ApiModel):
+    namespace: str
+    original: str
+    task: str | None = None
+    error: str | None = None
+
+
+def public(dl: DeadLetterRow, task: TaskRow) -> DeadLetterPublic:
+    return DeadLetterPublic(
+        namespace=dl.namespace, name=dl.name, uid=task.uid, template=dl.template, reason=dl.reason,
+        message=dl.message, attempt_count=dl.attempt_count, dead_lettered_at=dl.dead_lettered_at,
+        redrive_count=dl.redrive_count, last_redrive=dl.last_redrive, last_redrive_at=dl.last_redrive_at,
+    )  # fmt: skip
+
+
+class DeadLetters:
+    def __init__(self, kube: Kube, sessions: sessionmaker[Session]) -> None:
+        self.kube = kube
+        self.sessions = sessions
+
+    def redrive(self, ns: str, name: str) -> str:
+        """Create the redrive Task of a dead letter; returns its name."""
+        check_namespace(ns)
+        with self.sessions() as s:
+            found = queries.find_dead_letter(s, ns, name)
+            if found is None:
+                raise not_found(f"no dead letter for Task {name!r} in namespace {ns!r}")
+            dl, row = found
+            count, uid, stored_spec, labels = dl.redrive_count, row.uid, row.spec, dict(row.labels or {})
+        cr = self.kube.get(ns, "tasks", name)
+        spec = copy.deepcopy((cr or {}).get("spec") if cr and cr["metadata"]["uid"] == uid else stored_spec)
+        if not spec:
+            raise conflict(f"the spec of {name!r} is not in history (mirrored before 0002); cannot redrive")
+        for key in ("cancel", "idempotencyKey"):
+            spec.pop(key, None)
+        spec["redriveOf"] = {"name": name, "uid": uid}
+        new_name = f"{name[:240]}-r{count + 1}"
+        labels[LABEL_REDRIVE_OF] = name[:63].rstrip("-_.")
+        body = {"apiVersion": API_VERSION, "kind": "Task", "metadata": {"name": new_name, "labels": labels},
+                "spec": spec}  # fmt: skip
+        try:
+            self.kube.create(ns, "tasks", body)
+        except ProblemError as e:
+            if e.status != 409:
+                raise
+            existing = self.kube.get(ns, "tasks", new_name)
+            if existing is None or ((existing.get("spec") or {}).get("redriveOf") or {}).get("uid") != uid:
+                raise conflict(f"Task {new_name!r} exists and is not a redrive of {name!r}") from e
+        return new_name
+
+    def redrive_many(self, req: RedriveRequest) -> list[RedriveResult]:
+        if req.items is not None:
+            targets = [(i.namespace, i.name) for i in req.items]
+        else:
+            with self.sessions() as s:
+                page = queries.list_dead_letters(
+                    s, namespace=req.namespace, templates=[req.template] if req.template else [],
+                    reasons=[req.reason] if req.reason else [], pending_only=True, limit=req.limit,
+                )  # fmt: skip
+                targets = [(dl.namespace, dl.name) for dl, _ in page.items]
+        out = []
+        for ns, name in targets:
+            try:
+                out.append(RedriveResult(namespace=ns, original=name, task=self.redrive(ns, name)))
+            except ProblemError as e:
+                out.append(RedriveResult(namespace=ns, original=name, error=e.detail))
+        return out
+
+    def purge(self, ns: str, name: str) -> None:
+        check_namespace(ns)
+        with self.sessions() as s, s.begin():
+            found = queries.find_dead_letter(s, ns, name)
+            if found is None:
+                raise not_found(f"no dead letter for Task {name!r} in namespace {ns!r}")
+            dl, row = found
+            cr = self.kube.get(ns, "tasks", name)
+            if cr is not None and cr["metadata"]["uid"] == row.uid:
+                self.kube.delete(ns, "tasks", name)
+            s.execute(sql_delete(DeadLetterRow).where(DeadLetterRow.id == dl.id))
+            s.execute(sql_delete(TaskRow).where(TaskRow.id == row.id))

@@ -1,0 +1,83 @@
+"""Routes: dead letters — list, redrive one or many, purge."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from kubetask.store import queries
+
+from ..deadletters import (
+    DeadLetters,
+    DeadLettersPublic,
+    RedriveRequest,
+    RedriveResult,
+    public,
+)
+from ..deps import SessionsDep, SettingsDep
+from ..problems import FieldProblem, invalid
+from ..service import check_namespace
+
+router = APIRouter(tags=["dead letters"])
+
+
+def _svc(request: Request) -> DeadLetters:
+    svc: DeadLetters = request.app.state.deadletters
+    return svc
+
+
+def _list(sessions: SessionsDep, settings: SettingsDep, ns: str | None, template: list[str] | None,
+          reason: list[str] | None, pending: bool, limit: int, cursor: str | None) -> DeadLettersPublic:  # fmt: skip
+    if limit > settings.max_page_size:
+        raise invalid(f"limit must be at most {settings.max_page_size}",
+                      [FieldProblem("query:limit", f"at most {settings.max_page_size}")])  # fmt: skip
+    with sessions() as s:
+        try:
+            page = queries.list_dead_letters(s, namespace=ns, templates=template or (), reasons=reason or (),
+                                             pending_only=pending, limit=limit, cursor=cursor)  # fmt: skip
+        except queries.CursorError as e:
+            raise invalid(str(e), [FieldProblem("query:cursor", str(e))]) from e
+        return DeadLettersPublic(items=[public(dl, t) for dl, t in page.items], next_cursor=page.next_cursor)
+
+
+Templates = Annotated[list[str] | None, Query(description="Only these templates.")]
+Reasons = Annotated[list[str] | None, Query(description="Only these failure reasons.")]
+Pending = Annotated[bool, Query(description="Hide dead letters that were already redriven.")]
+Limit = Annotated[int, Query(ge=1)]
+
+
+@router.get("/deadletters", response_model=DeadLettersPublic)
+def list_all(sessions: SessionsDep, settings: SettingsDep, template: Templates = None, reason: Reasons = None,
+             pending: Pending = False, limit: Limit = 50, cursor: str | None = None) -> DeadLettersPublic:  # fmt: skip
+    """Dead-lettered tasks in every namespace, newest first."""
+    return _list(sessions, settings, None, template, reason, pending, limit, cursor)
+
+
+@router.get("/namespaces/{ns}/deadletters", response_model=DeadLettersPublic)
+def list_ns(ns: str, sessions: SessionsDep, settings: SettingsDep, template: Templates = None,
+            reason: Reasons = None, pending: Pending = False, limit: Limit = 50,
+            cursor: str | None = None) -> DeadLettersPublic:  # fmt: skip
+    """Dead-lettered tasks in one namespace, newest first."""
+    check_namespace(ns)
+    return _list(sessions, settings, ns, template, reason, pending, limit, cursor)
+
+
+@router.post("/namespaces/{ns}/deadletters/{name}/redrive", response_model=RedriveResult, status_code=201)
+def redrive_one(ns: str, name: str, request: Request) -> RedriveResult:
+    """Re-run a dead-lettered task as a new Task linked to it (repeats return the same new task)."""
+    return RedriveResult(namespace=ns, original=name, task=_svc(request).redrive(ns, name))
+
+
+@router.post("/deadletters/redrive", response_model=list[RedriveResult])
+def redrive_many(body: RedriveRequest, request: Request) -> list[RedriveResult]:
+    """Redrive the listed dead letters, or all not-yet-redriven ones matching the filters."""
+    if body.limit < 1 or body.limit > 1000:
+        raise invalid("limit must be 1 to 1000", [FieldProblem("/limit", "must be 1 to 1000")])
+    return _svc(request).redrive_many(body)
+
+
+@router.delete("/namespaces/{ns}/deadletters/{name}", status_code=204)
+def purge(ns: str, name: str, request: Request) -> None:
+    """Delete a dead letter and its history (and the Task, if it still exists)."""
+    _svc(request).purge(ns, name)

@@ -114,6 +114,9 @@ def outcome(job: JobObservation, *, now: datetime) -> Outcome:
             start_time=pod.running_since if pod else None,
             finish_time=now,
         )
+    if pod is not None and pod.phase == "Failed" and pod.reason == "Evicted":  # the kubelet killed it
+        return Outcome(Phase.FAILED, pod_name=pod.name, reason=c.REASON_EVICTED, message=pod.message or pod.reason,
+                       finish_time=now)  # fmt: skip
     if pod is not None and pod.terminated is not None:
         return _terminated(pod, pod.terminated)
     if pod is not None and pod.phase == "Failed":

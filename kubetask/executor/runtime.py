@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -79,9 +80,23 @@ def _fail(term: str, message: str, code: int) -> int:
     return code
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived (cancellation, deletion, node drain)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    # As PID 1 in its container, Python would ignore SIGTERM and be killed only after the grace period.
+    raise Terminated
+
+
 def main() -> None:
     """Console entry point."""
-    sys.exit(run(sys.argv[1:], os.environ))
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = run(sys.argv[1:], os.environ)
+    except Terminated:
+        code = _fail(os.environ.get("KUBETASK_TERMINATION_PATH", TERMINATION_PATH), "Terminated: SIGTERM", 143)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -78,3 +78,25 @@ def test_registering_a_name_twice_is_refused() -> None:
 
 def test_task_failed_is_an_exception_with_exit_code() -> None:
     assert TaskFailed("x", exit_code=5).exit_code == 5
+
+
+def test_sigterm_ends_the_executor_promptly(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    term = tmp_path / "term"
+    env = {"KUBETASK_TERMINATION_PATH": str(term), "KUBETASK_HANDLER": "sleep", "KUBETASK_PARAMS": '{"seconds": 60}',
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "kubetask.executor"], env=env)
+
+    def catches_sigterm() -> bool:  # the handler is installed: SigCgt has bit 15 (mask 1 << 14)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        return bool(int(next(x for x in status.splitlines() if x.startswith("SigCgt:")).split()[1], 16) & (1 << 14))
+
+    deadline = time.monotonic() + 20
+    while not catches_sigterm() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.terminate()
+    assert proc.wait(timeout=10) == 143
+    assert term.read_text() == "Terminated: SIGTERM"

@@ -53,10 +53,11 @@ class Cluster:
 class OperatorProcess:
     """`kubetask-operator` in a subprocess; kill() sends SIGKILL, as a crash would."""
 
-    def __init__(self, cluster: Cluster, log: Path, database_url: str) -> None:
+    def __init__(self, cluster: Cluster, log: Path, database_url: str, env: dict[str, str] | None = None) -> None:
         self.cluster = cluster
         self.log = log
         self.database_url = database_url
+        self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def use_database(self, url: str) -> None:
@@ -74,6 +75,7 @@ class OperatorProcess:
                 **self.cluster.env(),
                 "KUBETASK_OPERATOR_LOG_LEVEL": "INFO",
                 "KUBETASK_DATABASE_URL": self.database_url,
+                **self.extra_env,
             },
             stdout=out,
             stderr=subprocess.STDOUT,

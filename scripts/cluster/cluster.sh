@@ -6,6 +6,7 @@
 #                         CRDs in $KUBETASK_CRDS (files/dirs) are created BEFORE the controller-manager starts:
 #                         its garbage collector notices CRDs created later only after ~30 s.
 #   cluster.sh down DIR   stop exactly what 'up' started; remove etcd data, pods, network, cgroups; logs stay.
+#   cluster.sh restart-apiserver DIR   stop kube-apiserver and start it again with the same flags.
 # Build the binaries first: scripts/cluster/build.sh (cached). Needs root (kubelet, containerd, bridge).
 # Env: KUBETASK_CACHE, KUBETASK_CRDS, KUBETASK_NODE_IMAGES, KUBETASK_CLUSTER_TIMEOUT (s, default 90),
 #      KUBETASK_NO_NODE=1 (control plane only: pods stay Pending; used by dispatch benchmarks).
@@ -256,8 +257,27 @@ down() {
   log "stopped; logs kept in $D/*.log"
 }
 
+restart_apiserver() {  # stop kube-apiserver and start it again with the same flags (fault tests)
+  D=$(cd "$1" && pwd); local pid name exe args=() newpid i
+  read -r pid name exe < <(awk '$2 == "kube-apiserver"' "$D/pids")
+  [ -n "${pid:-}" ] || die "no kube-apiserver in $D/pids"
+  mapfile -d '' args < "/proc/$pid/cmdline"
+  kill -TERM "$pid"
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  setsid "${args[@]}" </dev/null >>"$D/kube-apiserver.log" 2>&1 &
+  newpid=$!
+  sed -i "s/^$pid kube-apiserver /$newpid kube-apiserver /" "$D/pids"
+  P_API=$(sed -n 's|.*server: "https://127.0.0.1:\([0-9]*\)".*|\1|p' "$D/kubeconfig")
+  TOKEN=$(sed -n 's/.*token: \([^ }]*\).*/\1/p' "$D/kubeconfig")
+  DEADLINE=$((SECONDS + TIMEOUT))
+  wait_for "apiserver /readyz after restart" api /readyz
+  log "kube-apiserver restarted (pid $newpid)"
+}
+
 case "${1:-}" in
   up)   [ $# -eq 2 ] || die "usage: $0 up DIR"; up "$2" ;;
+  restart-apiserver) [ $# -eq 2 ] || die "usage: $0 restart-apiserver DIR"; restart_apiserver "$2" ;;
   down) [ $# -eq 2 ] || die "usage: $0 down DIR"; down "$2" ;;
   *)    die "usage: $0 up DIR | down DIR" ;;
 esac; exit  # 'exit' on the same line: editing this file while it runs cannot derail bash

@@ -39,6 +39,13 @@ class Cluster:
     def custom(self) -> Any:
         return client.CustomObjectsApi(self.api())
 
+    def restart_apiserver(self) -> None:
+        script = Path(__file__).resolve().parents[2] / "scripts/cluster/cluster.sh"
+        r = subprocess.run(["bash", str(script), "restart-apiserver", str(self.dir)], capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+        if r.returncode:
+            raise AssertionError(f"apiserver restart failed: {r.stderr}")
+
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 

@@ -1,0 +1,177 @@
+"""Fault test: 200 tasks with mixed outcomes while the operator is SIGKILLed and restarted at
+random moments (6 times) and the apiserver is restarted once. Every task must end in its correct
+final phase, no attempt may run twice (one Job per attempt, one pod per Job), and the SQL
+history must equal what the CRs report."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kubetask.history import snapshot
+from kubetask.store import make_engine
+from kubetask.store.tables import AttemptRow, EventRow, TaskRow
+from tests.support.cluster import FINAL, Cluster, OperatorProcess, create, task, template, wait_for
+
+RETRY = {"maxAttempts": 3, "backoff": "constant", "delaySeconds": 1, "jitter": "none"}
+# kind → (count, expected phase, expected attempts)
+PLAN = {
+    "ok": (100, "Succeeded", 1),
+    "exit3": (40, "Failed", 1),
+    "second-try": (30, "Succeeded", 2),
+    "doomed": (20, "DeadLettered", 2),
+    "invalid": (10, "Failed", 0),
+}
+
+
+@pytest.fixture
+def chaos_operator(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterator[OperatorProcess]:
+    operator.stop()
+    op = OperatorProcess(cluster, tmp_path / "chaos.log", f"sqlite:///{tmp_path / 'chaos.db'}",
+                         env={"KUBETASK_OPERATOR_RESYNC_SECONDS": "5"})  # fmt: skip
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+        operator.start()
+
+
+def _body(kind: str, i: int) -> dict[str, Any]:
+    name = f"{kind}-{i}"
+    if kind == "ok":
+        return task(name, templateRef={"name": "echo"}, params={"i": i})
+    if kind == "invalid":
+        return task(name, templateRef={"name": "echo"}, params={"i": "not a number"})
+    code = {
+        "exit3": "import sys; sys.exit(3)",
+        "second-try": "import os, sys; sys.exit(0 if os.environ['KUBETASK_ATTEMPT'] == '2' else 1)",
+        "doomed": "import sys; sys.exit(1)",
+    }[kind]
+    retry = {**RETRY, "maxAttempts": 2} if kind == "doomed" else RETRY
+    return task(name, image="kubetask/executor:dev", imagePullPolicy="IfNotPresent",
+                command=["python3", "-c", code], retry=retry if kind != "exit3" else None)  # fmt: skip
+
+
+def _chaos(cluster: Cluster, op: OperatorProcess, stop: threading.Event, log: list[str]) -> None:
+    rng = random.Random(20261129)
+    kills = 0
+    while not stop.is_set() and kills < 6:
+        if stop.wait(rng.uniform(4, 12)):
+            return
+        op.kill()
+        kills += 1
+        log.append(f"operator SIGKILL #{kills}")
+        time.sleep(rng.uniform(0.2, 2.0))
+        if kills == 2:
+            cluster.restart_apiserver()
+            log.append("apiserver restarted")
+        op.start()
+
+
+def _tasks(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.custom().list_namespaced_custom_object(
+        "kubetask.io", "v1alpha1", ns, "tasks")["items"]  # fmt: skip
+    return items
+
+
+def _mirror_diff(url: str, crs: list[dict[str, Any]]) -> list[str]:
+    engine = make_engine(url)
+    problems = []
+    try:
+        with Session(engine) as s:
+            for cr in crs:
+                rec = snapshot(cr)
+                row = s.scalars(select(TaskRow).where(TaskRow.uid == rec.uid)).one_or_none()
+                if row is None:
+                    problems.append(f"{rec.name}: not in SQL")
+                    continue
+                if (row.phase, row.reason, row.attempt_count, row.result) != (
+                    rec.phase, rec.reason, rec.attempt_count, rec.result):  # fmt: skip
+                    problems.append(f"{rec.name}: row {row.phase}/{row.reason} != CR {rec.phase}/{rec.reason}")
+                atts = s.scalars(select(AttemptRow).where(AttemptRow.task_id == row.id).order_by(AttemptRow.number))
+                if [(a.number, a.job_name, a.exit_code, a.reason) for a in atts] != [
+                    (a.number, a.job_name, a.exit_code, a.reason) for a in rec.attempts]:  # fmt: skip
+                    problems.append(f"{rec.name}: attempts differ")
+                keys = set(s.scalars(select(EventRow.key).where(EventRow.task_id == row.id)))
+                if keys != {e.key for e in rec.events}:
+                    problems.append(f"{rec.name}: events differ")
+    except Exception as e:  # report it; the caller retries
+        problems.append(f"database: {e}")
+    finally:
+        engine.dispose()
+    return problems
+
+
+def test_two_hundred_tasks_survive_operator_kills_and_an_apiserver_restart(
+    cluster: Cluster, chaos_operator: OperatorProcess, namespace: str
+) -> None:
+    create(cluster, namespace, "tasktemplates", template(
+        "echo", handler="echo", paramSchema={"type": "object", "properties": {"i": {"type": "integer"}}}))  # fmt: skip
+    stop, log = threading.Event(), list[str]()
+    chaos = threading.Thread(target=_chaos, args=(cluster, chaos_operator, stop, log), daemon=True)
+    chaos.start()
+    t0 = time.monotonic()
+    bodies = [_body(kind, i) for kind, (n, _, _) in PLAN.items() for i in range(n)]
+    random.Random(7).shuffle(bodies)
+    for body in bodies:
+        for _ in range(50):  # the apiserver may be restarting right now
+            try:
+                create(cluster, namespace, "tasks", body)
+                break
+            except Exception:  # the apiserver may be restarting
+                time.sleep(0.5)
+    created = time.monotonic() - t0
+
+    def all_final() -> list[dict[str, Any]] | None:
+        try:
+            items = _tasks(cluster, namespace)
+        except Exception:  # the apiserver may be restarting
+            return None
+        return (
+            items if len(items) == 200 and all((t.get("status") or {}).get("phase") in FINAL for t in items) else None
+        )
+
+    crs = wait_for("all 200 tasks final", all_final, timeout=600, interval=2)
+    stop.set()
+    chaos.join(60)
+    if chaos_operator.proc is None or chaos_operator.proc.poll() is not None:
+        chaos_operator.start()
+    elapsed = time.monotonic() - t0
+
+    phases: Counter[str] = Counter()
+    wrong = []
+    for cr in crs:
+        kind = cr["metadata"]["name"].rsplit("-", 1)[0]
+        _, phase, attempts = PLAN[kind]
+        st = cr["status"]
+        phases[st["phase"]] += 1
+        if (st["phase"], st.get("attemptCount", 0)) != (phase, attempts):
+            wrong.append(f"{cr['metadata']['name']}: {st['phase']}/{st.get('attemptCount')} {st.get('message')}")
+    assert wrong == []
+
+    jobs = cluster.batch().list_namespaced_job(namespace).items
+    pods = cluster.core().list_namespaced_pod(namespace).items
+    per_attempt = Counter(j.metadata.name for j in jobs)
+    pods_per_job = Counter((p.metadata.labels or {}).get("job-name") for p in pods)
+    expected_jobs = {a["jobName"] for cr in crs for a in cr["status"].get("attempts", [])}
+    assert set(per_attempt) == expected_jobs and max(per_attempt.values()) == 1
+    assert all(pods_per_job[j] == 1 for j in expected_jobs), "an attempt ran in more than one pod"
+
+    url = chaos_operator.database_url
+    wait_for("SQL history equals the CRs", lambda: not _mirror_diff(url, crs), timeout=120, interval=2)
+    kills = len([x for x in log if "SIGKILL" in x])
+    assert kills >= 5 and "apiserver restarted" in log
+    print(  # noqa: T201 - the issue asks for the counts in the test output
+        f"\nfault test: {len(crs)} tasks {dict(phases)}; {len(expected_jobs)} Jobs, {len(pods)} pods, "
+        f"{kills} operator kills + 1 apiserver restart; created in {created:.0f}s, all final in {elapsed:.0f}s"
+    )

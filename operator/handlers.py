@@ -12,6 +12,7 @@ import kopf
 
 from kubetask.jobs import ANNOTATION_TASK, LABEL_TASK_UID
 from kubetask.models import GROUP, VERSION
+from kubetask.relevance import job_event_matters, pod_event_matters
 
 from .kube import Kube
 from .settings import OperatorSettings
@@ -43,7 +44,7 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "tasks")
-def task_event(event: kopf.RawEvent, name: str, namespace: str | None, uid: str, **_: Any) -> None:
+def task_event(event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, uid: str, **_: Any) -> None:
     assert namespace is not None  # Tasks are namespaced
     if event.get("type") == "DELETED":
         _kube().forget(namespace, name)
@@ -51,7 +52,9 @@ def task_event(event: kopf.RawEvent, name: str, namespace: str | None, uid: str,
         if mirror is not None:
             mirror.deleted(uid)
         return
-    _kube().reconcile(namespace, name)
+    if _kube().own_write(namespace, name, str(body.metadata.get("resourceVersion", ""))):
+        return  # the echo of our own status write: nothing new to decide
+    _kube().reconcile(namespace, name, dict(body))
 
 
 def _owner(body: kopf.Body) -> str | None:
@@ -59,22 +62,26 @@ def _owner(body: kopf.Body) -> str | None:
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_TASK_UID: kopf.PRESENT})
-def job_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+def job_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
     task = _owner(body)
-    if task and namespace:
+    if task and namespace and job_event_matters(event.get("type"), body):
         _kube().reconcile(namespace, task)
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_TASK_UID: kopf.PRESENT})
-def pod_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+def pod_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
     task = _owner(body)
-    if task and namespace:
+    if task and namespace and pod_event_matters(event.get("type"), body):
         _kube().reconcile(namespace, task)
 
 
 @kopf.on.event(GROUP, VERSION, "tasktemplates")
-def template_event(event: kopf.RawEvent, name: str, namespace: str | None, **_: Any) -> None:
-    if event.get("type") == "DELETED" or namespace is None:
+def template_event(event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
+    if namespace is None:
         return
+    if event.get("type") == "DELETED":
+        _kube().cache_template(namespace, name, None)
+        return
+    _kube().cache_template(namespace, name, dict(body))
     for task in _kube().tasks_using_template(namespace, name):
         _kube().reconcile(namespace, task)

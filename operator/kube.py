@@ -130,6 +130,8 @@ class Kube:
         self.core = client.CoreV1Api(api)
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
+        self._written: dict[tuple[str, str], str] = {}  # resourceVersion of our last status write per Task
+        self._templates: dict[tuple[str, str], TaskTemplateSpec] = {}  # kept current by template events
 
     def _lock(self, ns: str, name: str) -> threading.Lock:
         with self._guard:
@@ -138,6 +140,22 @@ class Kube:
     def forget(self, ns: str, name: str) -> None:
         with self._guard:
             self._locks.pop((ns, name), None)
+            self._written.pop((ns, name), None)
+
+    def own_write(self, ns: str, name: str, resource_version: str) -> bool:
+        """Whether this Task version is the one our own last status write produced."""
+        with self._guard:
+            return self._written.get((ns, name)) == resource_version
+
+    def cache_template(self, ns: str, name: str, body: dict[str, Any] | None) -> None:
+        """Keep the template cache current (None: deleted)."""
+        with self._guard:
+            if body is None:
+                self._templates.pop((ns, name), None)
+                return
+        spec = TaskTemplate.model_validate(body).spec
+        with self._guard:
+            self._templates[(ns, name)] = spec
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -153,6 +171,10 @@ class Kube:
         return body
 
     def get_template(self, ns: str, name: str) -> TaskTemplateSpec | None:
+        with self._guard:
+            cached = self._templates.get((ns, name))
+        if cached is not None:
+            return cached
         try:
             body = self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "tasktemplates", name)
         except ApiException as e:
@@ -164,6 +186,8 @@ class Kube:
     def observe_jobs(self, ns: str, uid: str) -> dict[int, JobObservation]:
         selector = f"{LABEL_TASK_UID}={uid}"
         jobs: list[Any] = self.batch.list_namespaced_job(ns, label_selector=selector).items
+        if not jobs:
+            return {}
         pods: list[Any] = self.core.list_namespaced_pod(ns, label_selector=selector).items
         by_job: dict[str, list[PodObservation]] = {}
         for p in pods:
@@ -188,12 +212,19 @@ class Kube:
 
     # -- the reconcile -------------------------------------------------------------------------
 
-    def reconcile(self, ns: str, name: str) -> None:
-        """Bring one Task's status and Jobs in line with what is observed; safe to repeat."""
+    def reconcile(self, ns: str, name: str, body: dict[str, Any] | None = None) -> None:
+        """Bring one Task's status and Jobs in line with what is observed; safe to repeat.
+
+        `body` is the Task as a watch event delivered it. It is used instead of a fresh read only
+        for a Task this process never wrote a status for (its first event, typically just created),
+        where it cannot be older than anything we know; otherwise the Task is read again.
+        """
         if self.leading is not None and not self.leading.is_set():
             return
         with self._lock(ns, name):
-            raw = self.get_task(ns, name)
+            with self._guard:
+                fresh_enough = body is not None and (ns, name) not in self._written
+            raw = body if fresh_enough else self.get_task(ns, name)
             if raw is None:
                 return
             if not raw["metadata"].get("deletionTimestamp"):
@@ -222,7 +253,7 @@ class Kube:
             generation=int(meta.get("generation", 1)),
             template=template,
             template_missing=missing,
-            jobs={} if final else self.observe_jobs(ns, uid),  # a final task needs only its status
+            jobs=self._jobs_to_observe(task, final),
             now=now,
             created=_ts(meta.get("creationTimestamp")),
         )
@@ -251,6 +282,13 @@ class Kube:
             except ApiException as e:
                 if e.status != 409:
                     raise
+                existing: Any = self.batch.read_namespaced_job(job, ns)
+                if (existing.metadata.labels or {}).get(LABEL_TASK_UID) != uid:
+                    # a Job of an earlier Task with the same name, not yet garbage-collected: wait for it
+                    log.info("Job %s belongs to an earlier Task of this name; waiting for it to go", job, extra=ctx)
+                    if self.requeue is not None:
+                        self.requeue(now + timedelta(seconds=3), ns, name)
+                    return raw
                 log.info("Job %s already exists: adopting it", job, extra=ctx)
             status = record_attempt(status, number=d.create_attempt, job=job, now=now, gen=obs.generation)
             events.append(Event("Normal", c.REASON_JOB_CREATED, f"Created Job {job} for attempt {d.create_attempt}"))
@@ -262,6 +300,13 @@ class Kube:
         for ev in events:
             self.post_event(raw, ev)
         return written
+
+    def _jobs_to_observe(self, task: Task, final: bool) -> dict[int, JobObservation]:
+        """A final task needs no Jobs; one without attempts can only have attempt 1's Job, and creating
+        that Job again answers 409 and adopts it, so the list is skipped too (two fewer calls per task)."""
+        if final or (not (task.status and task.status.attempts) and not task.spec.cancel):
+            return {}
+        return self.observe_jobs(task.metadata["namespace"], task.metadata["uid"])
 
     def _expire(self, raw: dict[str, Any]) -> None:
         """Delete a finished Task whose TTL passed, but only once its final state is in SQL."""
@@ -306,7 +351,10 @@ class Kube:
         body = self.custom.patch_namespaced_custom_object_status(
             GROUP, VERSION, meta["namespace"], "tasks", meta["name"], {"status": _status_patch(old, new)}
         )
-        return cast(dict[str, Any], body)
+        written = cast(dict[str, Any], body)
+        with self._guard:
+            self._written[(meta["namespace"], meta["name"])] = str(written["metadata"].get("resourceVersion", ""))
+        return written
 
     def _delete_job(self, ns: str, job: str) -> None:
         try:

@@ -26,24 +26,32 @@ def upsert(session: Session, rec: TaskRecord) -> bool:
     row = session.scalars(select(TaskRow).where(TaskRow.uid == rec.uid)).one_or_none()
     if row is not None and row.resource_version > rec.resource_version:
         return False
+    new = row is None
     if row is None:
         row = TaskRow(uid=rec.uid)
         session.add(row)
     for f in _TASK_FIELDS:
         setattr(row, f, getattr(rec, f))
     session.flush()
-    if {(lab.key, lab.value) for lab in session.scalars(select(LabelRow).where(LabelRow.task_id == row.id))} != set(
-        rec.labels.items()
-    ):
-        session.execute(delete(LabelRow).where(LabelRow.task_id == row.id))
+    # A new row has no labels, attempts or events yet: skip reading them (the common case under load).
+    old_labels = (
+        set()
+        if new
+        else {(x.key, x.value) for x in session.scalars(select(LabelRow).where(LabelRow.task_id == row.id))}
+    )
+    if old_labels != set(rec.labels.items()):
+        if not new:
+            session.execute(delete(LabelRow).where(LabelRow.task_id == row.id))
         session.add_all(LabelRow(task_id=row.id, key=k, value=v) for k, v in rec.labels.items())
-    attempts = {a.number: a for a in session.scalars(select(AttemptRow).where(AttemptRow.task_id == row.id))}
+    attempts = (
+        {} if new else {a.number: a for a in session.scalars(select(AttemptRow).where(AttemptRow.task_id == row.id))}
+    )
     for a in rec.attempts:
         arow = attempts.get(a.number) or AttemptRow(task_id=row.id, number=a.number)
         for f in _ATTEMPT_FIELDS:
             setattr(arow, f, getattr(a, f))
         session.add(arow)
-    known = set(session.scalars(select(EventRow.key).where(EventRow.task_id == row.id)))
+    known = set() if new else set(session.scalars(select(EventRow.key).where(EventRow.task_id == row.id)))
     session.add_all(
         EventRow(task_id=row.id, key=e.key, timestamp=e.timestamp, type=e.type, reason=e.reason, message=e.message)
         for e in rec.events

@@ -1,0 +1,75 @@
+"""Benchmark plumbing: timing helpers, watchers that timestamp what the cluster reports, percentiles."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from kubernetes import watch
+
+
+def pct(values: list[float], p: float) -> float | None:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        return None
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+def summary(values: list[float]) -> dict[str, float | int | None]:
+    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99)}
+
+
+def parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 8) -> list[Any]:
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(fn, items))
+
+
+class Seen:
+    """Watch a list call and remember when each object (by name) first met `pred`."""
+
+    def __init__(self, list_fn: Callable[..., Any], pred: Callable[[Any], bool], **kwargs: Any) -> None:
+        self.first: dict[str, float] = {}
+        self._list_fn, self._pred, self._kwargs = list_fn, pred, kwargs
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            w = watch.Watch()
+            try:
+                for ev in w.stream(self._list_fn, timeout_seconds=30, **self._kwargs):
+                    obj = ev["object"]
+                    meta = obj["metadata"] if isinstance(obj, dict) else obj.metadata
+                    name = meta["name"] if isinstance(meta, dict) else meta.name
+                    if name not in self.first and self._pred(obj):
+                        self.first[name] = time.monotonic()
+                    if self._stop.is_set():
+                        break
+            except Exception:  # the watch may break under load: reconnect (a relist re-reports everything)
+                time.sleep(0.2)
+            finally:
+                w.stop()
+
+    def wait(self, n: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while len(self.first) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(self.first) >= n
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (kopf runs in one process)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0

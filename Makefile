@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run down test check lint types imports crds test-unit test-integration fmt
+.PHONY: setup run down test check lint types imports crds test-unit test-integration fmt bench
 
 setup:
 	bash scripts/setup.sh
@@ -18,12 +18,12 @@ down:
 	bash scripts/run-local.sh down
 
 lint:
-	$(VENV)/bin/ruff check kubetask operator api tests scripts
-	$(VENV)/bin/ruff format --check kubetask operator api tests scripts
+	$(VENV)/bin/ruff check kubetask operator api tests scripts bench
+	$(VENV)/bin/ruff format --check kubetask operator api tests scripts bench
 	$(PY) scripts/hygiene.py
 
 types:
-	$(VENV)/bin/mypy kubetask tests
+	$(VENV)/bin/mypy kubetask tests bench
 
 imports:
 	$(VENV)/bin/lint-imports
@@ -44,5 +44,8 @@ test-integration:
 	$(VENV)/bin/pytest tests/integration
 
 fmt:
-	$(VENV)/bin/ruff format kubetask operator api tests scripts
-	$(VENV)/bin/ruff check --fix kubetask operator api tests scripts
+	$(VENV)/bin/ruff format kubetask operator api tests scripts bench
+	$(VENV)/bin/ruff check --fix kubetask operator api tests scripts bench
+
+bench: setup
+	$(PY) -m bench.run

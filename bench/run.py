@@ -138,84 +138,75 @@ class Bench:
             time.sleep(0.02)
         raise TimeoutError(f"no pod for {job}")
 
-    def latency(self, n_idle: int, load_ns: str | None, n_load: int) -> dict[str, Any]:
-        log(f"latency: {n_idle} tasks one at a time (idle)")
+    def latency_idle(self, n: int) -> dict[str, Any]:
+        log(f"latency: {n} tasks one at a time (idle)")
         ns = self.namespace("idle")
         self.template(ns)
         jobs, finals = self.jobs_seen(ns), self.tasks_final(ns)
         create_lat, final_lat = [], []
-        for i in range(n_idle):
+        for i in range(n):
             t0 = time.monotonic()
             self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", self.task_body(f"i{i}"))
-            jobs.wait(i + 1, 60)
+            jobs.wait(i + 1, 120)
             create_lat.append(jobs.first[f"i{i}-1"] - t0)
             self._wait_pod(ns, f"i{i}-1")
             t1 = time.monotonic()
             self._finish_pod(ns, f"i{i}-1")
-            finals.wait(i + 1, 60)
+            finals.wait(i + 1, 120)
             final_lat.append(finals.first[f"i{i}"] - t1)
         jobs.stop()
         finals.stop()
-        out: dict[str, Any] = {
-            "idle": {"task_to_job": summary(create_lat), "pod_done_to_task_final": summary(final_lat)}
-        }
-        if load_ns:
-            log(f"latency: finishing {n_load} pods at once (under load)")
-            finals = self.tasks_final(load_ns)
-            names = [f"t{i}" for i in range(n_load)]
-            done_at: dict[str, float] = {}
+        return {"task_to_job": summary(create_lat), "pod_done_to_task_final": summary(final_lat)}
 
-            def finish(name: str) -> None:
-                self._finish_pod(load_ns, f"{name}-1")
-                done_at[name] = time.monotonic()
+    def latency_load(self, ns: str, n: int) -> dict[str, Any]:
+        log(f"latency: finishing {n} pods at once (under load)")
+        names = [f"t{i}" for i in range(n)]
+        for name in names:
+            self._wait_pod(ns, f"{name}-1", 600)
+        finals = self.tasks_final(ns)
+        done_at: dict[str, float] = {}
 
-            parallel(finish, names)
-            finals.wait(len(names), 900)
-            finals.stop()
-            lat = [finals.first[n] - done_at[n] for n in names if n in finals.first]
-            out["load"] = {"pods_finished": len(names), "pod_done_to_task_final": summary(lat)}
-        return out
+        def finish(name: str) -> None:
+            self._finish_pod(ns, f"{name}-1")
+            done_at[name] = time.monotonic()
 
-    # -- figure 4: operator memory and restart ------------------------------------------------
+        parallel(finish, names)
+        finals.wait(len(names), 900)
+        finals.stop()
+        lat = [finals.first[x] - done_at[x] for x in names if x in finals.first]
+        return {"pods_finished": len(names), "pod_done_to_task_final": summary(lat)}
 
-    def scale(self, sizes: list[int]) -> dict[str, Any]:
-        ns = self.namespace("scale")
-        self.template(ns)
-        base = rss_mib(self.op.proc.pid)  # type: ignore[union-attr]
-        rows = []
-        made = 0
-        for target in sizes:
-            log(f"scale: {target} active tasks")
-            seen = self.jobs_seen(ns)
-            parallel(lambda i: self.custom.create_namespaced_custom_object(
-                GROUP, VERSION, ns, "tasks", self.task_body(f"s{i}")), range(made, target))  # fmt: skip
-            seen.wait(target, 3600)
-            seen.stop()
-            made = target
-            time.sleep(5)
-            rss = rss_mib(self.op.proc.pid)  # type: ignore[union-attr]
-            self.op.kill()
-            t0 = time.monotonic()
-            before = self.op.output().count("resync: ")
-            self.op.start()
-            total = self._all_tasks()
-            while self.op.output().count("resync: ") <= before and time.monotonic() - t0 < 1800:
-                time.sleep(0.2)
-            relist = time.monotonic() - t0
-            rows.append({"active_tasks": target, "all_tasks_in_cluster": total, "rss_mib": rss,
-                         "rss_per_task_kib": (rss - base) * 1024 / target,
-                         "restart_relist_seconds": relist})  # fmt: skip
-        return {"baseline_rss_mib": base, "rows": rows}
+    def rss(self) -> float:
+        return rss_mib(self.op.proc.pid)  # type: ignore[union-attr]
+
+    def top_up(self, ns: str, start: int, target: int) -> None:
+        """Create Tasks s<start>..s<target-1> and wait until their Jobs exist."""
+        seen = self.jobs_seen(ns)
+        parallel(lambda i: self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, ns, "tasks", self.task_body(f"s{i}")), range(start, target))  # fmt: skip
+        seen.wait(target - start, 3600)
+        seen.stop()
+
+    def restart_relist(self) -> dict[str, Any]:
+        """SIGKILL the operator, start it again, time until it has re-derived every Task."""
+        total = self._all_tasks()
+        self.op.kill()
+        t0 = time.monotonic()
+        before = self.op.output().count("resync: ")
+        self.op.start()
+        while self.op.output().count("resync: ") <= before and time.monotonic() - t0 < 1800:
+            time.sleep(0.2)
+        return {"tasks": total, "seconds": time.monotonic() - t0}
 
     def _all_tasks(self) -> int:
         return len(self.custom.list_cluster_custom_object(GROUP, VERSION, "tasks")["items"])
 
     # -- figure 6: end to end on the node -----------------------------------------------------
 
-    def _clear(self) -> None:
-        """Delete the earlier figures' namespaces (thousands of pending pods) before the node may run pods."""
+    def clear(self, prefixes: tuple[str, ...] = ("floor", "dispatch", "idle", "scale", "api")) -> None:
+        """Delete earlier figures' namespaces (thousands of pending pods) and wait until they are gone."""
         mine = [x.metadata.name for x in self.core.list_namespace().items
-                if x.metadata.name.split("-")[0] in ("floor", "dispatch", "idle", "scale", "api")]  # fmt: skip
+                if x.metadata.name.split("-")[0] in prefixes]  # fmt: skip
         for ns in mine:
             self.core.delete_namespace(ns)
         deadline = time.monotonic() + 900
@@ -228,7 +219,7 @@ class Bench:
 
     def end_to_end(self, n: int) -> dict[str, Any]:
         log("end to end: clearing the earlier figures' namespaces")
-        self._clear()
+        self.clear()
         self.cordon(False)
         log(f"end to end: {n} bare Jobs on the node (floor)")
         ns = self.namespace("e2e-floor")
@@ -396,6 +387,11 @@ def history_figure(pg: PostgresServer, rows: int, repeats: int) -> dict[str, Any
 # -- driver ----------------------------------------------------------------------------------
 
 
+def _rows(value: Any) -> list[Any]:
+    """A figure's list of rows; [] when it failed or did not run."""
+    return value if isinstance(value, list) else []
+
+
 def markdown(r: dict[str, Any]) -> str:
     lines = [f"# kubetask benchmarks — {r['when']}", "", f"Machine: {r['machine']}", ""]
     lines += [
@@ -404,7 +400,7 @@ def markdown(r: dict[str, Any]) -> str:
         "| tasks | floor: bare Jobs/s | kubetask Tasks→Jobs/s | ratio |",
         "|---|---|---|---|",
     ]
-    for d in r.get("dispatch", []):
+    for d in _rows(r.get("dispatch")):
         lines.append(f"| {d['n']} | {d['floor_per_s']:.1f} | {d['kubetask_per_s']:.1f} | {d['ratio']:.2f} |")
     lat = r.get("latency", {})
     lines += ["", "## 2. Latency (seconds)", "", "| path | when | n | p50 | p95 | p99 |", "|---|---|---|---|---|---|"]
@@ -413,9 +409,9 @@ def markdown(r: dict[str, Any]) -> str:
         f = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
         lines.append(f"| {path} | {when} | {s['n']} | {f(s['p50'])} | {f(s['p95'])} | {f(s['p99'])} |")
 
-    if lat:
+    if lat and "idle" in lat:
         row("Task created → Job created", "idle", lat["idle"]["task_to_job"])
-        for d in r.get("dispatch", [])[:1]:
+        for d in _rows(r.get("dispatch"))[:1]:
             row("Task created → Job created", f"load ({d['n']} at once)", d["task_to_job_latency_under_load"])
         row("pod finished → Task final", "idle", lat["idle"]["pod_done_to_task_final"])
         if "load" in lat:
@@ -431,7 +427,7 @@ def markdown(r: dict[str, Any]) -> str:
         "| backend | n | concurrency | floor/s (CR + 1 insert) | floor p99 ms | API/s | API p99 ms | ratio |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for a in r.get("api", []):
+    for a in _rows(r.get("api")):
         lines.append(
             f"| {a['backend']} | {a['n']} | {a['concurrency']} | {a['floor_per_s']:.1f} | "
             f"{a['floor_p99_ms']:.0f} | {a['api_per_s']:.1f} | {a['api_p99_ms']:.0f} | {a['ratio']:.2f} |"
@@ -451,7 +447,7 @@ def markdown(r: dict[str, Any]) -> str:
                 f"{x['restart_relist_seconds']:.1f} |"
             )
     h = r.get("history")
-    if h:
+    if h and "rows" in h:
         lines += [
             "",
             f"## 5. History queries, PostgreSQL, {h['rows']:,} rows (floor: bare newest-50 SELECT, "
@@ -463,8 +459,8 @@ def markdown(r: dict[str, Any]) -> str:
         for k, v in h.items():
             if isinstance(v, dict):
                 lines.append(f"| {k} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['p99_ms'] / h['floor_p99_ms']:.1f} |")
-    e = r.get("end_to_end")
-    if e:
+    e = r.get("e2e")
+    if e and "n" in e:
         lines += [
             "",
             "## 6. End to end on the real node",
@@ -477,7 +473,7 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
+def main() -> None:  # noqa: C901 - one linear script of steps, each a small closure
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sizes", default="1000,5000", help="dispatch sizes")
     p.add_argument("--scale", default="1000,5000,10000", help="active task counts for the memory figure")
@@ -510,31 +506,74 @@ def main() -> None:
                          env={"KUBETASK_OPERATOR_LOG_LEVEL": "INFO"})  # fmt: skip
     op.start()
     bench = Bench(cluster, op)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def step(name: str, fn: Any) -> Any:
+        """Run one figure; a failure is recorded, not fatal; results are saved after every step."""
+        if name not in only:
+            return None
+        try:
+            value = fn()
+        except Exception as e:
+            log(f"{name} failed: {e!r}")
+            value = {"error": repr(e)}
+        result[name] = value
+        (out / "latest.json").write_text(json.dumps(result, indent=2, default=str))
+        return value
+
     try:
         bench.cordon(True)
         time.sleep(3)
-        if "dispatch" in only:
-            result["dispatch"] = [bench.dispatch(n) for n in sizes]
-        if "latency" in only:
-            load_ns = result["dispatch"][0]["namespace"] if result.get("dispatch") else None
-            result["latency"] = bench.latency(20 if a.quick else 100, load_ns, sizes[0] if load_ns else 0)
+        result["baseline_rss_mib"] = bench.rss()
+        step("latency", lambda: {"idle": bench.latency_idle(20 if a.quick else 100)})
+        step("api", lambda: [api_figure(cluster, f"sqlite:///{tmp / 'api.db'}", "sqlite", a.api_n, 16),
+                             api_figure(cluster, pg.new_database(), "postgresql", a.api_n, 16)])  # fmt: skip
         if "api" in only:
-            result["api"] = [api_figure(cluster, f"sqlite:///{tmp / 'api.db'}", "sqlite", a.api_n, 16),
-                             api_figure(cluster, pg.new_database(), "postgresql", a.api_n, 16)]  # fmt: skip
-        if "scale" in only:
-            result["scale"] = bench.scale([int(x) for x in a.scale.split(",")])
-        if "history" in only:
-            result["history"] = history_figure(pg, a.rows, 20 if a.quick else 50)
-        if "e2e" in only:
-            # A fresh operator and namespace; the node becomes schedulable for this figure only.
-            result["end_to_end"] = bench.end_to_end(a.e2e_n)
+            bench.clear(("api",))
+        scale_rows: list[dict[str, Any]] = []
+
+        def dispatch_all() -> list[dict[str, Any]]:
+            rows = []
+            active = 0
+            for n in sizes:
+                rows.append(bench.dispatch(n))
+                active += n
+                scale_rows.append({"active_tasks": active, "rss_mib": bench.rss()})
+            return rows
+
+        step("dispatch", dispatch_all)
+        if isinstance(result.get("dispatch"), list) and result["dispatch"] and "latency" in only:
+            d0 = result["dispatch"][0]
+            result["latency"]["load"] = bench.latency_load(d0["namespace"], d0["n"])
+
+        def scale() -> dict[str, Any]:
+            ns = bench.namespace("scale")
+            bench.template(ns)
+            active: int = scale_rows[-1]["active_tasks"] if scale_rows else 0
+            made = 0
+            for target in [int(x) for x in a.scale.split(",")]:
+                if target <= active:
+                    continue
+                log(f"scale: topping up to {target} active tasks")
+                bench.top_up(ns, made, made + target - active)
+                made += target - active
+                active = target
+                time.sleep(5)
+                scale_rows.append({"active_tasks": active, "rss_mib": bench.rss()})
+            base = result["baseline_rss_mib"]
+            for r in scale_rows:
+                r["rss_per_task_kib"] = (r["rss_mib"] - base) * 1024 / r["active_tasks"]
+            return {"baseline_rss_mib": base, "rows": scale_rows, "restart": bench.restart_relist()}
+
+        step("scale", scale)
+        step("history", lambda: history_figure(pg, a.rows, 20 if a.quick else 50))
+        step("e2e", lambda: bench.end_to_end(a.e2e_n))
     finally:
         op.stop()
         pg.destroy()
         subprocess.run(["bash", str(ROOT / "scripts/cluster/cluster.sh"), "down", str(tmp / "k8s")],
                        capture_output=True)  # fmt: skip
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(result, indent=2, default=str))
     (out / "latest.md").write_text(markdown(result))
     print(markdown(result))

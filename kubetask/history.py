@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from kubetask.models import Phase, Task
+from kubetask.timeutil import parse_time
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,6 @@ class TaskRecord:
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     return (end - start).total_seconds() if start and end else None
-
-
-def _parse(ts: str | None) -> datetime | None:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")) if ts else None
 
 
 def _events(task: Task, created: datetime) -> list[EventRecord]:
@@ -126,7 +123,7 @@ def snapshot(raw: dict[str, Any]) -> TaskRecord:
     """The mirror's record of a Task CR (as returned by the apiserver)."""
     task = Task.model_validate(raw)
     meta = raw["metadata"]
-    created = _parse(meta.get("creationTimestamp")) or datetime.fromtimestamp(0).astimezone()
+    created = parse_time(meta.get("creationTimestamp")) or datetime.fromtimestamp(0).astimezone()
     st = task.status
     attempts = tuple(
         AttemptRecord(

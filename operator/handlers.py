@@ -61,17 +61,26 @@ def _owner(body: kopf.Body) -> str | None:
     return body.metadata.annotations.get(ANNOTATION_TASK)
 
 
-@kopf.on.event("batch", "v1", "jobs", labels={LABEL_TASK_UID: kopf.PRESENT})
-def job_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
+def _job_matters(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> bool:
+    return job_event_matters(event.get("type"), body)
+
+
+def _pod_matters(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> bool:
+    return pod_event_matters(event.get("type"), body)
+
+
+# The `when` filters run in kopf's event loop, so skipped events never cost a worker thread.
+@kopf.on.event("batch", "v1", "jobs", labels={LABEL_TASK_UID: kopf.PRESENT}, when=_job_matters)
+def job_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
     task = _owner(body)
-    if task and namespace and job_event_matters(event.get("type"), body):
+    if task and namespace:
         _kube().reconcile(namespace, task)
 
 
-@kopf.on.event("", "v1", "pods", labels={LABEL_TASK_UID: kopf.PRESENT})
-def pod_event(event: kopf.RawEvent, body: kopf.Body, namespace: str | None, **_: Any) -> None:
+@kopf.on.event("", "v1", "pods", labels={LABEL_TASK_UID: kopf.PRESENT}, when=_pod_matters)
+def pod_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
     task = _owner(body)
-    if task and namespace and pod_event_matters(event.get("type"), body):
+    if task and namespace:
         _kube().reconcile(namespace, task)
 
 

@@ -18,19 +18,13 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from kubetask.timeutil import parse_time
+
 log = logging.getLogger("kubetask.operator")
 
 
 def _micro(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 class LeaderElector:
@@ -94,12 +88,12 @@ class LeaderElector:
                 raise
         spec = lease.spec
         holder = spec.holder_identity
-        renewed = _parse(spec.renew_time) or datetime.fromtimestamp(0, UTC)
+        renewed = parse_time(spec.renew_time) or datetime.fromtimestamp(0, UTC)
         expired = (now - renewed).total_seconds() > (spec.lease_duration_seconds or self.duration)
         if holder != self.identity and not expired:
             return False
         transitions = (spec.lease_transitions or 0) + (0 if holder == self.identity else 1)
-        acquire = _parse(spec.acquire_time) if holder == self.identity else now
+        acquire = parse_time(spec.acquire_time) if holder == self.identity else now
         body = self._body(now, transitions, acquire or now, lease.metadata.resource_version)
         try:
             self.coord.replace_namespaced_lease(self.name, self.namespace, cast(Any, body))

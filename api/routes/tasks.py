@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from kubetask.selectors import SelectorError, parse
 from kubetask.store import queries
@@ -66,22 +67,25 @@ def get_events(ns: str, name: str, tasks: TasksDep) -> list[EventPublic]:
     return tasks.events(ns, name)
 
 
-def _list(
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    ns: str | None,
-    template: list[str] | None,
-    phase: list[str] | None,
-    label_selector: str | None,
-    created_after: datetime | None,
-    created_before: datetime | None,
-    finished_after: datetime | None,
-    finished_before: datetime | None,
-    q: str | None,
-    sort: str,
-    limit: int,
-    cursor: str | None,
-) -> TasksPublic:
+Template = Annotated[list[str] | None, Query(description="Only these templates (repeatable).")]
+PhaseQ = Annotated[list[str] | None, Query(description="Only these phases (repeatable).")]
+Selector = Annotated[str | None, Query(alias="labelSelector", description="Kubernetes label selector.")]
+When = Annotated[datetime | None, Query()]
+Text = Annotated[str | None, Query(max_length=253, description="Substring of the task name.")]
+Sort = Annotated[str, Query(description="created, name, finished or duration; '-' for descending.")]
+Limit = Annotated[int, Query(ge=1, description="Page size.")]
+Cursor = Annotated[str | None, Query(description="nextCursor of the previous page.")]
+
+
+def list_query(
+    settings: SettingsDep, template: Template = None, phase: PhaseQ = None, label_selector: Selector = None,
+    created_after: Annotated[When, Query(alias="createdAfter")] = None,
+    created_before: Annotated[When, Query(alias="createdBefore")] = None,
+    finished_after: Annotated[When, Query(alias="finishedAfter")] = None,
+    finished_before: Annotated[When, Query(alias="finishedBefore")] = None,
+    q: Text = None, sort: Sort = "-created", limit: Limit = 50, cursor: Cursor = None,
+) -> queries.TaskQuery:  # fmt: skip
+    """The list filters of a request, checked all at once (422 naming every bad parameter)."""
     problems = []
     try:
         selector = parse(label_selector or "")
@@ -98,11 +102,17 @@ def _list(
             problems.append(FieldProblem(f"query:{key}", "give a timezone, e.g. 2026-01-02T03:04:05Z"))
     if problems:
         raise invalid("; ".join(f"{p.pointer}: {p.message}" for p in problems), problems)
-    query = queries.TaskQuery(
-        namespace=ns, templates=template or (), phases=phase or (), selector=selector,
-        created_after=created_after, created_before=created_before, finished_after=finished_after,
-        finished_before=finished_before, q=q, sort=sort, limit=limit, cursor=cursor,
+    return queries.TaskQuery(
+        templates=template or (), phases=phase or (), selector=selector, created_after=created_after,
+        created_before=created_before, finished_after=finished_after, finished_before=finished_before, q=q,
+        sort=sort, limit=limit, cursor=cursor,
     )  # fmt: skip
+
+
+ListQuery = Annotated[queries.TaskQuery, Depends(list_query)]
+
+
+def _page(sessions: SessionsDep, query: queries.TaskQuery) -> TasksPublic:
     with sessions() as s:
         try:
             page = queries.list_tasks(s, query)
@@ -111,40 +121,14 @@ def _list(
         return TasksPublic(items=[public_from_row(r, live=True) for r in page.items], next_cursor=page.next_cursor)
 
 
-Template = Annotated[list[str] | None, Query(description="Only these templates (repeatable).")]
-PhaseQ = Annotated[list[str] | None, Query(description="Only these phases (repeatable).")]
-Selector = Annotated[str | None, Query(alias="labelSelector", description="Kubernetes label selector.")]
-When = Annotated[datetime | None, Query()]
-Text = Annotated[str | None, Query(max_length=253, description="Substring of the task name.")]
-Sort = Annotated[str, Query(description="created, name, finished or duration; '-' for descending.")]
-Limit = Annotated[int, Query(ge=1, description="Page size.")]
-Cursor = Annotated[str | None, Query(description="nextCursor of the previous page.")]
-
-
 @router.get("/tasks", response_model=TasksPublic)
-def list_all_tasks(
-    sessions: SessionsDep, settings: SettingsDep, template: Template = None, phase: PhaseQ = None,
-    label_selector: Selector = None, created_after: Annotated[When, Query(alias="createdAfter")] = None,
-    created_before: Annotated[When, Query(alias="createdBefore")] = None,
-    finished_after: Annotated[When, Query(alias="finishedAfter")] = None,
-    finished_before: Annotated[When, Query(alias="finishedBefore")] = None,
-    q: Text = None, sort: Sort = "-created", limit: Limit = 50, cursor: Cursor = None,
-) -> TasksPublic:  # fmt: skip
+def list_all_tasks(sessions: SessionsDep, query: ListQuery) -> TasksPublic:
     """Tasks in every namespace, from history: filter, sort, paginate with a cursor."""
-    return _list(sessions, settings, None, template, phase, label_selector, created_after, created_before,
-                 finished_after, finished_before, q, sort, limit, cursor)  # fmt: skip
+    return _page(sessions, query)
 
 
 @router.get("/namespaces/{ns}/tasks", response_model=TasksPublic)
-def list_namespace_tasks(
-    ns: str, sessions: SessionsDep, settings: SettingsDep, template: Template = None, phase: PhaseQ = None,
-    label_selector: Selector = None, created_after: Annotated[When, Query(alias="createdAfter")] = None,
-    created_before: Annotated[When, Query(alias="createdBefore")] = None,
-    finished_after: Annotated[When, Query(alias="finishedAfter")] = None,
-    finished_before: Annotated[When, Query(alias="finishedBefore")] = None,
-    q: Text = None, sort: Sort = "-created", limit: Limit = 50, cursor: Cursor = None,
-) -> TasksPublic:  # fmt: skip
+def list_namespace_tasks(ns: str, sessions: SessionsDep, query: ListQuery) -> TasksPublic:
     """Tasks in one namespace, from history: filter, sort, paginate with a cursor."""
     check_namespace(ns)
-    return _list(sessions, settings, ns, template, phase, label_selector, created_after, created_before,
-                 finished_after, finished_before, q, sort, limit, cursor)  # fmt: skip
+    return _page(sessions, replace(query, namespace=ns))

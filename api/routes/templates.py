@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,6 +9,7 @@ from pydantic import ValidationError
 
 from kubetask.models import API_VERSION, TaskTemplateSpec
 from kubetask.schemas import schema_errors
+from kubetask.timeutil import parse_time
 
 from ..deps import KubeDep
 from ..kube import Body
@@ -26,7 +26,7 @@ def _public(raw: Body) -> TemplatePublic:
     created = meta.get("creationTimestamp")
     return TemplatePublic(
         namespace=meta["namespace"], name=meta["name"], spec=raw.get("spec") or {},
-        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")) if created else None,
+        created_at=parse_time(created),
         resource_version=meta.get("resourceVersion"),
     )  # fmt: skip
 

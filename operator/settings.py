@@ -23,7 +23,10 @@ class OperatorSettings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level.")
     workers: int = Field(default=8, ge=1, description="Threads that reconcile tasks concurrently.")
     resync_seconds: float = Field(
-        default=60.0, gt=0, description="How often every unfinished task is re-checked even without events."
+        default=600.0,
+        gt=0,
+        description="How often every unfinished task is re-checked even without events. Each sweep costs a few "
+        "API calls per unfinished Task: at 60 s with 10k pending Tasks it kept the apiserver saturated (bench).",
     )
     database_url: str | None = Field(
         default=None,

@@ -36,7 +36,7 @@ def resync(kube: Kube, *, include_final: bool) -> int:
         phase = (t.get("status") or {}).get("phase")
         if include_final or phase not in FINAL:
             try:
-                kube.reconcile(t["metadata"]["namespace"], t["metadata"]["name"])
+                kube.reconcile(t["metadata"]["namespace"], t["metadata"]["name"], t)
                 n += 1
             except Exception:
                 log.exception("resync of %s/%s failed", t["metadata"]["namespace"], t["metadata"]["name"])

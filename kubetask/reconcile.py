@@ -163,7 +163,12 @@ def _start(o: Observed, status: TaskStatus, number: int) -> Decision:
             msg = "params do not match the template's paramSchema: " + schemas.summarize(errors)
             return _reject(o, status, reason=c.REASON_INVALID_PARAMS, message=msg)
         status = status.model_copy(update={"policy": resolved.policy})
-    return Decision(status=status, create_attempt=number, resolved=resolved)
+    # Look again when the new pod would be pending too long (or the task runs out of time): events of a
+    # pod that merely waits to be scheduled are not delivered to reconciles (kubetask.relevance).
+    policy = status.policy or resolved.policy
+    pending = o.now + timedelta(seconds=policy.pending_timeout_seconds) if policy.pending_timeout_seconds else None
+    return Decision(status=status, create_attempt=number, resolved=resolved,
+                    requeue_at=_earliest(pending, _deadline(o, policy)))  # fmt: skip
 
 
 def record_attempt(status: TaskStatus, *, number: int, job: str, now: datetime, gen: int) -> TaskStatus:

@@ -136,3 +136,10 @@ def test_template_missing_before_a_retry_waits_in_retrying() -> None:
     assert d2.status.phase == Phase.RETRYING and d2.status.reason == "TemplateNotFound" and d2.create_attempt is None
     d3 = decide(observed(t, job(exited(1)), now=late, template=make_template()))
     assert d3.create_attempt == 2
+
+
+def test_creating_an_attempt_schedules_the_pending_check() -> None:
+    d = decide(observed(_task(pendingTimeoutSeconds=60, deadlineSeconds=30), created=NOW))
+    assert d.create_attempt == 1 and d.requeue_at == NOW + timedelta(seconds=30)
+    d = decide(observed(_task(pendingTimeoutSeconds=60)))
+    assert d.requeue_at == NOW + timedelta(seconds=60)

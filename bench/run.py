@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bench.harness import Seen, parallel, pct, rss_mib, summary
+from bench.harness import CpuMeter, Seen, parallel, pct, rss_mib, summary
 from kubetask.store import make_engine, migrate
 from kubetask.store.queries import TaskQuery, list_tasks, stats
 from tests.support.cluster import Cluster, OperatorProcess, wait_namespace_ready
@@ -41,14 +41,26 @@ def log(msg: str) -> None:
 
 
 class Bench:
-    def __init__(self, cluster: Cluster, operator: OperatorProcess) -> None:
+    def __init__(self, cluster: Cluster, operator: OperatorProcess, node_images: str) -> None:
         self.cluster = cluster
+        self.node_images = node_images
         self.op = operator
         self.custom = cluster.custom()
         self.batch = cluster.batch()
         self.core = cluster.core()
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def meter(self) -> CpuMeter:
+        """CPU accounting for the control plane, the operator and this client."""
+        pids = {}
+        for line in (self.cluster.dir / "pids").read_text().splitlines():
+            pid, name, _exe = line.split(" ", 2)
+            pids[name] = int(pid)
+        assert self.op.proc is not None
+        pids["operator"] = self.op.proc.pid
+        pids["bench client"] = os.getpid()
+        return CpuMeter(pids)
 
     def namespace(self, prefix: str) -> str:
         ns = f"{prefix}-{uuid.uuid4().hex[:6]}"
@@ -73,8 +85,11 @@ class Bench:
                     "env": [{"name": "KUBETASK_HANDLER", "value": "echo"},
                             {"name": "KUBETASK_PARAMS", "value": json.dumps({"n": name})}]}]}}}}  # fmt: skip
 
-    def cordon(self, on: bool) -> None:
-        self.core.patch_node("node-1", {"spec": {"unschedulable": on}})
+    def node_up(self) -> None:
+        """Add the node (kube-scheduler, containerd, kubelet) to the node-less control plane."""
+        env = {**os.environ, "KUBETASK_NODE_IMAGES": self.node_images}
+        subprocess.run(["bash", str(ROOT / "scripts/cluster/cluster.sh"), "node-up", str(self.cluster.dir)],
+                       env=env, check=True, capture_output=True)  # fmt: skip
 
     def jobs_seen(self, ns: str) -> Seen:
         return Seen(self.batch.list_namespaced_job, lambda _o: True, namespace=ns)
@@ -90,10 +105,13 @@ class Bench:
         log(f"dispatch: {n} Jobs directly (floor)")
         ns = self.namespace("floor")
         seen = self.jobs_seen(ns)
+        cpu = self.meter()
+        cpu.start()
         t0 = time.monotonic()
         parallel(lambda i: self.batch.create_namespaced_job(ns, self.job_body(f"j{i}")), range(n))
         seen.wait(n, 600)
         floor_s = max(seen.first.values()) - t0
+        floor_cpu = cpu.stop()
         seen.stop()
         # The floor's Jobs each got a pod that the scheduler keeps retrying; clear them first so the
         # kubetask pass does not pay for the floor's leftovers.
@@ -109,16 +127,19 @@ class Bench:
             created[name] = time.monotonic()
             self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", self.task_body(name))
 
+        cpu.start()
         t0 = time.monotonic()
         parallel(make, range(n))
         ok = seen.wait(n, 1800)
         kt_s = max(seen.first.values()) - t0
+        kt_cpu = cpu.stop()
         seen.stop()
         lat = [seen.first[f"{t}-1"] - c for t, c in created.items() if f"{t}-1" in seen.first]
         return {
             "n": n, "complete": ok, "floor_seconds": floor_s, "floor_per_s": n / floor_s,
             "kubetask_seconds": kt_s, "kubetask_per_s": len(seen.first) / kt_s,
             "ratio": (len(seen.first) / kt_s) / (n / floor_s), "task_to_job_latency_under_load": summary(lat),
+            "floor_cpu_seconds": floor_cpu, "kubetask_cpu_seconds": kt_cpu,
             "namespace": ns,
         }  # fmt: skip
 
@@ -223,7 +244,8 @@ class Bench:
     def end_to_end(self, n: int) -> dict[str, Any]:
         log("end to end: clearing the earlier figures' namespaces")
         self.clear()
-        self.cordon(False)
+        log("end to end: starting the node")
+        self.node_up()
         log(f"end to end: {n} bare Jobs on the node (floor)")
         ns = self.namespace("e2e-floor")
         finished = lambda o: bool(o.status and (o.status.succeeded or o.status.failed))  # noqa: E731
@@ -497,7 +519,11 @@ def main() -> None:  # noqa: C901 - one linear script of steps, each a small clo
     }
     tmp = Path(tempfile.mkdtemp(prefix="kubetask-bench-"))
     images = subprocess.run(["bash", str(ROOT / "scripts/images.sh")], capture_output=True, text=True, check=True)
-    env = {**os.environ, "KUBETASK_CRDS": str(ROOT / "crds"), "KUBETASK_NODE_IMAGES": images.stdout.split()[-1]}
+    node_images = images.stdout.split()[-1]
+    # Figures 1-5 run on a control plane without scheduler or kubelet: pods stay Pending and nothing retries
+    # them (a cordoned node made kube-scheduler write a FailedScheduling Event per pod per retry). The node
+    # joins for figure 6 only.
+    env = {**os.environ, "KUBETASK_CRDS": str(ROOT / "crds"), "KUBETASK_NO_NODE": "1"}
     up = subprocess.run(["bash", str(ROOT / "scripts/cluster/cluster.sh"), "up", str(tmp / "k8s")], env=env,
                         capture_output=True, text=True)  # fmt: skip
     if up.returncode:
@@ -508,7 +534,7 @@ def main() -> None:  # noqa: C901 - one linear script of steps, each a small clo
     op = OperatorProcess(cluster, tmp / "operator.log", f"sqlite:///{tmp / 'mirror.db'}",
                          env={"KUBETASK_OPERATOR_LOG_LEVEL": "INFO"})  # fmt: skip
     op.start()
-    bench = Bench(cluster, op)
+    bench = Bench(cluster, op, node_images)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -526,7 +552,6 @@ def main() -> None:  # noqa: C901 - one linear script of steps, each a small clo
         return value
 
     try:
-        bench.cordon(True)
         time.sleep(3)
         result["baseline_rss_mib"] = bench.rss()
         step("latency", lambda: {"idle": bench.latency_idle(20 if a.quick else 100)})

@@ -7,6 +7,8 @@
 #                         its garbage collector notices CRDs created later only after ~30 s.
 #   cluster.sh down DIR   stop exactly what 'up' started; remove etcd data, pods, network, cgroups; logs stay.
 #   cluster.sh restart-apiserver DIR   stop kube-apiserver and start it again with the same flags.
+#   cluster.sh node-up DIR   add the node (containerd, kube-scheduler, kubelet) to a control plane started with
+#                         KUBETASK_NO_NODE=1 (benchmarks: dispatch without a node, then end to end with it).
 # Build the binaries first: scripts/cluster/build.sh (cached). Needs root (kubelet, containerd, bridge).
 # Env: KUBETASK_CACHE, KUBETASK_CRDS, KUBETASK_NODE_IMAGES, KUBETASK_CLUSTER_TIMEOUT (s, default 90),
 #      KUBETASK_NO_NODE=1 (control plane only: pods stay Pending; used by dispatch benchmarks).
@@ -257,6 +259,22 @@ down() {
   log "stopped; logs kept in $D/*.log"
 }
 
+load_api() {  # the apiserver's port and token from DIR/kubeconfig (for a command run after 'up')
+  P_API=$(sed -n 's|.*server: "https://127.0.0.1:\([0-9]*\)".*|\1|p' "$D/kubeconfig")
+  TOKEN=$(sed -n 's/.*token: \([^ }]*\).*/\1/p' "$D/kubeconfig")
+}
+
+node_up() {
+  D=$(cd "$1" && pwd)
+  [ -f "$D/pids" ] || die "$D is not up (cluster.sh up $D first)"
+  ! awk '$2 == "kubelet" {f=1} END {exit !f}' "$D/pids" || die "$D already has a node"
+  load_api
+  local t0=$SECONDS
+  DEADLINE=$((SECONDS + TIMEOUT))
+  node
+  log "node ready in $((SECONDS - t0)) s"
+}
+
 restart_apiserver() {  # stop kube-apiserver and start it again with the same flags (fault tests)
   D=$(cd "$1" && pwd); local pid name exe args=() newpid i
   read -r pid name exe < <(awk '$2 == "kube-apiserver"' "$D/pids")
@@ -268,8 +286,7 @@ restart_apiserver() {  # stop kube-apiserver and start it again with the same fl
   setsid "${args[@]}" </dev/null >>"$D/kube-apiserver.log" 2>&1 &
   newpid=$!
   sed -i "s/^$pid kube-apiserver /$newpid kube-apiserver /" "$D/pids"
-  P_API=$(sed -n 's|.*server: "https://127.0.0.1:\([0-9]*\)".*|\1|p' "$D/kubeconfig")
-  TOKEN=$(sed -n 's/.*token: \([^ }]*\).*/\1/p' "$D/kubeconfig")
+  load_api
   DEADLINE=$((SECONDS + TIMEOUT))
   wait_for "apiserver /readyz after restart" api /readyz
   log "kube-apiserver restarted (pid $newpid)"
@@ -277,7 +294,8 @@ restart_apiserver() {  # stop kube-apiserver and start it again with the same fl
 
 case "${1:-}" in
   up)   [ $# -eq 2 ] || die "usage: $0 up DIR"; up "$2" ;;
+  node-up) [ $# -eq 2 ] || die "usage: $0 node-up DIR"; node_up "$2" ;;
   restart-apiserver) [ $# -eq 2 ] || die "usage: $0 restart-apiserver DIR"; restart_apiserver "$2" ;;
   down) [ $# -eq 2 ] || die "usage: $0 down DIR"; down "$2" ;;
-  *)    die "usage: $0 up DIR | down DIR" ;;
+  *)    die "usage: $0 up DIR | node-up DIR | restart-apiserver DIR | down DIR" ;;
 esac; exit  # 'exit' on the same line: editing this file while it runs cannot derail bash

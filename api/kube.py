@@ -13,6 +13,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from kubetask.kubeapi import JSON, MERGE_PATCH, JsonApi, resource_path
 from kubetask.models import GROUP, VERSION
 
 from .problems import FieldProblem, ProblemError, conflict, invalid, not_found, unavailable
@@ -39,14 +40,17 @@ def _wrap(e: ApiException, what: str) -> ProblemError:
     return unavailable(f"{what}: Kubernetes answered {e.status}: {message}")
 
 
+def _path(ns: str, plural: str, name: str | None = None) -> str:
+    return resource_path(GROUP, VERSION, plural, ns, name)
+
+
 class Kube:
     def __init__(self, api: client.ApiClient) -> None:
-        self.custom = client.CustomObjectsApi(api)
-        self.version = client.VersionApi(api)
+        self.json = JsonApi(api)
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Body:
+    def _call(self, what: str, method: str, path: str, body: Body | None = None, content_type: str = JSON) -> Body:
         try:
-            return cast(Body, fn(*args, **kwargs))
+            return cast(Body, self.json.request(method, path, body=body, content_type=content_type))
         except ApiException as e:
             raise _wrap(e, what) from e
         except HTTPError as e:
@@ -54,37 +58,27 @@ class Kube:
 
     def get(self, ns: str, plural: str, name: str) -> Body | None:
         try:
-            return cast(Body, self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, plural, name))
-        except ApiException as e:
+            return self._call(f"reading {plural} {ns}/{name}", "GET", _path(ns, plural, name))
+        except ProblemError as e:
             if e.status == 404:
                 return None
-            raise _wrap(e, f"reading {plural} {ns}/{name}") from e
-        except HTTPError as e:
-            raise unavailable(f"Kubernetes is unreachable: {e}") from e
+            raise
 
     def create(self, ns: str, plural: str, body: Body) -> Body:
-        return self._call(f"creating {plural} in {ns}", self.custom.create_namespaced_custom_object,
-                          GROUP, VERSION, ns, plural, body)  # fmt: skip
+        return self._call(f"creating {plural} in {ns}", "POST", _path(ns, plural), body)
 
     def replace(self, ns: str, plural: str, name: str, body: Body) -> Body:
-        return self._call(f"replacing {plural} {ns}/{name}", self.custom.replace_namespaced_custom_object,
-                          GROUP, VERSION, ns, plural, name, body)  # fmt: skip
+        return self._call(f"replacing {plural} {ns}/{name}", "PUT", _path(ns, plural, name), body)
 
     def patch(self, ns: str, plural: str, name: str, patch: Body) -> Body:
-        return self._call(f"patching {plural} {ns}/{name}", self.custom.patch_namespaced_custom_object,
-                          GROUP, VERSION, ns, plural, name, patch)  # fmt: skip
+        return self._call(f"patching {plural} {ns}/{name}", "PATCH", _path(ns, plural, name), patch, MERGE_PATCH)
 
     def delete(self, ns: str, plural: str, name: str) -> Body:
-        return self._call(f"deleting {plural} {ns}/{name}", self.custom.delete_namespaced_custom_object,
-                          GROUP, VERSION, ns, plural, name)  # fmt: skip
+        return self._call(f"deleting {plural} {ns}/{name}", "DELETE", _path(ns, plural, name),
+                          {"propagationPolicy": "Background"})  # fmt: skip
 
     def list(self, ns: str, plural: str) -> list[Body]:
-        out = self._call(f"listing {plural} in {ns}", self.custom.list_namespaced_custom_object,
-                         GROUP, VERSION, ns, plural)  # fmt: skip
-        return cast(list[Body], out["items"])
+        return cast(list[Body], self._call(f"listing {plural} in {ns}", "GET", _path(ns, plural))["items"])
 
     def ping(self) -> str:
-        try:
-            return str(self.version.get_code().git_version)
-        except (ApiException, HTTPError) as e:
-            raise unavailable(f"Kubernetes is unreachable: {e}") from e
+        return str(self._call("reading the version", "GET", "/version").get("gitVersion"))

@@ -32,9 +32,35 @@ def _kube() -> Kube:
     return kube
 
 
+class EventsOnlyDiffBase(kopf.DiffBaseStorage):
+    """Keeps no "essence": kubetask has only on-event handlers, which never look at kopf's diffs.
+
+    kopf computes a diff between a stored essence and the current one for every event, even when
+    no handler uses it; building it deep-copies the event's body twice. That was about a seventh of
+    the operator's CPU while dispatching. Installed only while no create/update/delete handler or
+    daemon is registered (see `startup`), so a future one gets kopf's default storage back.
+    """
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> kopf.BodyEssence:  # noqa: ARG002
+        return kopf.BodyEssence()
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:  # noqa: ARG002
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:  # noqa: ARG002
+        return None
+
+
+def events_only(registry: kopf.OperatorRegistry) -> bool:
+    """Whether every resource handler is an on-event handler (no change handlers, daemons or timers)."""
+    return not registry._changing.get_all_handlers() and not registry._spawning.get_all_handlers()
+
+
 @kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     ours: OperatorSettings = _state["settings"]
+    if events_only(kopf.get_default_registry()):
+        settings.persistence.diffbase_storage = EventsOnlyDiffBase()
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -26,6 +26,7 @@ from kubetask.jobs import (
     LABEL_TASK_UID,
     build_job,
 )
+from kubetask.kubeapi import Body, JsonApi, resource_path
 from kubetask.models import GROUP, VERSION, Phase, Task, TaskStatus, TaskTemplate, TaskTemplateSpec
 from kubetask.observe import JobObservation, PodObservation, Terminated
 from kubetask.reconcile import Event, Observed, decide, is_final, record_attempt
@@ -37,69 +38,70 @@ log = logging.getLogger("kubetask.operator")
 COMPONENT = "kubetask-operator"
 
 
-def pod_observation(pod: Any) -> PodObservation:
-    """Read a V1Pod into a PodObservation (the main container's state)."""
-    st = pod.status
-    cs = next((s for s in (st.container_statuses or []) if s.name == "main"), None)
-    waiting = cs.state.waiting if cs and cs.state else None
-    running = cs.state.running if cs and cs.state else None
-    term = cs.state.terminated if cs and cs.state else None
+def pod_observation(pod: Body) -> PodObservation:
+    """Read a Pod (as JSON) into a PodObservation (the main container's state)."""
+    meta, st = pod["metadata"], pod.get("status") or {}
+    cs = next((s for s in st.get("containerStatuses") or [] if s.get("name") == "main"), None)
+    state = (cs or {}).get("state") or {}
+    waiting, running, term = state.get("waiting"), state.get("running"), state.get("terminated")
     return PodObservation(
-        name=pod.metadata.name,
-        phase=st.phase or "Pending",
-        created=parse_time(pod.metadata.creation_timestamp),
-        reason=st.reason,
-        message=st.message,
-        waiting_reason=waiting.reason if waiting else None,
-        waiting_message=waiting.message if waiting else None,
-        running_since=parse_time(running.started_at) if running else None,
+        name=meta["name"],
+        phase=st.get("phase") or "Pending",
+        created=parse_time(meta.get("creationTimestamp")),
+        reason=st.get("reason"),
+        message=st.get("message"),
+        waiting_reason=waiting.get("reason") if waiting else None,
+        waiting_message=waiting.get("message") if waiting else None,
+        running_since=parse_time(running.get("startedAt")) if running else None,
         terminated=Terminated(
-            exit_code=term.exit_code,
-            reason=term.reason,
-            message=term.message,
-            started_at=parse_time(term.started_at),
-            finished_at=parse_time(term.finished_at),
+            exit_code=int(term.get("exitCode", 0)),
+            reason=term.get("reason"),
+            message=term.get("message"),
+            started_at=parse_time(term.get("startedAt")),
+            finished_at=parse_time(term.get("finishedAt")),
         )
         if term
         else None,
-        deleting=pod.metadata.deletion_timestamp is not None,
+        deleting=meta.get("deletionTimestamp") is not None,
         unschedulable=next(
             (
-                x.message or x.reason
-                for x in (st.conditions or [])
-                if x.type == "PodScheduled" and x.status == "False" and x.reason == "Unschedulable"
+                x.get("message") or x.get("reason")
+                for x in st.get("conditions") or []
+                if x.get("type") == "PodScheduled" and x.get("status") == "False" and x.get("reason") == "Unschedulable"
             ),
             None,
         ),
     )
 
 
-def job_observation(job: Any, pods: list[PodObservation]) -> JobObservation:
-    """Read a V1Job (and its pods) into a JobObservation."""
-    ann = job.metadata.annotations or {}
-    conds = job.status.conditions or [] if job.status else []
-    failed = next((x for x in conds if x.type == "Failed" and x.status == "True"), None)
-    complete = any(x.type == "Complete" and x.status == "True" for x in conds)
+def job_observation(job: Body, pods: list[PodObservation]) -> JobObservation:
+    """Read a Job (as JSON) and its pods into a JobObservation."""
+    meta = job["metadata"]
+    ann = meta.get("annotations") or {}
+    conds = (job.get("status") or {}).get("conditions") or []
+    failed = next((x for x in conds if x.get("type") == "Failed" and x.get("status") == "True"), None)
+    complete = any(x.get("type") == "Complete" and x.get("status") == "True" for x in conds)
     schema = ann.get(ANNOTATION_RESULT_SCHEMA)
     timeout = ann.get(ANNOTATION_TIMEOUT)
     return JobObservation(
-        name=job.metadata.name,
-        attempt=int((job.metadata.labels or {}).get(LABEL_ATTEMPT, "1")),
-        created=parse_time(job.metadata.creation_timestamp),
+        name=meta["name"],
+        attempt=int((meta.get("labels") or {}).get(LABEL_ATTEMPT, "1")),
+        created=parse_time(meta.get("creationTimestamp")),
         complete=complete,
-        failed_reason=failed.reason if failed else None,
-        failed_message=failed.message if failed else None,
+        failed_reason=failed.get("reason") if failed else None,
+        failed_message=failed.get("message") if failed else None,
         result_schema=json.loads(schema) if schema else None,
         timeout_seconds=int(timeout) if timeout else None,
         pods=tuple(pods),
     )
 
 
-def _discard(response: Any) -> None:
-    """Release a response we asked not to decode (`_preload_content=False`): the client's model
-    deserialisation of a Job or an Event cost more CPU than the request itself in the dispatch profile."""
-    response.read()
-    response.release_conn()
+def task_path(ns: str, name: str | None = None, subresource: str | None = None) -> str:
+    return resource_path(GROUP, VERSION, "tasks", ns, name, subresource)
+
+
+def job_path(ns: str, name: str | None = None) -> str:
+    return resource_path("batch", "v1", "jobs", ns, name)
 
 
 def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
@@ -125,9 +127,7 @@ class Kube:
         self.mirror = mirror
         self.leading = leading  # None: always act (single replica, no election)
         self.requeue = requeue
-        self.custom = client.CustomObjectsApi(api)
-        self.batch = client.BatchV1Api(api)
-        self.core = client.CoreV1Api(api)
+        self.json = JsonApi(api)
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self._written: dict[tuple[str, str], str] = {}  # resourceVersion of our last status write per Task
@@ -159,53 +159,38 @@ class Kube:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def get_task(self, ns: str, name: str) -> dict[str, Any] | None:
-        try:
-            body: dict[str, Any] = cast(
-                dict[str, Any], self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "tasks", name)
-            )
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
-        return body
+    def get_task(self, ns: str, name: str) -> Body | None:
+        return self.json.get(task_path(ns, name))
 
     def get_template(self, ns: str, name: str) -> TaskTemplateSpec | None:
         with self._guard:
             cached = self._templates.get((ns, name))
         if cached is not None:
             return cached
-        try:
-            body = self.custom.get_namespaced_custom_object(GROUP, VERSION, ns, "tasktemplates", name)
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
-        return TaskTemplate.model_validate(body).spec
+        body = self.json.get(resource_path(GROUP, VERSION, "tasktemplates", ns, name))
+        return TaskTemplate.model_validate(body).spec if body is not None else None
 
     def observe_jobs(self, ns: str, uid: str) -> dict[int, JobObservation]:
         selector = f"{LABEL_TASK_UID}={uid}"
-        jobs: list[Any] = self.batch.list_namespaced_job(ns, label_selector=selector).items
+        jobs = self.json.list(job_path(ns), selector)
         if not jobs:
             return {}
-        pods: list[Any] = self.core.list_namespaced_pod(ns, label_selector=selector).items
+        pods = self.json.list(resource_path("", "v1", "pods", ns), selector)
         by_job: dict[str, list[PodObservation]] = {}
         for p in pods:
-            by_job.setdefault((p.metadata.labels or {}).get("job-name", ""), []).append(pod_observation(p))
+            by_job.setdefault((p["metadata"].get("labels") or {}).get("job-name", ""), []).append(pod_observation(p))
         out: dict[int, JobObservation] = {}
         for j in jobs:
-            if j.metadata.deletion_timestamp is not None:
+            if j["metadata"].get("deletionTimestamp") is not None:
                 continue
-            obs = job_observation(j, by_job.get(j.metadata.name, []))
+            obs = job_observation(j, by_job.get(j["metadata"]["name"], []))
             out[obs.attempt] = obs
         return out
 
     def tasks_using_template(self, ns: str, template: str) -> list[str]:
-        listing: dict[str, Any] = cast(Any, self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, "tasks"))
-        items: list[dict[str, Any]] = listing["items"]
         return [
             t["metadata"]["name"]
-            for t in items
+            for t in self.json.list(task_path(ns))
             if (t.get("spec", {}).get("templateRef") or {}).get("name") == template
             and not t.get("status", {}).get("attempts")
         ]
@@ -277,13 +262,13 @@ class Kube:
             )
             job = body["metadata"]["name"]
             try:
-                _discard(self.batch.create_namespaced_job(ns, cast(Any, body), _preload_content=False))
+                self.json.create(job_path(ns), body, decode=False)
                 log.info("created Job %s", job, extra=ctx)
             except ApiException as e:
                 if e.status != 409:
                     raise
-                existing: Any = self.batch.read_namespaced_job(job, ns)
-                if (existing.metadata.labels or {}).get(LABEL_TASK_UID) != uid:
+                existing = self.json.get(job_path(ns, job)) or {"metadata": {}}
+                if (existing["metadata"].get("labels") or {}).get(LABEL_TASK_UID) != uid:
                     # a Job of an earlier Task with the same name, not yet garbage-collected: wait for it
                     log.info("Job %s belongs to an earlier Task of this name; waiting for it to go", job, extra=ctx)
                     if self.requeue is not None:
@@ -317,9 +302,7 @@ class Kube:
                 self.requeue(datetime.now(UTC) + timedelta(seconds=2), meta["namespace"], meta["name"])
             return
         try:
-            self.custom.delete_namespaced_custom_object(
-                GROUP, VERSION, meta["namespace"], "tasks", meta["name"], propagation_policy="Background"
-            )
+            self.json.delete(task_path(meta["namespace"], meta["name"]))
             log.info("deleted finished Task after its TTL (history kept in SQL)",
                      extra={"namespace": meta["namespace"], "task": meta["name"], "uid": meta["uid"]})  # fmt: skip
         except ApiException as e:
@@ -348,17 +331,16 @@ class Kube:
         if old == new:
             return None
         meta = raw["metadata"]
-        body = self.custom.patch_namespaced_custom_object_status(
-            GROUP, VERSION, meta["namespace"], "tasks", meta["name"], {"status": _status_patch(old, new)}
+        written = self.json.merge_patch(
+            task_path(meta["namespace"], meta["name"], "status"), {"status": _status_patch(old, new)}
         )
-        written = cast(dict[str, Any], body)
         with self._guard:
             self._written[(meta["namespace"], meta["name"])] = str(written["metadata"].get("resourceVersion", ""))
         return written
 
     def _delete_job(self, ns: str, job: str) -> None:
         try:
-            _discard(self.batch.delete_namespaced_job(job, ns, propagation_policy="Background", _preload_content=False))
+            self.json.request("DELETE", job_path(ns, job), body={"propagationPolicy": "Background"}, decode=False)
         except ApiException as e:
             if e.status != 404:
                 raise
@@ -386,6 +368,6 @@ class Kube:
             "reportingComponent": COMPONENT,
         }
         try:
-            _discard(self.core.create_namespaced_event(meta["namespace"], cast(Any, body), _preload_content=False))
+            self.json.create(resource_path("", "v1", "events", meta["namespace"]), body, decode=False)
         except ApiException as e:
             log.warning("could not post event %s: %s", ev.reason, e.reason)

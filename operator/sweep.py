@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from kubetask.jobs import ANNOTATION_TASK, LABEL_TASK_UID
+from kubetask.kubeapi import resource_path
 from kubetask.models import GROUP, VERSION
+from kubetask.timeutil import parse_time
 
 from .kube import Kube
 
@@ -25,8 +27,7 @@ ORPHAN_MIN_AGE = timedelta(seconds=60)  # a Job this young may belong to a Task 
 
 
 def _tasks(kube: Kube) -> list[dict[str, Any]]:
-    listing = cast(dict[str, Any], kube.custom.list_cluster_custom_object(GROUP, VERSION, "tasks"))
-    return cast(list[dict[str, Any]], listing["items"])
+    return kube.json.list(resource_path(GROUP, VERSION, "tasks"))
 
 
 def resync(kube: Kube, *, include_final: bool) -> int:
@@ -48,20 +49,20 @@ def delete_orphans(kube: Kube, now: datetime | None = None) -> list[str]:
     now = now or datetime.now(UTC)
     uids = {t["metadata"]["uid"] for t in _tasks(kube)}
     deleted = []
-    jobs: list[Any] = kube.batch.list_job_for_all_namespaces(label_selector=LABEL_TASK_UID).items
-    for job in jobs:
-        meta = job.metadata
-        uid = (meta.labels or {}).get(LABEL_TASK_UID)
-        created = meta.creation_timestamp
-        if uid in uids or meta.deletion_timestamp is not None or (created and now - created < ORPHAN_MIN_AGE):
+    for job in kube.json.list(resource_path("batch", "v1", "jobs"), LABEL_TASK_UID):
+        meta = job["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        uid = (meta.get("labels") or {}).get(LABEL_TASK_UID)
+        created = parse_time(meta.get("creationTimestamp"))
+        if uid in uids or meta.get("deletionTimestamp") or (created and now - created < ORPHAN_MIN_AGE):
             continue
-        owner = kube.get_task(meta.namespace, (meta.annotations or {}).get(ANNOTATION_TASK, ""))
+        owner = kube.get_task(ns, (meta.get("annotations") or {}).get(ANNOTATION_TASK, ""))
         if owner is not None and owner["metadata"]["uid"] == uid:
             continue
         try:
-            kube.batch.delete_namespaced_job(meta.name, meta.namespace, propagation_policy="Background")
-            deleted.append(f"{meta.namespace}/{meta.name}")
-            log.info("deleted orphaned Job %s/%s (its Task %s is gone)", meta.namespace, meta.name, uid)
+            kube.json.delete(resource_path("batch", "v1", "jobs", ns, name))
+            deleted.append(f"{ns}/{name}")
+            log.info("deleted orphaned Job %s/%s (its Task %s is gone)", ns, name, uid)
         except ApiException as e:
             if e.status != 404:
                 raise

@@ -98,6 +98,7 @@ def main() -> None:
         namespaces=settings.namespaces,
         liveness_endpoint=None,
     )
+    kube.events.flush(5)  # post what is queued before exiting
 
 
 if __name__ == "__main__":

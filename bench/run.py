@@ -248,7 +248,7 @@ class Bench:
         self.node_up()
         log(f"end to end: {n} bare Jobs on the node (floor)")
         ns = self.namespace("e2e-floor")
-        finished = lambda o: bool(o.status and (o.status.succeeded or o.status.failed))  # noqa: E731
+        finished = lambda o: bool((o.get("status") or {}).get("succeeded") or (o.get("status") or {}).get("failed"))  # noqa: E731
         done = Seen(self.batch.list_namespaced_job, finished, namespace=ns)
         t0 = time.monotonic()
         parallel(lambda i: self.batch.create_namespaced_job(ns, self.job_body(f"b{i}")), range(n))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from kubetask.history import snapshot
 from kubetask.store import migrate
-from kubetask.store.writer import mark_deleted, upsert
+from kubetask.store.writer import mark_deleted, upsert_many
 
 log = logging.getLogger("kubetask.operator.mirror")
 BATCH = 200
@@ -105,11 +105,10 @@ class Mirror:
             except ValueError:  # a body the models reject cannot be mirrored; say so, keep going
                 log.exception("SQL mirror: cannot read Task %s", uid)
         with Session(self.engine) as s, s.begin():
+            upsert_many(s, list(records.values()))
             for uid, body in batch.items():
                 if body is None:
                     mark_deleted(s, uid, now)
-                elif uid in records:
-                    upsert(s, records[uid])
         with self._cv:
             for uid, body in batch.items():
                 if body is not None:

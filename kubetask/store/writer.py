@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -23,42 +26,82 @@ _ATTEMPT_FIELDS = (
 
 def upsert(session: Session, rec: TaskRecord) -> bool:
     """Store `rec`; False when the mirror already holds a newer version of the Task."""
-    row = session.scalars(select(TaskRow).where(TaskRow.uid == rec.uid)).one_or_none()
-    if row is not None and row.resource_version > rec.resource_version:
-        return False
-    new = row is None
-    if row is None:
-        row = TaskRow(uid=rec.uid)
-        session.add(row)
-    for f in _TASK_FIELDS:
-        setattr(row, f, getattr(rec, f))
-    session.flush()
-    # A new row has no labels, attempts or events yet: skip reading them (the common case under load).
-    old_labels = (
-        set()
-        if new
-        else {(x.key, x.value) for x in session.scalars(select(LabelRow).where(LabelRow.task_id == row.id))}
-    )
-    if old_labels != set(rec.labels.items()):
+    return upsert_many(session, [rec])[0]
+
+
+def _chunks(items: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def upsert_many(session: Session, recs: Sequence[TaskRecord]) -> list[bool]:
+    """Store snapshots of distinct Tasks in a handful of statements whatever their number: existing
+    rows and their children are read with one IN query each, new rows are inserted together.
+    Returns, per record, False when the mirror already holds a newer version of that Task."""
+    uids = [r.uid for r in recs]
+    rows: dict[str, TaskRow] = {}
+    for chunk in _chunks(uids):
+        rows.update((r.uid, r) for r in session.scalars(select(TaskRow).where(TaskRow.uid.in_(chunk))))
+    stored: list[bool] = []
+    todo: list[tuple[TaskRecord, TaskRow, bool]] = []
+    for rec in recs:
+        row = rows.get(rec.uid)
+        if row is not None and row.resource_version > rec.resource_version:
+            stored.append(False)
+            continue
+        new = row is None
+        if row is None:
+            row = rows[rec.uid] = TaskRow(uid=rec.uid)
+            session.add(row)
+        for f in _TASK_FIELDS:
+            setattr(row, f, getattr(rec, f))
+        todo.append((rec, row, new))
+        stored.append(True)
+    session.flush()  # ids for the new rows, all inserted at once
+    have = _children(session, [row.id for _, row, new in todo if not new])
+    for rec, row, new in todo:
+        _write_children(session, rec, row, new, have)
+        _dead_letters(session, row, rec)
+    return stored
+
+
+@dataclass
+class _Children:
+    labels: dict[int, set[tuple[str, str]]] = field(default_factory=dict)
+    attempts: dict[int, dict[int, AttemptRow]] = field(default_factory=dict)
+    events: dict[int, set[str]] = field(default_factory=dict)
+
+
+def _children(session: Session, ids: list[int]) -> _Children:
+    """Labels, attempts and event keys of existing rows (new rows have none: skipping them is the common case)."""
+    out = _Children()
+    for chunk in _chunks(ids):
+        for lb in session.scalars(select(LabelRow).where(LabelRow.task_id.in_(chunk))):
+            out.labels.setdefault(lb.task_id, set()).add((lb.key, lb.value))
+        for at in session.scalars(select(AttemptRow).where(AttemptRow.task_id.in_(chunk))):
+            out.attempts.setdefault(at.task_id, {})[at.number] = at
+        for task_id, key in session.execute(select(EventRow.task_id, EventRow.key).where(EventRow.task_id.in_(chunk))):
+            out.events.setdefault(task_id, set()).add(key)
+    return out
+
+
+def _write_children(session: Session, rec: TaskRecord, row: TaskRow, new: bool, have: _Children) -> None:
+    if have.labels.get(row.id, set()) != set(rec.labels.items()):
         if not new:
             session.execute(delete(LabelRow).where(LabelRow.task_id == row.id))
         session.add_all(LabelRow(task_id=row.id, key=k, value=v) for k, v in rec.labels.items())
-    attempts = (
-        {} if new else {a.number: a for a in session.scalars(select(AttemptRow).where(AttemptRow.task_id == row.id))}
-    )
+    attempts = have.attempts.get(row.id, {})
     for a in rec.attempts:
         arow = attempts.get(a.number) or AttemptRow(task_id=row.id, number=a.number)
         for f in _ATTEMPT_FIELDS:
             setattr(arow, f, getattr(a, f))
         session.add(arow)
-    known = set() if new else set(session.scalars(select(EventRow.key).where(EventRow.task_id == row.id)))
+    known = have.events.get(row.id, set())
     session.add_all(
         EventRow(task_id=row.id, key=e.key, timestamp=e.timestamp, type=e.type, reason=e.reason, message=e.message)
         for e in rec.events
         if e.key not in known
     )
-    _dead_letters(session, row, rec)
-    return True
 
 
 def _dead_letters(session: Session, row: TaskRow, rec: TaskRecord) -> None:

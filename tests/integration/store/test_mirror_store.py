@@ -16,8 +16,8 @@ from kubetask.history import TaskRecord, snapshot
 from kubetask.selectors import matches, parse
 from kubetask.store import make_engine, migrate
 from kubetask.store.queries import CursorError, Figures, TaskQuery, list_tasks, p95_index, stats
-from kubetask.store.tables import EventRow, TaskRow
-from kubetask.store.writer import upsert
+from kubetask.store.tables import AttemptRow, EventRow, LabelRow, TaskRow
+from kubetask.store.writer import upsert, upsert_many
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 PHASES = ["Pending", "Running", "Succeeded", "Failed"]
@@ -240,3 +240,57 @@ def test_upsert_is_idempotent_and_never_goes_back(engine: Engine) -> None:
         keys = s.scalars(select(EventRow.key).order_by(EventRow.timestamp, EventRow.id)).all()
         assert keys == ["created", "attempt-1-job", "attempt-1-started", "attempt-1-ended", "final"]
         assert s.scalar(select(func.count()).select_from(EventRow)) == 5
+
+
+def _newer(body: dict[str, Any], rv: int) -> dict[str, Any]:
+    """The next version of a Task: a second attempt running, a changed label."""
+    status = body["status"]
+    return {
+        **body,
+        "metadata": {**body["metadata"], "resourceVersion": str(rv), "labels": {"team": "moved"}},
+        "status": {
+            **status,
+            "phase": "Running",
+            "attemptCount": 2,
+            "startTime": status.get("startTime") or T0.isoformat(),
+            "attempts": [
+                {**status["attempts"][0], "phase": "Failed", "exitCode": 1},
+                {"number": 2, "jobName": f"{body['metadata']['name']}-2", "phase": "Running"},
+            ],
+        },
+    }
+
+
+def _stored(s: Session, uid: str) -> tuple[Any, ...]:
+    row = s.scalars(select(TaskRow).where(TaskRow.uid == uid)).one()
+    labels = {(x.key, x.value) for x in s.scalars(select(LabelRow).where(LabelRow.task_id == row.id))}
+    attempts = [(a.number, a.phase) for a in s.scalars(select(AttemptRow).where(AttemptRow.task_id == row.id))]
+    events = set(s.scalars(select(EventRow.key).where(EventRow.task_id == row.id)))
+    return row.phase, row.resource_version, labels, sorted(attempts), events
+
+
+def _expected(r: TaskRecord) -> tuple[Any, ...]:
+    return (r.phase, r.resource_version, set(r.labels.items()), sorted((a.number, a.phase) for a in r.attempts),
+            {e.key for e in r.events})  # fmt: skip
+
+
+def test_a_batch_of_new_newer_and_stale_snapshots_lands_like_one_by_one(engine: Engine) -> None:
+    rng = random.Random(5)
+    v1 = [_body(i, rng) for i in range(60)]
+    v2 = [_newer(b, 10_000 + i) for i, b in enumerate(v1)]
+    first = [snapshot(b) for b in v1[:40]]  # 40 already mirrored, 20 brand new in the batch
+    with Session(engine) as s, s.begin():
+        assert upsert_many(s, first) == [True] * 40
+    batch = [snapshot(v2[i]) for i in range(0, 40, 2)]  # newer versions of existing rows
+    batch += [snapshot({**v1[i], "metadata": {**v1[i]["metadata"], "resourceVersion": "1"}}) for i in range(1, 40, 2)]
+    batch += [snapshot(b) for b in v1[40:]]
+    with Session(engine) as s, s.begin():
+        got = upsert_many(s, batch)
+    assert got == [True] * 20 + [False] * 20 + [True] * 20  # stale versions (rv 1) are refused
+    newest = {r.uid: r for r in first} | {r.uid: r for r, ok in zip(batch, got, strict=True) if ok}
+    seen_events = {r.uid: {e.key for e in r.events} for r in first}  # history keeps every event ever seen
+    with Session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(TaskRow)) == 60
+        for uid, r in newest.items():
+            phase, rv, labels, attempts, events = _expected(r)
+            assert _stored(s, uid) == (phase, rv, labels, attempts, events | seen_events.get(uid, set())), uid

@@ -69,7 +69,15 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.standalone = ours.standalone
 
 
-@kopf.on.event(GROUP, VERSION, "tasks")
+def _not_our_echo(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> bool:
+    """False for the echo of our own last status write: nothing new to decide (skipped in the event loop)."""
+    if event.get("type") == "DELETED":
+        return True
+    meta = body.get("metadata", {})
+    return not _kube().own_write(meta.get("namespace", ""), meta.get("name", ""), str(meta.get("resourceVersion", "")))
+
+
+@kopf.on.event(GROUP, VERSION, "tasks", when=_not_our_echo)
 def task_event(event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, uid: str, **_: Any) -> None:
     assert namespace is not None  # Tasks are namespaced
     if event.get("type") == "DELETED":
@@ -78,8 +86,6 @@ def task_event(event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str 
         if mirror is not None:
             mirror.deleted(uid)
         return
-    if _kube().own_write(namespace, name, str(body.metadata.get("resourceVersion", ""))):
-        return  # the echo of our own status write: nothing new to decide
     _kube().reconcile(namespace, name, dict(body))
 
 

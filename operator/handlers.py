@@ -69,15 +69,16 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.standalone = ours.standalone
 
 
-def _not_our_echo(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> bool:
-    """False for the echo of our own last status write: nothing new to decide (skipped in the event loop)."""
+def _not_decided(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> bool:
+    """False for a Task version already decided on, typically the echo of our own status write
+    (skipped in kopf's event loop, without a worker thread)."""
     if event.get("type") == "DELETED":
         return True
     meta = body.get("metadata", {})
-    return not _kube().own_write(meta.get("namespace", ""), meta.get("name", ""), str(meta.get("resourceVersion", "")))
+    return not _kube().decided(meta.get("namespace", ""), meta.get("name", ""), str(meta.get("resourceVersion", "")))
 
 
-@kopf.on.event(GROUP, VERSION, "tasks", when=_not_our_echo)
+@kopf.on.event(GROUP, VERSION, "tasks", when=_not_decided)
 def task_event(event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, uid: str, **_: Any) -> None:
     assert namespace is not None  # Tasks are namespaced
     if event.get("type") == "DELETED":
@@ -86,6 +87,8 @@ def task_event(event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str 
         if mirror is not None:
             mirror.deleted(uid)
         return
+    if _kube().held(namespace, name, dict(body)):
+        return  # a full resync is running: it handles this Task, the newest held body comes after
     _kube().reconcile(namespace, name, dict(body))
 
 

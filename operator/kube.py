@@ -98,6 +98,23 @@ def job_observation(job: Body, pods: list[PodObservation]) -> JobObservation:
     )
 
 
+def _observations(jobs: list[Body], pods: list[Body]) -> dict[str, dict[int, JobObservation]]:
+    """Jobs (and their pods) by Task uid and attempt; Jobs being deleted are left out."""
+    by_job: dict[tuple[str, str], list[PodObservation]] = {}
+    for p in pods:
+        meta = p["metadata"]
+        key = (meta.get("namespace", ""), (meta.get("labels") or {}).get("job-name", ""))
+        by_job.setdefault(key, []).append(pod_observation(p))
+    out: dict[str, dict[int, JobObservation]] = {}
+    for j in jobs:
+        meta = j["metadata"]
+        if meta.get("deletionTimestamp") is not None:
+            continue
+        obs = job_observation(j, by_job.get((meta.get("namespace", ""), meta["name"]), []))
+        out.setdefault((meta.get("labels") or {}).get(LABEL_TASK_UID, ""), {})[obs.attempt] = obs
+    return out
+
+
 def task_path(ns: str, name: str | None = None, subresource: str | None = None) -> str:
     return resource_path(GROUP, VERSION, "tasks", ns, name, subresource)
 
@@ -134,6 +151,8 @@ class Kube:
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
         self._written: dict[tuple[str, str], str] = {}  # resourceVersion of our last status write per Task
+        self._decided: dict[tuple[str, str], str] = {}  # resourceVersion of the last Task version decided on
+        self._held: dict[tuple[str, str], Body] | None = None  # Task events held during a full resync
         self._templates: dict[tuple[str, str], TaskTemplateSpec] = {}  # kept current by template events
 
     def _lock(self, ns: str, name: str) -> threading.Lock:
@@ -144,11 +163,53 @@ class Kube:
         with self._guard:
             self._locks.pop((ns, name), None)
             self._written.pop((ns, name), None)
+            self._decided.pop((ns, name), None)
+            if self._held is not None:
+                self._held.pop((ns, name), None)
 
-    def own_write(self, ns: str, name: str, resource_version: str) -> bool:
-        """Whether this Task version is the one our own last status write produced."""
+    def decided(self, ns: str, name: str, resource_version: str) -> bool:
+        """Whether this Task version was already decided on (typically: the echo of our own status write,
+        or a re-listed Task the startup resync just handled). Changes of its Jobs and pods and timed
+        wake-ups reconcile on their own, so a Task event for this version has nothing new to tell."""
         with self._guard:
-            return self._written.get((ns, name)) == resource_version
+            return self._decided.get((ns, name)) == resource_version
+
+    def hold(self) -> None:
+        """Hold Task events (keep the newest body per Task) while a full resync runs: it lists every
+        Task itself, so handling kopf's re-listed copies too would decide each Task twice."""
+        with self._guard:
+            if self._held is None:
+                self._held = {}
+
+    def held(self, ns: str, name: str, body: Body) -> bool:
+        """Keep `body` for after the resync; False when events are not being held."""
+        with self._guard:
+            if self._held is None:
+                return False
+            self._held[(ns, name)] = body
+            return True
+
+    def release(self) -> int:
+        """Stop holding; reconcile each held Task whose version the resync did not decide on."""
+        with self._guard:
+            held, self._held = self._held or {}, None
+        n = 0
+        for (ns, name), body in held.items():
+            if not self._superseded(ns, name, str(body["metadata"].get("resourceVersion", ""))):
+                self.reconcile(ns, name, body)
+                n += 1
+        return n
+
+    def _superseded(self, ns: str, name: str, resource_version: str) -> bool:
+        """Whether a version at least this new was decided on (etcd revisions: integers in practice;
+        anything else only counts when equal)."""
+        with self._guard:
+            done = self._decided.get((ns, name))
+        if done is None:
+            return False
+        if done.isdigit() and resource_version.isdigit():
+            return int(resource_version) <= int(done)
+        return done == resource_version
 
     def cache_template(self, ns: str, name: str, body: dict[str, Any] | None) -> None:
         """Keep the template cache current (None: deleted)."""
@@ -174,21 +235,22 @@ class Kube:
         return TaskTemplate.model_validate(body).spec if body is not None else None
 
     def observe_jobs(self, ns: str, uid: str) -> dict[int, JobObservation]:
+        """One Task's Jobs and their pods, read now (two label-selected LISTs)."""
         selector = f"{LABEL_TASK_UID}={uid}"
         jobs = self.json.list(job_path(ns), selector)
         if not jobs:
             return {}
         pods = self.json.list(resource_path("", "v1", "pods", ns), selector)
-        by_job: dict[str, list[PodObservation]] = {}
-        for p in pods:
-            by_job.setdefault((p["metadata"].get("labels") or {}).get("job-name", ""), []).append(pod_observation(p))
-        out: dict[int, JobObservation] = {}
-        for j in jobs:
-            if j["metadata"].get("deletionTimestamp") is not None:
-                continue
-            obs = job_observation(j, by_job.get(j["metadata"]["name"], []))
-            out[obs.attempt] = obs
-        return out
+        return _observations(jobs, pods).get(uid, {})
+
+    def observe_all_jobs(self) -> dict[str, dict[int, JobObservation]]:
+        """Every Task's Jobs and pods by Task uid, in two cluster-wide LISTs (Jobs first, then pods).
+
+        For a full resync: call it right after listing the Tasks, so no Job or pod can be older than
+        the Task it is decided with (the same order the per-Task reads follow)."""
+        jobs = self.json.list(resource_path("batch", "v1", "jobs"), LABEL_TASK_UID)
+        pods = self.json.list(resource_path("", "v1", "pods"), LABEL_TASK_UID)
+        return _observations(jobs, pods)
 
     def tasks_using_template(self, ns: str, template: str) -> list[str]:
         return [
@@ -200,27 +262,35 @@ class Kube:
 
     # -- the reconcile -------------------------------------------------------------------------
 
-    def reconcile(self, ns: str, name: str, body: dict[str, Any] | None = None) -> None:
+    def reconcile(
+        self, ns: str, name: str, body: Body | None = None, jobs: dict[int, JobObservation] | None = None
+    ) -> None:
         """Bring one Task's status and Jobs in line with what is observed; safe to repeat.
 
-        `body` is the Task as a watch event delivered it. It is used instead of a fresh read only
-        for a Task this process never wrote a status for (its first event, typically just created),
-        where it cannot be older than anything we know; otherwise the Task is read again.
+        `body` is the Task as a watch event or a listing delivered it. It is used instead of a fresh
+        read only for a Task this process never wrote a status for (its first event, typically just
+        created, or every Task right after a restart) or when it is our own last write, where it cannot
+        be older than anything we know; otherwise the Task is read again. `jobs` (from `observe_all_jobs`,
+        listed after `body`) stand in for the per-Task reads, and only together with that body.
         """
         if self.leading is not None and not self.leading.is_set():
             return
         with self._lock(ns, name):
             with self._guard:
-                fresh_enough = body is not None and (ns, name) not in self._written
+                ours = self._written.get((ns, name))
+            # a body is as new as anything we know when we never wrote this Task, or it is our last write
+            fresh_enough = body is not None and ours in (None, str(body["metadata"].get("resourceVersion", "")))
             raw = body if fresh_enough else self.get_task(ns, name)
             if raw is None:
                 return
             if not raw["metadata"].get("deletionTimestamp"):
-                raw = self._reconcile(raw)
+                raw = self._reconcile(raw, jobs if raw is body else None)
+            with self._guard:
+                self._decided[(ns, name)] = str(raw["metadata"].get("resourceVersion", ""))
             if self.mirror is not None:
                 self.mirror.submit(raw)
 
-    def _reconcile(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def _reconcile(self, raw: Body, jobs: dict[int, JobObservation] | None = None) -> Body:
         """Perform one decision; returns the Task as it is afterwards."""
         meta = raw["metadata"]
         ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
@@ -241,7 +311,7 @@ class Kube:
             generation=int(meta.get("generation", 1)),
             template=template,
             template_missing=missing,
-            jobs=self._jobs_to_observe(task, final),
+            jobs=self._jobs_to_observe(task, final) if jobs is None or final else jobs,
             now=now,
             created=parse_time(meta.get("creationTimestamp")),
         )
@@ -338,7 +408,8 @@ class Kube:
             task_path(meta["namespace"], meta["name"], "status"), {"status": _status_patch(old, new)}
         )
         with self._guard:
-            self._written[(meta["namespace"], meta["name"])] = str(written["metadata"].get("resourceVersion", ""))
+            rv = str(written["metadata"].get("resourceVersion", ""))
+            self._written[(meta["namespace"], meta["name"])] = self._decided[(meta["namespace"], meta["name"])] = rv
         return written
 
     def _delete_job(self, ns: str, job: str) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 
 import kopf
@@ -64,10 +65,17 @@ def api_client() -> client.ApiClient:
 
 
 def _resync_all(kube: Kube) -> None:
-    """On taking the lead: re-derive every Task (and re-arm wake-ups and TTLs)."""
+    """On start or on taking the lead: re-derive every Task (and re-arm wake-ups and TTLs) from one
+    listing of Tasks, Jobs and pods; kopf's own re-listed Task events wait meanwhile (`Kube.hold`)."""
     t0 = time.monotonic()
-    n = sweep.resync(kube, include_final=True)
-    logging.getLogger("kubetask.operator").info("resync: %d tasks reconciled in %.1fs", n, time.monotonic() - t0)
+    kube.hold()
+    try:
+        n = sweep.resync(kube, include_final=True)
+    finally:
+        replayed = kube.release()
+    logging.getLogger("kubetask.operator").info(
+        "resync: %d tasks reconciled in %.1fs (%d changed meanwhile)", n, time.monotonic() - t0, replayed
+    )
 
 
 def main() -> None:
@@ -90,6 +98,9 @@ def main() -> None:
         )  # fmt: skip
         kube.leading = leader.leading
         leader.start()
+    else:
+        kube.hold()  # before kopf starts listing
+        threading.Thread(target=_resync_all, args=(kube,), name="kubetask-resync", daemon=True).start()
     sweep.Sweeper(kube, settings.resync_seconds).start()
     handlers.configure(kube, settings)
     kopf.run(

@@ -33,11 +33,13 @@ def _tasks(kube: Kube) -> list[dict[str, Any]]:
 def resync(kube: Kube, *, include_final: bool) -> int:
     """Reconcile every Task (or every unfinished one); returns how many."""
     n = 0
-    for t in _tasks(kube):
+    tasks = _tasks(kube)
+    jobs = kube.observe_all_jobs()  # listed after the Tasks: two LISTs instead of two per Task
+    for t in tasks:
         phase = (t.get("status") or {}).get("phase")
         if include_final or phase not in FINAL:
             try:
-                kube.reconcile(t["metadata"]["namespace"], t["metadata"]["name"], t)
+                kube.reconcile(t["metadata"]["namespace"], t["metadata"]["name"], t, jobs.get(t["metadata"]["uid"], {}))
                 n += 1
             except Exception:
                 log.exception("resync of %s/%s failed", t["metadata"]["namespace"], t["metadata"]["name"])

@@ -1,0 +1,76 @@
+"""An operator restarted with many active Tasks re-derives them from one listing of Tasks, Jobs and
+pods: nothing is re-created, and the number of Job LISTs does not grow with the number
+of Tasks (before, every Task cost two label-selected LISTs, twice: once for kopf's re-listed event
+and once for the resync)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cluster import Cluster, OperatorProcess, create, task, wait_for
+
+N = 40
+# pods that can never be scheduled keep every Task active (Pending, with its Job) for the whole test
+SPEC = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent", "command": ["python3", "-c", "1"],
+        "resources": {"requests": {"cpu": "64"}}}  # fmt: skip
+
+
+def _list_requests(cluster: Cluster, resource: str) -> float:
+    """LIST requests for `resource` the apiserver has served so far (its own counter)."""
+    metrics = cluster.kubectl("get", "--raw", "/metrics").stdout
+    pattern = re.compile(
+        r'^apiserver_request_total\{(?=[^}]*verb="LIST")(?=[^}]*resource="' + resource + r'")[^}]*\} (\S+)$'
+    )
+    return sum(float(m.group(1)) for line in metrics.splitlines() if (m := pattern.match(line)))
+
+
+def _snapshot(cluster: Cluster, namespace: str) -> dict[str, tuple[str, int, str]]:
+    """Task name -> (phase, attempts, uid of its attempt-1 Job or "") for Tasks with an attempt."""
+    items = cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", namespace, "tasks")["items"]
+    jobs = {j.metadata.name: j.metadata.uid for j in cluster.batch().list_namespaced_job(namespace).items}
+    return {t["metadata"]["name"]: (t["status"]["phase"], len(t["status"]["attempts"]),
+                                    jobs.get(f"{t['metadata']['name']}-1", ""))
+            for t in items if (t.get("status") or {}).get("attempts")}  # fmt: skip
+
+
+@pytest.fixture
+def own_operator(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterator[OperatorProcess]:
+    operator.stop()
+    op = OperatorProcess(cluster, tmp_path / "op.log", f"sqlite:///{tmp_path / 'mirror.db'}")
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+        operator.start()
+
+
+def test_restart_relists_without_per_task_reads_or_rewrites(
+    cluster: Cluster, own_operator: OperatorProcess, namespace: str
+) -> None:
+    for i in range(N):
+        create(cluster, namespace, "tasks", task(f"t{i}", **SPEC))
+
+    def dispatched(n: int) -> dict[str, tuple[str, int, str]] | None:
+        got = _snapshot(cluster, namespace)
+        return got if len(got) == n and all(uid for _, _, uid in got.values()) else None
+
+    before = wait_for("every Task has its Job", lambda: dispatched(N), timeout=120)
+    resyncs = own_operator.output().count("resync: ")
+    own_operator.kill()
+    lists_before = _list_requests(cluster, "jobs")
+    own_operator.start()
+    wait_for("the restart's resync", lambda: own_operator.output().count("resync: ") > resyncs, timeout=60)
+    create(cluster, namespace, "tasks", task("after-restart", **SPEC))  # events flow again after the resync
+    after = wait_for("the new Task dispatched too", lambda: dispatched(N + 1), timeout=60)
+    lists = _list_requests(cluster, "jobs") - lists_before
+
+    assert {k: after[k] for k in before} == before  # still Pending, one attempt, the same Job (none re-created)
+    assert len(cluster.batch().list_namespaced_job(namespace).items) == N + 1
+    # kopf's start-up list, the resync's one, the controller-manager's CronJob poll: a handful, not 2 per Task
+    assert lists < 10, f"{lists} Job LISTs for a restart with {N} active Tasks"
+    assert "Traceback" not in own_operator.output()

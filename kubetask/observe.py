@@ -152,4 +152,6 @@ def outcome(job: JobObservation, *, now: datetime) -> Outcome:
         detail = f": {job.failed_message}" if job.failed_message else ""
         msg = f"Job failed ({job.failed_reason}) and its pod is gone{detail}"
         return Outcome(Phase.FAILED, reason=c.REASON_POD_LOST, message=msg, finish_time=now)
-    return Outcome(Phase.PENDING, pod_name=pod.name if pod else None)
+    # A pod that reports no container yet is named only once it does: its creation is not an event
+    # the operator acts on (see relevance.py), so naming it earlier would depend on which event came.
+    return Outcome(Phase.PENDING, pod_name=pod.name if pod is not None and pod.waiting_reason else None)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubetask.models import Phase, Task
-from kubetask.observe import Terminated
+from kubetask.observe import Terminated, outcome
 from kubetask.reconcile import decide, format_duration, record_attempt
 from tests.unit.builders import NOW, exited, job, make_task, make_template, observed, pod
 
@@ -175,3 +175,11 @@ def test_terminated_state_overrides_running_flag() -> None:
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59, "59s"), (61, "1m1s"), (3700, "1h1m"), (90000, "1d1h")])
 def test_durations_read_like_kubectl(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_a_pending_pod_is_named_once_it_reports_a_container() -> None:
+    """The operator does not act on a pod's creation (relevance.py): a decision must not depend on
+    whether some other event happened to show the pod before it reported anything."""
+    assert outcome(job(pod("Pending")), now=NOW).pod_name is None
+    creating = pod("Pending", waiting_reason="ContainerCreating")
+    assert outcome(job(creating), now=NOW).pod_name == creating.name

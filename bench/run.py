@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -113,9 +114,9 @@ class Bench:
         floor_s = max(seen.first.values()) - t0
         floor_cpu = cpu.stop()
         seen.stop()
-        # The floor's Jobs each got a pod that the scheduler keeps retrying; clear them first so the
-        # kubetask pass does not pay for the floor's leftovers.
+        # The floor's Jobs each got a pod: clear them first so the next pass does not pay for them.
         self.clear(("floor",))
+        writes = self.writes_floor(n)
         log(f"dispatch: {n} Tasks through kubetask")
         ns = self.namespace("dispatch")
         self.template(ns)
@@ -127,6 +128,7 @@ class Bench:
             created[name] = time.monotonic()
             self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", self.task_body(name))
 
+        cpu = self.meter()  # the operator was restarted by the second floor: a new pid
         cpu.start()
         t0 = time.monotonic()
         parallel(make, range(n))
@@ -139,28 +141,67 @@ class Bench:
             "n": n, "complete": ok, "floor_seconds": floor_s, "floor_per_s": n / floor_s,
             "kubetask_seconds": kt_s, "kubetask_per_s": len(seen.first) / kt_s,
             "ratio": (len(seen.first) / kt_s) / (n / floor_s), "task_to_job_latency_under_load": summary(lat),
-            "floor_cpu_seconds": floor_cpu, "kubetask_cpu_seconds": kt_cpu,
+            "floor_cpu_seconds": floor_cpu, "kubetask_cpu_seconds": kt_cpu, **writes,
             "namespace": ns,
         }  # fmt: skip
 
+    def writes_floor(self, n: int) -> dict[str, Any]:
+        """Second floor: the writes kubetask makes per Task, from a plain client with the operator stopped
+        (create the Task, create its Job, patch the Task's status). Bounds what any operator can reach here."""
+        log(f"dispatch: {n} x (Task + Job + status) from a plain client, operator stopped (second floor)")
+        self.op.stop()
+        ns = self.namespace("floor-writes")
+        seen = self.jobs_seen(ns)
+        cpu = self.meter()
+        cpu.start()
+
+        def write(i: int) -> None:
+            task = self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", self.task_body(f"w{i}"))
+            job = self.job_body(f"w{i}-1")
+            job["metadata"]["ownerReferences"] = [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "name": f"w{i}",
+                                                   "uid": task["metadata"]["uid"], "controller": True}]  # fmt: skip
+            self.batch.create_namespaced_job(ns, job)
+            status = {"phase": "Pending", "attemptCount": 1,
+                      "attempts": [{"number": 1, "jobName": f"w{i}-1", "phase": "Pending"}]}  # fmt: skip
+            self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, ns, "tasks", f"w{i}", {"status": status})
+
+        t0 = time.monotonic()
+        parallel(write, range(n))
+        seen.wait(n, 900)
+        elapsed = max(seen.first.values()) - t0
+        used = cpu.stop()
+        seen.stop()
+        self.clear(("floor",))
+        before = self.op.output().count("resync: ")
+        self.op.start()
+        deadline = time.monotonic() + 300
+        while self.op.output().count("resync: ") <= before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return {"writes_floor_per_s": n / elapsed, "writes_floor_cpu_seconds": used}
+
     # -- figure 2: latencies at idle and under load -------------------------------------------
 
-    def _finish_pod(self, ns: str, job: str) -> None:
-        pods = self.core.list_namespaced_pod(ns, label_selector=f"job-name={job}").items
+    def _finish_pod(self, ns: str, pod: str) -> None:
+        """Play the kubelet: the pod's main container exited 0 with a JSON result."""
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         status = {"status": {"phase": "Succeeded", "containerStatuses": [{
             "name": "main", "image": EXECUTOR, "imageID": "", "ready": False, "restartCount": 0,
             "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": json.dumps({"ok": True}),
                                      "startedAt": now, "finishedAt": now}}}]}}  # fmt: skip
-        self.core.patch_namespaced_pod_status(pods[0].metadata.name, ns, status)
+        self.core.patch_namespaced_pod_status(pod, ns, status)
 
-    def _wait_pod(self, ns: str, job: str, timeout: float = 60) -> None:
+    def _pods_by_job(self, ns: str, jobs: list[str], timeout: float = 60) -> dict[str, str]:
+        """Job name -> its pod's name, once every Job has one (one LIST per poll, not one per Job)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.core.list_namespaced_pod(ns, label_selector=f"job-name={job}").items:
-                return
-            time.sleep(0.02)
-        raise TimeoutError(f"no pod for {job}")
+        while True:
+            pods = self.core.list_namespaced_pod(ns, _preload_content=False)
+            found = {p["metadata"]["labels"].get("job-name"): p["metadata"]["name"]
+                     for p in json.loads(pods.data)["items"]}  # fmt: skip
+            if all(j in found for j in jobs):
+                return {j: found[j] for j in jobs}
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no pod for {sorted(set(jobs) - set(found))[:5]}")
+            time.sleep(0.02 if len(jobs) == 1 else 1)
 
     def latency_idle(self, n: int) -> dict[str, Any]:
         log(f"latency: {n} tasks one at a time (idle)")
@@ -173,9 +214,9 @@ class Bench:
             self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", self.task_body(f"i{i}"))
             jobs.wait(i + 1, 120)
             create_lat.append(jobs.first[f"i{i}-1"] - t0)
-            self._wait_pod(ns, f"i{i}-1")
+            pod = self._pods_by_job(ns, [f"i{i}-1"])[f"i{i}-1"]
             t1 = time.monotonic()
-            self._finish_pod(ns, f"i{i}-1")
+            self._finish_pod(ns, pod)
             finals.wait(i + 1, 120)
             final_lat.append(finals.first[f"i{i}"] - t1)
         jobs.stop()
@@ -185,13 +226,12 @@ class Bench:
     def latency_load(self, ns: str, n: int) -> dict[str, Any]:
         log(f"latency: finishing {n} pods at once (under load)")
         names = [f"t{i}" for i in range(n)]
-        for name in names:
-            self._wait_pod(ns, f"{name}-1", 600)
+        pods = self._pods_by_job(ns, [f"{x}-1" for x in names], 600)
         finals = self.tasks_final(ns)
         done_at: dict[str, float] = {}
 
         def finish(name: str) -> None:
-            self._finish_pod(ns, f"{name}-1")
+            self._finish_pod(ns, pods[f"{name}-1"])
             done_at[name] = time.monotonic()
 
         parallel(finish, names)
@@ -417,16 +457,56 @@ def _rows(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _cpu_table(dispatch: list[dict[str, Any]]) -> list[str]:
+    rows = [d for d in dispatch if "kubetask_cpu_seconds" in d]
+    if not rows:
+        return []
+    names = list(rows[0]["kubetask_cpu_seconds"])
+    out = ["", "CPU seconds used during each pass (2 cores: the machine's budget is 2 s per second):", "",
+           "| pass | " + " | ".join(names) + " | total |", "|---" * (len(names) + 2) + "|"]  # fmt: skip
+    for d in rows:
+        passes = [(f"{d['n']} bare Jobs", d["floor_cpu_seconds"]),
+                  (f"{d['n']} Task+Job+status", d.get("writes_floor_cpu_seconds")),
+                  (f"{d['n']} Tasks", d["kubetask_cpu_seconds"])]  # fmt: skip
+        for label, cpu in [(x, c) for x, c in passes if c]:
+            out.append(
+                f"| {label} | " + " | ".join(f"{cpu.get(x, 0):.1f}" for x in names) + f" | {sum(cpu.values()):.1f} |"
+            )
+    return out
+
+
+def _scale_md(sc: dict[str, Any] | None) -> list[str]:
+    if not sc or "rows" not in sc:
+        return []
+    lines = [
+        "",
+        f"## 4. Operator scale (baseline RSS {sc['baseline_rss_mib']:.0f} MiB)",
+        "",
+        "| active tasks | RSS MiB | KiB per task over the baseline |",
+        "|---|---|---|",
+    ]
+    for x in sc["rows"]:
+        lines.append(f"| {x['active_tasks']} | {x['rss_mib']:.0f} | {x['rss_per_task_kib']:.1f} |")
+    rs = sc.get("restart") or {}
+    if "seconds" in rs:
+        lines += ["", f"SIGKILL and restart with {rs['tasks']} Tasks in the cluster: every Task re-derived "
+                  f"(log `resync: N tasks reconciled`) {rs['seconds']:.1f} s after the new process began."]  # fmt: skip
+    return lines
+
+
 def markdown(r: dict[str, Any]) -> str:
     lines = [f"# kubetask benchmarks — {r['when']}", "", f"Machine: {r['machine']}", ""]
     lines += [
-        "## 1. Dispatch throughput (no schedulable node)",
+        "## 1. Dispatch throughput (control plane without scheduler or kubelet)",
         "",
-        "| tasks | floor: bare Jobs/s | kubetask Tasks→Jobs/s | ratio |",
-        "|---|---|---|---|",
+        "| tasks | floor: bare Jobs/s | kubetask Tasks→Jobs/s | ratio | floor 2: Task+Job+status/s | ratio 2 |",
+        "|---|---|---|---|---|---|",
     ]
     for d in _rows(r.get("dispatch")):
-        lines.append(f"| {d['n']} | {d['floor_per_s']:.1f} | {d['kubetask_per_s']:.1f} | {d['ratio']:.2f} |")
+        w = d.get("writes_floor_per_s")
+        extra = f"{w:.1f} | {d['kubetask_per_s'] / w:.2f}" if w else " | "
+        lines.append(f"| {d['n']} | {d['floor_per_s']:.1f} | {d['kubetask_per_s']:.1f} | {d['ratio']:.2f} | {extra} |")
+    lines += _cpu_table(_rows(r.get("dispatch")))
     lat = r.get("latency", {})
     lines += ["", "## 2. Latency (seconds)", "", "| path | when | n | p50 | p95 | p99 |", "|---|---|---|---|---|---|"]
 
@@ -457,20 +537,7 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {a['backend']} | {a['n']} | {a['concurrency']} | {a['floor_per_s']:.1f} | "
             f"{a['floor_p99_ms']:.0f} | {a['api_per_s']:.1f} | {a['api_p99_ms']:.0f} | {a['ratio']:.2f} |"
         )
-    sc = r.get("scale")
-    if sc:
-        lines += [
-            "",
-            f"## 4. Operator scale (baseline RSS {sc['baseline_rss_mib']:.0f} MiB)",
-            "",
-            "| active tasks | RSS MiB | KiB per task | restart → all re-listed (s) |",
-            "|---|---|---|---|",
-        ]
-        for x in sc["rows"]:
-            lines.append(
-                f"| {x['active_tasks']} | {x['rss_mib']:.0f} | {x['rss_per_task_kib']:.1f} | "
-                f"{x['restart_relist_seconds']:.1f} |"
-            )
+    lines += _scale_md(r.get("scale"))
     h = r.get("history")
     if h and "rows" in h:
         lines += [
@@ -509,6 +576,7 @@ def main() -> None:  # noqa: C901 - one linear script of steps, each a small clo
     p.add_argument("--only", default="", help="comma-separated figures to run (dispatch,latency,api,scale,history,e2e)")
     p.add_argument("--out", default=str(ROOT / "bench/results"))
     a = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the cluster and PostgreSQL on kill too
     if a.quick:
         a.sizes, a.scale, a.rows, a.api_n, a.e2e_n = "50", "100", 20_000, 40, 10
     only = set(a.only.split(",")) if a.only else {"dispatch", "latency", "api", "scale", "history", "e2e"}

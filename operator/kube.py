@@ -234,13 +234,27 @@ class Kube:
         body = self.json.get(resource_path(GROUP, VERSION, "tasktemplates", ns, name))
         return TaskTemplate.model_validate(body).spec if body is not None else None
 
-    def observe_jobs(self, ns: str, uid: str) -> dict[int, JobObservation]:
-        """One Task's Jobs and their pods, read now (two label-selected LISTs)."""
+    def observe_jobs(self, ns: str, uid: str, latest: int | None = None) -> dict[int, JobObservation]:
+        """One Task's Jobs and their pods (`latest`: the Task's newest attempt number).
+
+        Read from the apiserver's watch cache: a quorum LIST reads and decodes every Job or pod of
+        the namespace from etcd, and finishing 1000 Tasks at once in one namespace took a minute that
+        way (bench, figure 2). The cache may trail etcd by a moment, so when what it shows would decide
+        by absence (the newest attempt's Job missing means PodLost; a Job without its pod), the reads
+        are repeated against etcd before anything is decided.
+        """
+        obs = self._read_jobs(ns, uid, cached=True)
+        newest = obs.get(latest) if latest is not None else None
+        if latest is not None and (newest is None or not newest.pods):
+            obs = self._read_jobs(ns, uid, cached=False)
+        return obs
+
+    def _read_jobs(self, ns: str, uid: str, *, cached: bool) -> dict[int, JobObservation]:
         selector = f"{LABEL_TASK_UID}={uid}"
-        jobs = self.json.list(job_path(ns), selector)
+        jobs = self.json.list(job_path(ns), selector, cached=cached)
         if not jobs:
             return {}
-        pods = self.json.list(resource_path("", "v1", "pods", ns), selector)
+        pods = self.json.list(resource_path("", "v1", "pods", ns), selector, cached=cached)
         return _observations(jobs, pods).get(uid, {})
 
     def observe_all_jobs(self) -> dict[str, dict[int, JobObservation]]:
@@ -364,7 +378,8 @@ class Kube:
         that Job again answers 409 and adopts it, so the list is skipped too (two fewer calls per task)."""
         if final or (not (task.status and task.status.attempts) and not task.spec.cancel):
             return {}
-        return self.observe_jobs(task.metadata["namespace"], task.metadata["uid"])
+        latest = max((a.number for a in task.status.attempts), default=None) if task.status else None
+        return self.observe_jobs(task.metadata["namespace"], task.metadata["uid"], latest)
 
     def _expire(self, raw: dict[str, Any]) -> None:
         """Delete a finished Task whose TTL passed, but only once its final state is in SQL."""

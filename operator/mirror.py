@@ -15,12 +15,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kubetask.history import snapshot
 from kubetask.store import migrate
+from kubetask.store.tables import TaskRow
 from kubetask.store.writer import mark_deleted, upsert_many
 
 log = logging.getLogger("kubetask.operator.mirror")
@@ -40,6 +41,8 @@ class Mirror:
         self._busy = False
         self._thread = threading.Thread(target=self._run, name="kubetask-mirror", daemon=True)
         self.healthy = False
+        self.primed = threading.Event()  # set once the versions already in SQL are known
+        self.snapshots_written = 0
 
     def start(self) -> None:
         self._thread.start()
@@ -78,6 +81,17 @@ class Mirror:
         with self._cv:
             return not self._pending and not self._busy
 
+    def _prime(self) -> None:
+        """Learn which versions the mirror already holds, so that the re-listing after a restart
+        writes only the Tasks that changed meanwhile (not every live Task again)."""
+        with Session(self.engine) as s:
+            held = {uid: str(rv) for uid, rv in s.execute(
+                select(TaskRow.uid, TaskRow.resource_version).where(TaskRow.deleted_at.is_(None)))}  # fmt: skip
+        with self._cv:
+            for uid, rv in held.items():
+                self._written.setdefault(uid, rv)
+        self.primed.set()
+
     def _take(self) -> dict[str, dict[str, Any] | None]:
         with self._cv:
             while not self._pending and not self._stop:
@@ -110,6 +124,7 @@ class Mirror:
                 if body is None:
                     mark_deleted(s, uid, now)
         with self._cv:
+            self.snapshots_written += len(records)
             for uid, body in batch.items():
                 if body is not None:
                     self._written[uid] = str(body["metadata"].get("resourceVersion", ""))
@@ -124,6 +139,7 @@ class Mirror:
             try:
                 if not migrated:
                     migrate(self.engine)
+                    self._prime()
                     migrated = True
                 batch = self._take()
                 if not batch:

@@ -10,7 +10,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, not_, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from kubetask.selectors import Requirement
@@ -51,7 +64,8 @@ def _sort_column(key: str) -> ColumnElement[Any] | InstrumentedAttribute[Any]:
         return TaskRow.name
     if key == "finished":
         return func.coalesce(TaskRow.finished_at, literal(FAR_FUTURE, UTCDateTime()))
-    return func.coalesce(TaskRow.duration_seconds, literal(NO_DURATION))
+    # inline (not a bound parameter): the expression must read exactly like index ix_tasks_duration
+    return func.coalesce(TaskRow.duration_seconds, literal_column("1e18"))  # = NO_DURATION, spelled as in the index
 
 
 def _encode(sort: str, value: Any, row_id: int) -> str:

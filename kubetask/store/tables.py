@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -81,6 +82,9 @@ class TaskRow(Base):
         Index("ix_tasks_template_created", "template", "created_at"),
         Index("ix_tasks_finished", "finished_at"),
         Index("ix_tasks_idempotency", "namespace", "idempotency_key"),
+        Index("ix_tasks_template_phase_created", "template", "phase", "created_at", "id"),
+        Index("ix_tasks_duration", text("coalesce(duration_seconds, 1e18)"), "id"),
+        # PostgreSQL also gets ix_tasks_name_trgm (pg_trgm, migration 0003) when the extension can be created
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster, create, task, template, wait_for, wait_task
+from tests.support.cluster import Cluster, create, get_task, task, template, wait_for, wait_task
 
 SCHEMA = {
     "type": "object",
@@ -145,3 +145,18 @@ def test_spec_without_template_or_image_is_invalid(cluster: Cluster, namespace: 
 
     assert (st["phase"], st["reason"]) == ("Failed", "InvalidSpec")
     assert "spec.templateRef or spec.image" in st["message"]
+
+
+def test_a_deleted_job_ends_its_attempt_as_pod_lost(cluster: Cluster, namespace: str) -> None:
+    create(cluster, namespace, "tasks", task("lost", **_py("import time; time.sleep(300)")))
+
+    def running() -> bool:
+        return (get_task(cluster, namespace, "lost").get("status") or {}).get("phase") == "Running"
+
+    wait_for("attempt running", running, timeout=60)
+    cluster.kubectl("delete", "job", "lost-1", "-n", namespace, "--wait=false")
+
+    st = wait_task(cluster, namespace, "lost")["status"]
+
+    assert (st["phase"], st["reason"]) == ("Failed", "PodLost")
+    assert "lost-1" in st["message"] and "deleted" in st["message"]

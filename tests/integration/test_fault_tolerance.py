@@ -20,7 +20,16 @@ from sqlalchemy.orm import Session
 from kubetask.history import snapshot
 from kubetask.store import make_engine
 from kubetask.store.tables import AttemptRow, EventRow, TaskRow
-from tests.support.cluster import FINAL, Cluster, OperatorProcess, create, task, template, wait_for
+from tests.support.cluster import (
+    FINAL,
+    Cluster,
+    OperatorProcess,
+    create,
+    dedicated_operator,
+    task,
+    template,
+    wait_for,
+)
 
 RETRY = {"maxAttempts": 3, "backoff": "constant", "delaySeconds": 1, "jitter": "none"}
 # kind → (count, expected phase, expected attempts)
@@ -35,15 +44,8 @@ PLAN = {
 
 @pytest.fixture
 def chaos_operator(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterator[OperatorProcess]:
-    operator.stop()
-    op = OperatorProcess(cluster, tmp_path / "chaos.log", f"sqlite:///{tmp_path / 'chaos.db'}",
-                         env={"KUBETASK_OPERATOR_RESYNC_SECONDS": "5"})  # fmt: skip
-    op.start()
-    try:
+    with dedicated_operator(operator, cluster, tmp_path / "chaos.log", {"KUBETASK_OPERATOR_RESYNC_SECONDS": "5"}) as op:
         yield op
-    finally:
-        op.stop()
-        operator.start()
 
 
 def _body(kind: str, i: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Cluster, OperatorProcess, create, task, wait_for
+from tests.support.cluster import Cluster, OperatorProcess, create, dedicated_operator, task, wait_for
 
 N = 40
 # pods that can never be scheduled keep every Task active (Pending, with its Job) for the whole test
@@ -39,14 +39,8 @@ def _snapshot(cluster: Cluster, namespace: str) -> dict[str, tuple[str, str, int
 
 @pytest.fixture
 def own_operator(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterator[OperatorProcess]:
-    operator.stop()
-    op = OperatorProcess(cluster, tmp_path / "op.log", f"sqlite:///{tmp_path / 'mirror.db'}")
-    op.start()
-    try:
+    with dedicated_operator(operator, cluster, tmp_path / "op.log") as op:
         yield op
-    finally:
-        op.stop()
-        operator.start()
 
 
 def test_restart_relists_without_per_task_reads_or_rewrites(

@@ -7,7 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -105,6 +106,21 @@ class OperatorProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def dedicated_operator(
+    session_operator: OperatorProcess, cluster: Cluster, log: Path, env: dict[str, str] | None = None
+) -> Iterator[OperatorProcess]:
+    """An operator of the test's own (mirroring to SQLite next to `log`); the session's steps aside meanwhile."""
+    session_operator.stop()
+    op = OperatorProcess(cluster, log, f"sqlite:///{log.with_suffix('.db')}", env=env)
+    op.start()
+    try:
+        yield op
+    finally:
+        op.stop()
+        session_operator.start()
 
 
 def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 60, interval: float = 0.2) -> T:

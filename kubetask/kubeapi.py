@@ -10,10 +10,10 @@ subclasses (404 `NotFoundException`, 409 `ConflictException`, ...), so callers k
 
 from __future__ import annotations
 
-import json
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
+import orjson
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -68,7 +68,7 @@ class JsonApi:
         data = response.read()  # type: ignore[no-untyped-call]
         if not 200 <= response.status <= 299:
             raise ApiException.from_response(http_resp=response, body=data.decode("utf-8", "replace"), data=None)
-        return json.loads(data) if decode and data else None
+        return orjson.loads(data) if decode and data else None  # 3-4x faster than json on big LISTs
 
     def get(self, path: str) -> Body | None:
         """The object, or None when it does not exist."""

@@ -248,7 +248,10 @@ class Bench:
         seen = self.jobs_seen(ns)
         parallel(lambda i: self.custom.create_namespaced_custom_object(
             GROUP, VERSION, ns, "tasks", self.task_body(f"s{i}")), range(start, target))  # fmt: skip
-        seen.wait(target - start, 3600)
+        want = {f"s{i}-1" for i in range(start, target)}  # by name: the namespace may hold earlier Jobs
+        deadline = time.monotonic() + 3600
+        while not want <= seen.first.keys() and time.monotonic() < deadline:
+            time.sleep(0.2)
         seen.stop()
 
     def restart_relist(self) -> dict[str, Any]:

@@ -153,6 +153,7 @@ class Kube:
         self._written: dict[tuple[str, str], str] = {}  # resourceVersion of our last status write per Task
         self._decided: dict[tuple[str, str], str] = {}  # resourceVersion of the last Task version decided on
         self._held: dict[tuple[str, str], Body] | None = None  # Task events held during a full resync
+        self._waiting: dict[tuple[str, str], set[str]] = {}  # (namespace, template) -> Tasks waiting for it
         self._templates: dict[tuple[str, str], TaskTemplateSpec] = {}  # kept current by template events
 
     def _lock(self, ns: str, name: str) -> threading.Lock:
@@ -166,6 +167,10 @@ class Kube:
             self._decided.pop((ns, name), None)
             if self._held is not None:
                 self._held.pop((ns, name), None)
+            for key in [k for k, names in self._waiting.items() if k[0] == ns and name in names]:
+                self._waiting[key].discard(name)
+                if not self._waiting[key]:
+                    del self._waiting[key]
 
     def decided(self, ns: str, name: str, resource_version: str) -> bool:
         """Whether this Task version was already decided on (typically: the echo of our own status write,
@@ -267,12 +272,21 @@ class Kube:
         return _observations(jobs, pods)
 
     def tasks_using_template(self, ns: str, template: str) -> list[str]:
-        return [
-            t["metadata"]["name"]
-            for t in self.json.list(task_path(ns))
-            if (t.get("spec", {}).get("templateRef") or {}).get("name") == template
-            and not t.get("status", {}).get("attempts")
-        ]
+        """Tasks this process last saw waiting for `template` to exist (TemplateNotFound).
+
+        Kept in memory instead of listing every Task of the namespace on each template event (a LIST of
+        10 000 Tasks per template at every start-up); after a restart the start-up resync re-derives it."""
+        with self._guard:
+            return sorted(self._waiting.get((ns, template), ()))
+
+    def _note_waiting(self, ns: str, name: str, template: str | None, missing: bool) -> None:
+        with self._guard:
+            if missing and template is not None:
+                self._waiting.setdefault((ns, template), set()).add(name)
+            elif template is not None and (ns, template) in self._waiting:
+                self._waiting[(ns, template)].discard(name)
+                if not self._waiting[(ns, template)]:
+                    del self._waiting[(ns, template)]
 
     # -- the reconcile -------------------------------------------------------------------------
 
@@ -320,6 +334,7 @@ class Kube:
         if task.spec.template_ref is not None and not final:
             template = self.get_template(ns, task.spec.template_ref.name)
             missing = template is None
+        self._note_waiting(ns, name, task.spec.template_ref.name if task.spec.template_ref else None, missing)
         obs = Observed(
             task=task,
             generation=int(meta.get("generation", 1)),

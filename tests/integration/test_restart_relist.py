@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Cluster, OperatorProcess, create, dedicated_operator, task, wait_for
+from tests.support.cluster import Cluster, OperatorProcess, create, dedicated_operator, task, template, wait_for
 
 N = 40
 # pods that can never be scheduled keep every Task active (Pending, with its Job) for the whole test
@@ -68,3 +68,26 @@ def test_restart_relists_without_per_task_reads_or_rewrites(
     # kopf's start-up list, the resync's one, the controller-manager's CronJob poll: a handful, not 2 per Task
     assert lists < 10, f"{lists} Job LISTs for a restart with {N} active Tasks"
     assert "Traceback" not in own_operator.output()
+
+
+def test_tasks_waiting_for_a_template_start_when_it_appears_after_a_restart(
+    cluster: Cluster, own_operator: OperatorProcess, namespace: str
+) -> None:
+    """Waiting Tasks are remembered in memory, not found by listing every Task on a template event:
+    the start-up resync must rebuild that memory."""
+    for i in range(3):
+        create(cluster, namespace, "tasks", task(f"w{i}", templateRef={"name": "later"}))
+
+    def reasons() -> set[str]:
+        items = cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", namespace, "tasks")["items"]
+        return {(t.get("status") or {}).get("reason", "") for t in items}
+
+    wait_for("all waiting for the template", lambda: reasons() == {"TemplateNotFound"}, timeout=60)
+    resyncs = own_operator.output().count("resync: ")
+    own_operator.kill()
+    own_operator.start()
+    wait_for("the restart's resync", lambda: own_operator.output().count("resync: ") > resyncs, timeout=60)
+    create(cluster, namespace, "tasktemplates", template("later", image="kubetask/executor:dev",
+                                                          imagePullPolicy="IfNotPresent", handler="echo"))  # fmt: skip
+    wait_for("every waiting Task got its Job", lambda: len(cluster.batch().list_namespaced_job(namespace).items) == 3,
+             timeout=60)  # fmt: skip

@@ -172,11 +172,7 @@ class Bench:
         used = cpu.stop()
         seen.stop()
         self.clear(("floor",))
-        before = self.op.output().count("resync: ")
-        self.op.start()
-        deadline = time.monotonic() + 300
-        while self.op.output().count("resync: ") <= before and time.monotonic() < deadline:
-            time.sleep(0.2)
+        self.op.start_and_resync(300)
         return {"writes_floor_per_s": n / elapsed, "writes_floor_cpu_seconds": used}
 
     # -- figure 2: latencies at idle and under load -------------------------------------------
@@ -259,10 +255,7 @@ class Bench:
         total = self._all_tasks()
         self.op.kill()
         t0 = time.monotonic()
-        before = self.op.output().count("resync: ")
-        self.op.start()
-        while self.op.output().count("resync: ") <= before and time.monotonic() - t0 < 1800:
-            time.sleep(0.2)
+        self.op.start_and_resync(1800)
         return {"tasks": total, "seconds": time.monotonic() - t0}
 
     def _all_tasks(self) -> int:

@@ -96,6 +96,6 @@ class JsonApi:
     def merge_patch(self, path: str, patch: Body) -> Body:
         return cast(Body, self.request("PATCH", path, body=patch, content_type=MERGE_PATCH))
 
-    def delete(self, path: str, *, propagation: str = "Background") -> Body | None:
+    def delete(self, path: str, *, propagation: str = "Background", decode: bool = True) -> Body | None:
         """Delete; dependents go in the background by default (as `kubectl delete` does)."""
-        return cast(Body | None, self.request("DELETE", path, body={"propagationPolicy": propagation}))
+        return cast(Body | None, self.request("DELETE", path, body={"propagationPolicy": propagation}, decode=decode))

@@ -444,7 +444,7 @@ class Kube:
 
     def _delete_job(self, ns: str, job: str) -> None:
         try:
-            self.json.request("DELETE", job_path(ns, job), body={"propagationPolicy": "Background"}, decode=False)
+            self.json.delete(job_path(ns, job), decode=False)
         except ApiException as e:
             if e.status != 404:
                 raise

@@ -54,11 +54,9 @@ def test_restart_relists_without_per_task_reads_or_rewrites(
         return got if len(got) == n and all(uid for *_, uid in got.values()) else None
 
     before = wait_for("every Task has its Job", lambda: dispatched(N), timeout=120)
-    resyncs = own_operator.output().count("resync: ")
     own_operator.kill()
     lists_before = _list_requests(cluster, "jobs")
-    own_operator.start()
-    wait_for("the restart's resync", lambda: own_operator.output().count("resync: ") > resyncs, timeout=60)
+    assert own_operator.start_and_resync(60), "no resync after the restart"
     create(cluster, namespace, "tasks", task("after-restart", **SPEC))  # events flow again after the resync
     after = wait_for("the new Task dispatched too", lambda: dispatched(N + 1), timeout=60)
     lists = _list_requests(cluster, "jobs") - lists_before
@@ -83,10 +81,8 @@ def test_tasks_waiting_for_a_template_start_when_it_appears_after_a_restart(
         return {(t.get("status") or {}).get("reason", "") for t in items}
 
     wait_for("all waiting for the template", lambda: reasons() == {"TemplateNotFound"}, timeout=60)
-    resyncs = own_operator.output().count("resync: ")
     own_operator.kill()
-    own_operator.start()
-    wait_for("the restart's resync", lambda: own_operator.output().count("resync: ") > resyncs, timeout=60)
+    assert own_operator.start_and_resync(60), "no resync after the restart"
     create(cluster, namespace, "tasktemplates", template("later", image="kubetask/executor:dev",
                                                           imagePullPolicy="IfNotPresent", handler="echo"))  # fmt: skip
     wait_for("every waiting Task got its Job", lambda: len(cluster.batch().list_namespaced_job(namespace).items) == 3,

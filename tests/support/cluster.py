@@ -107,6 +107,17 @@ class OperatorProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def start_and_resync(self, timeout: float = 60) -> bool:
+        """Start, then wait for the start-up resync's log line (every Task re-derived); False on timeout."""
+        before = self.output().count("resync: ")
+        self.start()
+        deadline = time.monotonic() + timeout
+        while self.output().count("resync: ") <= before:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
 
 @contextmanager
 def dedicated_operator(

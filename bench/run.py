@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 from bench.harness import CpuMeter, Seen, parallel, pct, rss_mib, summary
 from kubetask.store import make_engine, migrate
 from kubetask.store.queries import TaskQuery, list_tasks, stats
-from tests.support.cluster import Cluster, OperatorProcess, wait_namespace_ready
-from tests.support.postgres import PostgresServer
+from kubetask.testing.cluster import Cluster, OperatorProcess, wait_namespace_ready
+from kubetask.testing.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP, VERSION = "kubetask.io", "v1alpha1"

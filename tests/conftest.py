@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Cluster, OperatorProcess, wait_namespace_ready
-from tests.support.postgres import PostgresServer
+from kubetask.testing.cluster import Cluster, OperatorProcess, wait_namespace_ready
+from kubetask.testing.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

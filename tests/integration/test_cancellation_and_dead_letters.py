@@ -14,7 +14,7 @@ from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.operator.kube import Kube
 from kubetask.operator.sweep import delete_orphans
-from tests.support.cluster import Cluster, OperatorProcess, create, get_task, task, template, wait_for, wait_task
+from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, task, template, wait_for, wait_task
 
 
 @pytest.fixture

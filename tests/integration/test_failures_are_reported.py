@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster, create, get_task, task, template, wait_for, wait_task
+from kubetask.testing.cluster import Cluster, create, get_task, task, template, wait_for, wait_task
 
 SCHEMA = {
     "type": "object",

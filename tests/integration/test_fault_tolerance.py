@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from kubetask.history import snapshot
 from kubetask.store import make_engine
 from kubetask.store.tables import AttemptRow, EventRow, TaskRow
-from tests.support.cluster import (
+from kubetask.testing.cluster import (
     FINAL,
     Cluster,
     OperatorProcess,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Cluster, OperatorProcess, create, task, template, wait_for, wait_task
+from kubetask.testing.cluster import Cluster, OperatorProcess, create, task, template, wait_for, wait_task
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from kubetask.history import snapshot
 from kubetask.store import make_engine
 from kubetask.store.tables import AttemptRow, EventRow, TaskRow
-from tests.support.cluster import Cluster, OperatorProcess, create, get_task, task, template, wait_for, wait_task
-from tests.support.postgres import PostgresServer
+from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, task, template, wait_for, wait_task
+from kubetask.testing.postgres import PostgresServer
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.cluster import Cluster, OperatorProcess, create, task, template, wait_task
+from kubetask.testing.cluster import Cluster, OperatorProcess, create, task, template, wait_task
 
 
 def test_sigkill_while_running_then_restart_finishes_once_with_one_job(

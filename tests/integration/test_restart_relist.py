@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Cluster, OperatorProcess, create, dedicated_operator, task, template, wait_for
+from kubetask.testing.cluster import Cluster, OperatorProcess, create, dedicated_operator, task, template, wait_for
 
 N = 40
 # pods that can never be scheduled keep every Task active (Pending, with its Job) for the whole test

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cluster import Cluster, create, task, wait_task
+from kubetask.testing.cluster import Cluster, create, task, wait_task
 
 pytestmark = pytest.mark.usefixtures("operator")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cluster import Cluster, get_task, task_events, wait_for, wait_task
+from kubetask.testing.cluster import Cluster, get_task, task_events, wait_for, wait_task
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
-from tests.support.cluster import Cluster, OperatorProcess
-from tests.support.postgres import PostgresServer
+from kubetask.testing.cluster import Cluster, OperatorProcess
+from kubetask.testing.postgres import PostgresServer
 
 
 @dataclass

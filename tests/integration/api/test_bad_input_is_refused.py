@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.cluster import Cluster, create, template
+from kubetask.testing.cluster import Cluster, create, template
 
 SCHEMA = {"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}, "n": {"type": "integer"}},
           "additionalProperties": False}  # fmt: skip

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.cli import app as cli
-from tests.support.cluster import Cluster, create, get_task, template
+from kubetask.testing.cluster import Cluster, create, get_task, template
 
 
 @pytest.fixture

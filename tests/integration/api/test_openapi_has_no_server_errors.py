@@ -11,7 +11,7 @@ from schemathesis.checks import not_a_server_error
 
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
-from tests.support.cluster import Cluster, create, template
+from kubetask.testing.cluster import Cluster, create, template
 
 
 def test_no_request_gets_a_server_error(cluster: Cluster, namespace: str, tmp_path: Path) -> None:

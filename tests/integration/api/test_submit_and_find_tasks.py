@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kubetask.testing.cluster import create, template, wait_for, wait_task
 from tests.integration.api.conftest import Stack
-from tests.support.cluster import create, template, wait_for, wait_task
 
 ROOT = Path(__file__).resolve().parents[3]
 ECHO_SCHEMA = {"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}}

@@ -16,6 +16,7 @@ and the attempt number, so re-deciding after a restart gives the same next attem
 from __future__ import annotations
 
 import hashlib
+import math
 
 from kubetask import conditions as c
 from kubetask.models import ResolvedPolicy, RetryPolicy
@@ -54,9 +55,12 @@ def base_delay(p: ResolvedPolicy, failed_attempt: int) -> float:
     elif p.backoff == "linear":
         raw = p.delay_seconds * n
     else:
-        # f^(n-1) overflows floats for large n; the cap makes anything that large irrelevant
-        exponent = min(n - 1, 1024)
-        raw = p.delay_seconds * (p.factor**exponent) if p.factor > 1 or exponent == 0 else p.delay_seconds
+        # f^(n-1) overflows floats (OverflowError) for a large factor or n; the cap makes anything
+        # that large irrelevant, so an overflow is read as "beyond the cap" (0 stays 0)
+        try:
+            raw = p.delay_seconds * (p.factor ** (n - 1)) if p.factor > 1 else p.delay_seconds
+        except OverflowError:
+            raw = math.inf if p.delay_seconds > 0 else 0.0
     return min(raw, p.max_delay_seconds)
 
 

@@ -14,18 +14,84 @@ def pol(**kw: object) -> ResolvedPolicy:
     return ResolvedPolicy.model_validate({"jitter": "none", **kw})
 
 
+# Hand-computed from the formulas in kubetask.retry's docstring. The same delay and factor give a
+# different sequence for each kind, so a kind that is ignored (or read as another) fails a row.
+# Factor 2 is the trap: linear and exponential agree on attempts 1 and 2 (d, 2d) and part at 3.
 @pytest.mark.parametrize(
-    ("backoff", "expected"),
+    ("backoff", "delay_s", "factor", "cap", "expected"),
     [
-        pytest.param("constant", [5, 5, 5, 5, 5], id="constant"),
-        pytest.param("linear", [5, 10, 15, 20, 25], id="linear"),
-        pytest.param("exponential", [5, 15, 45, 60, 60], id="exponential capped at 60"),
+        pytest.param("constant", 2, 3, 600, [2, 2, 2, 2], id="constant d=2 f=3: 2,2,2,2"),
+        pytest.param("linear", 2, 3, 600, [2, 4, 6, 8], id="linear d=2 f=3: 2,4,6,8 (factor unused)"),
+        pytest.param("exponential", 2, 3, 600, [2, 6, 18, 54], id="exponential d=2 f=3: 2,6,18,54"),
+        pytest.param("linear", 3, 2, 600, [3, 6, 9, 12], id="linear d=3 f=2: 3,6,9,12"),
+        pytest.param("exponential", 3, 2, 600, [3, 6, 12, 24], id="exponential d=3 f=2: 3,6,12,24"),
+        pytest.param("exponential", 1, 1, 600, [1, 1, 1, 1], id="exponential f=1 is constant"),
+        pytest.param("constant", 5, 3, 4, [4, 4, 4, 4], id="constant capped below d"),
+        pytest.param("linear", 5, 3, 12, [5, 10, 12, 12], id="linear capped at 12"),
+        pytest.param("exponential", 5, 3, 60, [5, 15, 45, 60], id="exponential capped at 60"),
+        pytest.param("exponential", 0, 3, 600, [0, 0, 0, 0], id="exponential d=0: no delay"),
     ],
 )
-def test_documented_delays(backoff: str, expected: list[float]) -> None:
-    p = pol(backoff=backoff, delaySeconds=5, factor=3, maxDelaySeconds=60)
-    assert [base_delay(p, n) for n in range(1, 6)] == expected
-    assert [delay(p, n, 0.7) for n in range(1, 6)] == expected  # no jitter: the draw is ignored
+def test_each_kind_gives_its_documented_delays(
+    backoff: str, delay_s: float, factor: float, cap: float, expected: list[float]
+) -> None:
+    p = pol(backoff=backoff, delaySeconds=delay_s, factor=factor, maxDelaySeconds=cap)
+    assert [base_delay(p, n) for n in range(1, 5)] == expected
+    assert [delay(p, n, 0.7) for n in range(1, 5)] == expected  # no jitter: the draw is ignored
+
+
+def test_huge_growth_stays_at_the_cap_instead_of_overflowing() -> None:
+    # factor 10^6 at attempt 99 (maxAttempts allows 100) is 10^588: beyond a float
+    assert base_delay(pol(backoff="exponential", delaySeconds=1, factor=1e6, maxDelaySeconds=600), 99) == 600
+    assert base_delay(pol(backoff="exponential", delaySeconds=0, factor=1e6, maxDelaySeconds=600), 99) == 0
+    assert base_delay(pol(backoff="exponential", delaySeconds=1, factor=10, maxDelaySeconds=600), 5000) == 600
+    assert base_delay(pol(backoff="linear", delaySeconds=1, maxDelaySeconds=600), 5000) == 600
+
+
+@pytest.mark.parametrize(
+    ("policy", "attempt", "draw", "expected"),
+    [
+        pytest.param({"backoff": "exponential", "jitter": "full"}, 3, 0.5, 9.0, id="full: half of 18"),
+        pytest.param({"backoff": "linear", "jitter": "full"}, 3, 0.5, 3.0, id="full: half of linear 6"),
+        pytest.param({"backoff": "exponential", "jitter": "full"}, 2, 0.0, 0.0, id="full: draw 0 is 0"),
+        pytest.param(
+            {"backoff": "exponential", "jitter": "proportional", "jitterRatio": 0.5},
+            2,
+            0.0,
+            3.0,
+            id="proportional 0.5: 6 down to 3",
+        ),  # fmt: skip
+        pytest.param(
+            {"backoff": "exponential", "jitter": "proportional", "jitterRatio": 0.5},
+            2,
+            1.0,
+            9.0,
+            id="proportional 0.5: 6 up to 9",
+        ),  # fmt: skip
+        pytest.param(
+            {"backoff": "constant", "jitter": "proportional", "jitterRatio": 0.5},
+            2,
+            1.0,
+            3.0,
+            id="proportional 0.5: constant 2 up to 3",
+        ),  # fmt: skip
+        pytest.param(
+            {"backoff": "exponential", "jitter": "proportional", "jitterRatio": 0.5, "maxDelaySeconds": 20},
+            3,
+            1.0,
+            20.0,
+            id="proportional capped again",
+        ),  # fmt: skip
+        pytest.param(
+            {"backoff": "exponential", "jitter": "full", "maxDelaySeconds": 10}, 3, 0.5, 5.0, id="full: half of the cap"
+        ),  # fmt: skip
+    ],
+)
+def test_jitter_applies_to_the_kind_and_cap(
+    policy: dict[str, object], attempt: int, draw: float, expected: float
+) -> None:
+    p = pol(**{"delaySeconds": 2, "factor": 3, **policy})
+    assert delay(p, attempt, draw) == pytest.approx(expected)
 
 
 def test_full_jitter_spans_zero_to_base() -> None:
@@ -42,7 +108,7 @@ policies = st.builds(
     lambda b, d, f, m, j, r: pol(backoff=b, delaySeconds=d, factor=f, maxDelaySeconds=m, jitter=j, jitterRatio=r),
     st.sampled_from(["constant", "linear", "exponential"]),
     st.floats(0, 100),
-    st.floats(1, 10),
+    st.floats(1, 1e6),  # large factors overflow a float within maxAttempts
     st.floats(0, 3600),
     st.sampled_from(["none", "full", "proportional"]),
     st.floats(0, 1),

@@ -74,11 +74,16 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
     out = [EventRecord("created", created, "Normal", "Created", "Task created")]
     if st is None:
         return out
+    ended = {a.number: a.finish_time for a in st.attempts}
     for a in st.attempts:
         out.append(
             EventRecord(
                 f"attempt-{a.number}-job",
-                a.start_time or created,
+                # The status never states when a Job was created. An event row is written once (the first
+                # snapshot that holds its key), so its time must be one every later snapshot agrees on:
+                # attempt n's Job is created only after attempt n-1 ended (attempt 1's after the Task was).
+                # The container's start time would move the event when the mirror missed the early snapshots.
+                ended.get(a.number - 1) or created,
                 "Normal",
                 "JobCreated",
                 f"Job {a.job_name} created for attempt {a.number}",

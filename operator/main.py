@@ -1,13 +1,20 @@
-"""`kubetask-operator`: run the kopf controller with kubetask's handlers."""
+"""`kubetask-operator`: run the kopf controller with kubetask's handlers.
+
+Every apiserver request of the process (kopf's own aiohttp client, our JSON calls, the Lease)
+carries one User-Agent naming this replica, so the apiserver's audit log says which replica
+wrote what.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import sys
 import threading
 import time
+from typing import Any
 
 import kopf
 from kubernetes import client, config
@@ -55,13 +62,40 @@ def setup_logging(settings: OperatorSettings) -> None:
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
 
-def api_client() -> client.ApiClient:
+def api_client(user_agent: str | None = None) -> client.ApiClient:
     """In-cluster credentials when in a pod, else $KUBECONFIG / ~/.kube/config."""
     if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
         config.load_incluster_config()  # type: ignore[no-untyped-call]
     else:
         config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
-    return client.ApiClient()
+    api = client.ApiClient()
+    if user_agent:
+        api.user_agent = user_agent  # into default_headers, which JsonApi sends too
+    return api
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _AgentConnection(kopf.ConnectionInfo):
+    """kopf's credentials plus our User-Agent: kopf builds its aiohttp session's headers from
+    `as_http_headers()` and adds its own `kopf/<version>` only when none is set."""
+
+    user_agent: str = ""
+
+    def as_http_headers(self) -> dict[str, str]:
+        return {**super().as_http_headers(), "User-Agent": self.user_agent}
+
+
+def login_with_user_agent(user_agent: str) -> None:
+    """Register a kopf login handler: the client library's credentials (as kopf's default login) with
+    `user_agent` on every request of kopf's own client."""
+
+    @kopf.on.login()
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        info = kopf.login_via_client(**kwargs)
+        if info is None:
+            return None
+        fields = {f.name: getattr(info, f.name) for f in dataclasses.fields(info)}
+        return _AgentConnection(**fields, user_agent=user_agent)
 
 
 def _resync_all(kube: Kube) -> None:
@@ -85,7 +119,8 @@ def main() -> None:
     if settings.mirror:
         mirror = Mirror(make_engine(settings.database_url or default_url()))
         mirror.start()
-    api = api_client()
+    api = api_client(settings.user_agent)
+    login_with_user_agent(settings.user_agent)
     kube = Kube(api, mirror)
     requeue = Requeue(kube.reconcile)
     kube.requeue = requeue.at

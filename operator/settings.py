@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import socket
-from typing import Literal
+from importlib.metadata import PackageNotFoundError, version
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,3 +45,21 @@ class OperatorSettings(BaseSettings):
     standalone: bool = Field(
         default=True, description="Run without kopf peering (a single replica). False: peering by priority."
     )
+    user_agent: str = Field(
+        default="",
+        description="User-Agent of every apiserver request (kopf's watches, our reads and writes, the Lease). "
+        "Empty: kubetask-operator/<version> (<identity>), so the apiserver's audit log tells replicas apart.",
+    )
+
+    @model_validator(mode="after")
+    def _default_user_agent(self) -> Self:
+        if not self.user_agent:
+            self.user_agent = f"kubetask-operator/{_version()} ({self.identity})"
+        return self
+
+
+def _version() -> str:
+    try:
+        return version("kubetask")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"

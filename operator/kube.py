@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -155,6 +156,8 @@ class Kube:
         self._held: dict[tuple[str, str], Body] | None = None  # Task events held during a full resync
         self._waiting: dict[tuple[str, str], set[str]] = {}  # (namespace, template) -> Tasks waiting for it
         self._templates: dict[tuple[str, str], TaskTemplateSpec] = {}  # kept current by template events
+        # writes made so far ("status", "job-create", "job-delete"): the recovery sweep reports what it changed
+        self.writes: Counter[str] = Counter()
 
     def _lock(self, ns: str, name: str) -> threading.Lock:
         with self._guard:
@@ -365,6 +368,7 @@ class Kube:
             job = body["metadata"]["name"]
             try:
                 self.json.create(job_path(ns), body, decode=False)
+                self._count("job-create")
                 log.info("created Job %s", job, extra=ctx)
             except ApiException as e:
                 if e.status != 409:
@@ -440,11 +444,22 @@ class Kube:
         with self._guard:
             rv = str(written["metadata"].get("resourceVersion", ""))
             self._written[(meta["namespace"], meta["name"])] = self._decided[(meta["namespace"], meta["name"])] = rv
+            self.writes["status"] += 1
         return written
+
+    def _count(self, kind: str) -> None:
+        with self._guard:
+            self.writes[kind] += 1
+
+    def write_counts(self) -> Counter[str]:
+        """A copy of `writes`, taken under the lock reconciles update it with."""
+        with self._guard:
+            return self.writes.copy()
 
     def _delete_job(self, ns: str, job: str) -> None:
         try:
             self.json.delete(job_path(ns, job), decode=False)
+            self._count("job-delete")
         except ApiException as e:
             if e.status != 404:
                 raise

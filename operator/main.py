@@ -2,7 +2,7 @@
 
 Every apiserver request of the process (kopf's own aiohttp client, our JSON calls, the Lease)
 carries one User-Agent naming this replica, so the apiserver's audit log says which replica
-wrote what.
+wrote what. SIGUSR1 runs one recovery sweep at once (see `sweep.Sweeper`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -136,7 +137,10 @@ def main() -> None:
     else:
         kube.hold()  # before kopf starts listing
         threading.Thread(target=_resync_all, args=(kube,), name="kubetask-resync", daemon=True).start()
-    sweep.Sweeper(kube, settings.resync_seconds).start()
+    sweeper = sweep.Sweeper(kube, settings.resync_seconds)
+    sweeper.start()
+    # kill -USR1: one sweep now, same code path as the periodic one (tests show it finds nothing to repair)
+    signal.signal(signal.SIGUSR1, lambda *_: sweeper.now())
     handlers.configure(kube, settings)
     kopf.run(
         standalone=settings.standalone,

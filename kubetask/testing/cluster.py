@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+
+from .audit import AuditLog
 
 GROUP, VERSION = "kubetask.io", "v1alpha1"
 T = TypeVar("T")
@@ -39,6 +42,23 @@ class Cluster:
 
     def custom(self) -> Any:
         return client.CustomObjectsApi(self.api())
+
+    def audit(self) -> AuditLog:
+        """The apiserver's audit log (cluster.sh writes it to DIR/audit.log; kept across restarts)."""
+        return AuditLog(self.dir / "audit.log")
+
+    def audit_sync(self, timeout: float = 30) -> None:
+        """Return once requests answered before this call are in the audit log: ask for a Task that
+        cannot exist and wait for that request's own entry. The apiserver writes an entry as its request
+        finishes (blocking mode), microseconds after the reply; this probe's round trip is longer."""
+        log, name = self.audit(), f"audit-sync-{uuid.uuid4().hex[:12]}"
+        mark = log.mark()
+        try:
+            self.custom().get_namespaced_custom_object(GROUP, VERSION, "default", "tasks", name)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+        wait_for(f"audit entry of {name}", lambda: log.requests(since=mark, resource="tasks", name=name), timeout)
 
     def restart_apiserver(self) -> None:
         script = Path(__file__).resolve().parents[2] / "scripts/cluster/cluster.sh"
@@ -106,6 +126,18 @@ class OperatorProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def sweep_now(self, timeout: float = 120) -> str:
+        """Send SIGUSR1 (one recovery sweep now) and return the sweep's own log line once it is written.
+        Call it after start-up (`start_and_resync`): before the handler is installed the signal kills."""
+        assert self.proc is not None and self.proc.poll() is None, "the operator is not running"
+        before = self._sweep_lines()
+        self.proc.send_signal(signal.SIGUSR1)
+        lines = wait_for("the sweep's log line", lambda: self._sweep_lines()[len(before) :], timeout)
+        return lines[0]
+
+    def _sweep_lines(self) -> list[str]:
+        return [line for line in self.output().splitlines() if "kubetask.operator: sweep (on demand)" in line]
 
     def start_and_resync(self, timeout: float = 60) -> bool:
         """Start, then wait for the start-up resync's log line (every Task re-derived); False on timeout."""

@@ -110,7 +110,40 @@ EOT
     --listen-peer-urls="http://127.0.0.1:$P_PEER" --initial-advertise-peer-urls="http://127.0.0.1:$P_PEER" \
     --initial-cluster="test=http://127.0.0.1:$P_PEER"
   echo "$P_ETCD" > "$D/etcd-port"
+  # The audit log is the tests' oracle for "who wrote what, how often" (Job creates per name, status writes
+  # per replica by User-Agent): written by each request itself (blocking), never rotated (maxsize in MB),
+  # appended to by a restarted apiserver (same flags), unlike request counters or a watch. The policy audits
+  # writes to what kubetask touches and little else (first matching rule wins).
+  cat > "$D/audit-policy.yaml" <<'EOT'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: None
+  verbs: [watch]
+- level: Metadata   # reads of kubetask's resources (who listed; a test's barrier request)
+  verbs: [get, list]
+  resources: [{group: kubetask.io}]
+- level: Metadata   # leader election: reads and renewals, by replica
+  resources: [{group: coordination.k8s.io, resources: [leases]}]
+- level: None
+  verbs: [get, list]
+- level: Request
+  resources:
+  - {group: batch, resources: [jobs, jobs/status]}
+  - {group: kubetask.io}
+  - {group: "", resources: [events]}
+  - {group: events.k8s.io, resources: [events]}
+- level: Request    # the body names the Job (pods are created with generateName)
+  verbs: [create]
+  resources: [{group: "", resources: [pods]}]
+- level: Metadata
+  resources: [{group: "", resources: [pods, pods/status, pods/binding]}]
+- level: None
+EOT
   start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$P_ETCD" \
+    --audit-policy-file="$D/audit-policy.yaml" --audit-log-path="$D/audit.log" --audit-log-format=json \
+    --audit-log-mode=blocking --audit-log-maxsize=1000000 --audit-log-maxbackup=0 \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$P_API" \
     --tls-cert-file="$D/apiserver.crt" --tls-private-key-file="$D/apiserver.key" --cert-dir="$D" \
     --client-ca-file="$D/ca.crt" --token-auth-file="$D/tokens.csv" --authorization-mode=RBAC \

@@ -1,12 +1,13 @@
 # kubetask — the two commands that matter:
 #   make run    set up everything (venv, local Kubernetes, images) and run a sample task end to end
 #   make test   set up what the tests need, then lint, type-check and run every test (unit + real cluster)
+# and, for a quicker loop: make test-fast (skips the slow and own_cluster tests).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run down test check lint types imports crds test-unit test-integration fmt bench
+.PHONY: setup run down test test-fast check lint types imports crds test-unit test-integration fmt bench
 
 setup:
 	bash scripts/setup.sh
@@ -33,7 +34,12 @@ crds:
 
 test: setup lint types imports
 	$(VENV)/bin/kubetask crds --check
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest --durations=30
+
+# the same checks, without the tests that take minutes or the cluster for themselves
+test-fast: setup lint types imports
+	$(VENV)/bin/kubetask crds --check
+	$(VENV)/bin/pytest -m "not slow and not own_cluster"
 
 check: test
 

@@ -3,6 +3,12 @@
 Tests under tests/integration are marked `cluster` automatically; `-m "not cluster"` runs the
 fast suite alone. The cluster is real (scripts/cluster/cluster.sh): etcd, kube-apiserver,
 controller-manager, scheduler and a kubelet with containerd; executors run in real containers.
+
+`slow` and `own_cluster` (skipped by `make test-fast`) are given here from the fixtures a test
+requests, directly or through other fixtures, so test files need no marker of their own: a fixture
+that takes the cluster or the session operator for its test is named `own_*` or `dedicated_*` or
+listed in OWN_CLUSTER_FIXTURES. A test that does so in its body (kills the session operator, say)
+carries `pytestmark = pytest.mark.own_cluster` instead.
 """
 
 from __future__ import annotations
@@ -20,11 +26,30 @@ from kubetask.testing.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Fixtures that stop the session operator, run replicas or an operator of their own, restart the
+# apiserver or stop a database: their tests cannot share the cluster with a fast run.
+OWN_CLUSTER_FIXTURES = frozenset({"replicas", "chaos_operator", "own_operator", "own_postgres"})
+OWN_CLUSTER_PREFIXES = ("own_", "dedicated_")
+# Fixtures whose tests take minutes (the fault test: 200 Tasks through kills and restarts).
+SLOW_FIXTURES = frozenset({"chaos_operator"})
+# Unit tests are pure and take a second or two; one that runs for minutes is hung (a mutant's
+# endless loop, say) and should fail long before the global 600 s.
+UNIT_TIMEOUT_SECONDS = 120
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/tests/integration/" in str(item.path):
+        path = str(item.path)
+        if "/tests/integration/" in path:
             item.add_marker(pytest.mark.cluster)
+        if "/tests/unit/" in path and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_SECONDS))
+        # the closure: fixtures requested through other fixtures count too
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & OWN_CLUSTER_FIXTURES or any(f.startswith(OWN_CLUSTER_PREFIXES) for f in fixtures):
+            item.add_marker(pytest.mark.own_cluster)
+        if fixtures & SLOW_FIXTURES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kubetask.testing.cluster import Cluster, OperatorProcess, create, task, template, wait_task
+
+pytestmark = pytest.mark.own_cluster  # kills the session operator
 
 
 def test_sigkill_while_running_then_restart_finishes_once_with_one_job(

@@ -1,0 +1,181 @@
+"""The mirror holds exactly what the CRs state, whichever of their versions it saw, on SQLite and PostgreSQL.
+
+Task histories are written as the operator writes them (snapshot → upsert, one batch per version) and
+compared with tests/oracle.py, which derives every row from the raw CRs by its own mapping. A mirror that
+saw every version and one that saw only the last (the database was down meanwhile) must agree with it.
+The oracle is also shown to fail: a mirror tampered with column by column is reported column by column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy.orm import Session
+
+from kubetask.history import snapshot
+from kubetask.store import make_engine, migrate
+from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow
+from kubetask.store.writer import upsert_many
+from tests.oracle import differences_in, expected_task
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    e = make_engine(database_url)
+    migrate(e)
+    yield e
+    e.dispose()
+
+
+def _t(seconds: int) -> str:
+    return f"2026-06-01T12:{seconds // 60:02d}:{seconds % 60:02d}Z"
+
+
+def _cr(name: str, rv: int, spec: dict[str, Any], status: dict[str, Any] | None, **meta: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "apiVersion": "kubetask.io/v1alpha1", "kind": "Task",
+        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": str(rv),
+                     "creationTimestamp": _t(0), **meta},
+        "spec": spec,
+    }  # fmt: skip
+    if status is not None:
+        body["status"] = status
+    return body
+
+
+def _attempt(n: int, **kw: Any) -> dict[str, Any]:
+    return {"number": n, "jobName": f"doomed-{n}", **kw}
+
+
+def _failed(n: int, start: int, end: int, **kw: Any) -> dict[str, Any]:
+    return _attempt(n, podName=f"doomed-{n}-pod", phase="Failed", exitCode=1, reason="NonZeroExit",
+                    message=f"exit code 1: boom {n}", startTime=_t(start), finishTime=_t(end), **kw)  # fmt: skip
+
+
+SPEC = {"templateRef": {"name": "flaky"}, "params": {"n": 1}, "retry": {"maxAttempts": 2}}
+DOOMED = [  # every status the operator writes for a Task that fails twice and is dead-lettered
+    _cr("doomed", 10, SPEC, None, labels={"team": "data"}),
+    _cr("doomed", 11, SPEC, {"phase": "Pending", "attemptCount": 1, "attempts": [_attempt(1)]},
+        labels={"team": "data"}),
+    _cr("doomed", 12, SPEC, {"phase": "Running", "attemptCount": 1, "startTime": _t(3),
+        "attempts": [_attempt(1, podName="doomed-1-pod", phase="Running", startTime=_t(3))]}, labels={"team": "data"}),
+    _cr("doomed", 13, SPEC, {"phase": "Retrying", "reason": "Retrying", "message": "attempt 2 at 12:00:09",
+        "attemptCount": 1, "startTime": _t(3), "nextAttemptTime": _t(9), "attempts": [_failed(1, 3, 7)]},
+        labels={"team": "data"}),
+    _cr("doomed", 14, SPEC, {"phase": "Pending", "attemptCount": 2, "startTime": _t(3),
+        "attempts": [_failed(1, 3, 7), _attempt(2)]}, labels={"team": "data", "tier": "gold"}),
+    _cr("doomed", 15, SPEC, {"phase": "Running", "attemptCount": 2, "startTime": _t(3),
+        "attempts": [_failed(1, 3, 7), _attempt(2, podName="doomed-2-pod", phase="Running", startTime=_t(11))]},
+        labels={"team": "data", "tier": "gold"}),
+    _cr("doomed", 16, SPEC, {"phase": "DeadLettered", "reason": "AttemptsExhausted",
+        "message": "2 attempts failed: exit code 1: boom 2", "attemptCount": 2, "startTime": _t(3),
+        "completionTime": _t(14), "attempts": [_failed(1, 3, 7), _failed(2, 11, 14)]},
+        labels={"team": "data", "tier": "gold"}),
+]  # fmt: skip
+WAITING = [  # refused while its template was missing, accepted once it appeared, then succeeded
+    _cr("late", 20, {"templateRef": {"name": "new"}}, {"phase": "Pending", "reason": "TemplateNotFound",
+        "conditions": [{"type": "Accepted", "status": "False", "reason": "TemplateNotFound",
+                        "message": "TaskTemplate new not found", "lastTransitionTime": _t(1)}]}),
+    _cr("late", 21, {"templateRef": {"name": "new"}}, {"phase": "Succeeded", "reason": "Completed",
+        "attemptCount": 1, "startTime": _t(5), "completionTime": _t(6), "result": {"ok": [1, 2.5, None]},
+        "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "Job late-1 created",
+                        "lastTransitionTime": _t(4)}],
+        "attempts": [{"number": 1, "jobName": "late-1", "podName": "late-1-pod", "phase": "Succeeded", "exitCode": 0,
+                      "reason": "Completed", "startTime": _t(5), "finishTime": _t(6)}]}),
+]  # fmt: skip
+INVALID = [
+    _cr("bad", 30, {"templateRef": {"name": "echo"}, "params": {"i": "x"}, "idempotencyKey": "order-7"},
+        {"phase": "Failed", "reason": "InvalidParams", "message": "/i: 'x' is not of type 'integer'",
+         "completionTime": _t(1), "conditions": [{"type": "Accepted", "status": "False", "reason": "InvalidParams",
+         "message": "/i: 'x' is not of type 'integer'", "lastTransitionTime": _t(1)}]}),
+]  # fmt: skip
+REDRIVE = [
+    _cr("doomed-again", 40, {**SPEC, "redriveOf": {"name": "doomed", "uid": "uid-doomed"}}, None,
+        creationTimestamp=_t(30)),
+]  # fmt: skip
+HISTORIES = [DOOMED, WAITING, INVALID, REDRIVE]  # a redrive is created once its original is dead-lettered
+
+
+def _write(engine: Engine, versions: list[dict[str, Any]]) -> None:
+    with Session(engine) as s, s.begin():
+        assert all(upsert_many(s, [snapshot(v) for v in versions]))
+
+
+@pytest.mark.parametrize("seen", ["every-version", "last-version-only"])
+def test_the_mirror_holds_exactly_what_the_crs_state(engine: Engine, seen: str) -> None:
+    if seen == "every-version":
+        running = HISTORIES[:-1]
+        for step in range(max(len(h) for h in running)):
+            _write(engine, [h[step] for h in running if step < len(h)])
+        _write(engine, REDRIVE)
+    else:
+        _write(engine, [h[-1] for h in HISTORIES])
+    assert differences_in(engine, [h[-1] for h in HISTORIES]) == []
+
+
+def test_the_oracle_reports_each_column_the_mirror_got_wrong(engine: Engine) -> None:
+    finals = [h[-1] for h in HISTORIES]
+    _write(engine, finals)
+    with Session(engine) as s, s.begin():
+        doomed = s.query(TaskRow).filter_by(name="doomed").one().id
+        late = s.query(TaskRow).filter_by(name="late").one().id
+        s.execute(update(TaskRow).where(TaskRow.id == doomed).values(message=None, duration_seconds=11.5))
+        s.execute(update(AttemptRow).where(AttemptRow.task_id == doomed, AttemptRow.number == 2)
+                  .values(finished_at=expected_task(finals[0])["created_at"]))  # fmt: skip
+        s.execute(delete(LabelRow).where(LabelRow.task_id == doomed, LabelRow.key == "tier"))
+        s.execute(update(EventRow).where(EventRow.task_id == doomed, EventRow.key == "attempt-2-job")
+                  .values(message="Job doomed-2 created"))  # fmt: skip
+        s.execute(delete(EventRow).where(EventRow.task_id == late, EventRow.key == "final"))
+        s.execute(update(DeadLetterRow).where(DeadLetterRow.task_id == doomed).values(attempt_count=1))
+        s.execute(insert(DeadLetterRow).values(task_id=late, namespace="ns", name="late", attempt_count=1,
+                                               dead_lettered_at=expected_task(finals[1])["finished_at"]))  # fmt: skip
+    got = differences_in(engine, finals)
+    # one line per tampered column, each starting with the row and column (written out by hand)
+    expected = [
+        "ns/doomed: message is None in SQL",
+        "ns/doomed: duration_seconds is 11.5 in SQL, 11.0 by the CR",
+        "ns/doomed: task_labels [('team', 'data')] in SQL, [('team', 'data'), ('tier', 'gold')] by the CR",
+        "ns/doomed attempt 2: finished_at is datetime.datetime(2026, 6, 1, 12, 0, tzinfo=",
+        "ns/doomed: event attempt-2-job is ",
+        "ns/doomed dead letter: attempt_count is 1 in SQL, 2 by the CR",
+        "ns/late: event final missing from SQL",
+        "ns/late: has a dead_letters row but is Succeeded",
+    ]
+    assert len(got) == len(expected), got
+    for line, start in zip(got, expected, strict=True):
+        assert line.startswith(start), (line, start)
+    assert "'Job doomed-2 created'" in got[4] and "'Job doomed-2 created for attempt 2'" in got[4]
+
+
+def test_the_oracle_reports_rows_no_cr_accounts_for(engine: Engine) -> None:
+    finals = [h[-1] for h in HISTORIES]
+    _write(engine, finals)
+    assert differences_in(engine, finals[:3]) == [
+        "ns/doomed dead letter: redrive_count is 1 in SQL, 0 by the CR",
+        "ns/doomed dead letter: last_redrive is 'doomed-again' in SQL, {None} by the CR",
+        "ns/doomed-again: in SQL (not deleted) but not among the CRs",
+    ]
+
+
+def _job(name: str, owner: str, attempt: int, **status: int) -> dict[str, Any]:
+    return {"metadata": {"name": name, "labels": {"kubetask.io/attempt": str(attempt)},
+                         "ownerReferences": [{"kind": "Task", "name": owner, "uid": f"uid-{owner}"}]},
+            "status": status}  # fmt: skip
+
+
+def test_the_oracle_checks_attempt_rows_against_the_jobs(engine: Engine) -> None:
+    finals = [h[-1] for h in HISTORIES]
+    _write(engine, finals)
+    right = [_job("doomed-1", "doomed", 1, failed=1), _job("doomed-2", "doomed", 2, failed=1),
+             _job("late-1", "late", 1, succeeded=1), _job("other-1", "other", 1, succeeded=1)]  # fmt: skip
+    assert differences_in(engine, finals, right) == []
+    wrong = [_job("doomed-1", "doomed", 1, failed=1), _job("doomed-2", "doomed", 1, failed=1),
+             _job("doomed-3", "doomed", 3, failed=1), _job("late-1", "late", 1, failed=1)]  # fmt: skip
+    assert differences_in(engine, finals, wrong) == [
+        "ns/doomed: Job doomed-2 is labelled attempt 1, row 2",
+        "ns/doomed: Job doomed-3 is owned by the Task but no attempt row names it",
+        "ns/late: attempt 1 is Succeeded in SQL but Job late-1 did not succeed",
+    ]

@@ -1,4 +1,6 @@
-"""Benchmark plumbing: timing helpers, watchers that timestamp what the cluster reports, percentiles."""
+"""Benchmark plumbing: timing helpers, watchers that timestamp what the cluster reports, percentiles,
+and the one shape every measured pass is recorded in (`counted`): how many of the n objects were
+actually seen reaching the measured state, so a report can never show a partial pass as complete."""
 
 from __future__ import annotations
 
@@ -26,17 +28,38 @@ def summary(values: list[float]) -> dict[str, float | int | None]:
     return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99)}
 
 
+def counted(what: str, *, n: int, seen: int, seconds: float | None = None) -> dict[str, Any]:
+    """One measured pass: `seen` of `n` objects reached the state `what` names, the last one `seconds`
+    after the pass began (None when nothing was seen or the pass is not timed). The rate is from what was
+    seen, never from what was asked for."""
+    return {"what": what, "n": n, "seen": seen, "seconds": seconds, "per_s": seen / seconds if seconds else None}
+
+
+def latencies(what: str, *, n: int, values: list[float]) -> dict[str, Any]:
+    """A latency pass: one value per object seen reaching the state (`seen` = len(values) of `n`)."""
+    s = summary(values)
+    return {**counted(what, n=n, seen=len(values)), "p50": s["p50"], "p95": s["p95"], "p99": s["p99"]}
+
+
 def parallel(fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 8) -> list[Any]:
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(fn, items))
 
 
 class Seen:
-    """Watch a list call and remember when each object (by name) first met `pred`."""
+    """Watch a list call and remember when each object (by name) first met `pred`, and what `value`
+    said about it then (e.g. which final phase it reached)."""
 
-    def __init__(self, list_fn: Callable[..., Any], pred: Callable[[Any], bool], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        list_fn: Callable[..., Any],
+        pred: Callable[[Any], bool],
+        value: Callable[[Any], Any] = bool,
+        **kwargs: Any,
+    ) -> None:
         self.first: dict[str, float] = {}
-        self._list_fn, self._pred, self._kwargs = list_fn, pred, kwargs
+        self.value: dict[str, Any] = {}
+        self._list_fn, self._pred, self._value, self._kwargs = list_fn, pred, value, kwargs
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -57,6 +80,7 @@ class Seen:
                     rv = obj["metadata"].get("resourceVersion") or rv
                     name = obj["metadata"]["name"]
                     if name not in self.first and ev["type"] != "DELETED" and self._pred(obj):
+                        self.value[name] = self._value(obj)  # before `first`: readers key on `first`
                         self.first[name] = time.monotonic()
                     if self._stop.is_set():
                         break
@@ -68,11 +92,19 @@ class Seen:
             finally:
                 w.stop()
 
-    def wait(self, n: int, timeout: float) -> bool:
+    def wait_for(self, names: Iterable[str], timeout: float) -> int:
+        """Wait until every one of `names` was seen or `timeout` passed; how many were seen (by name:
+        a namespace may hold other objects)."""
+        want = set(names)
         deadline = time.monotonic() + timeout
-        while len(self.first) < n and time.monotonic() < deadline:
+        while not want <= self.first.keys() and time.monotonic() < deadline:
             time.sleep(0.05)
-        return len(self.first) >= n
+        return len(want & self.first.keys())
+
+    def last(self, names: Iterable[str], since: float) -> float | None:
+        """Seconds from `since` to the last of `names` seen; None when none was."""
+        times = [self.first[x] for x in names if x in self.first]
+        return max(times) - since if times else None
 
     def stop(self) -> None:
         self._stop.set()

@@ -1,0 +1,100 @@
+"""Figure 1, dispatch throughput: N Task CRs → N Jobs, against two floors measured in the same run.
+
+Floor 1 is N bare Jobs from the same client; floor 2 is, with the operator stopped, the writes kubetask
+needs per Task (create the Task, create its Job, patch the Task's status) from a plain client: what no
+operator can beat on this machine. Each pass records how many of its N Jobs were seen; rates divide
+what was seen by the time to the last one seen, so a pass cut short by its deadline shows as PARTIAL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import scale
+from bench.context import GROUP, VERSION, Context, job_body, log, task_body
+from bench.harness import Seen, counted, latencies, parallel
+
+FLOOR_TIMEOUT = 900
+KUBETASK_TIMEOUT = 1800
+
+
+def run(ctx: Context, record: dict[str, Any], _figures: dict[str, dict[str, Any]]) -> None:
+    """One row per size, appended as soon as it is measured (a later size failing keeps the earlier)."""
+    rows: list[dict[str, Any]] = record.setdefault("rows", [])
+    for n in ctx.sizes.dispatch:
+        row: dict[str, Any] = {"n": n}
+        rows.append(row)
+        row["floor"] = bare_jobs(ctx, n)
+        # The floor's Jobs each got a pod: clear them first so the next pass does not pay for them.
+        ctx.clear(("floor",))
+        row["writes_floor"] = writes_floor(ctx, n)
+        row.update(through_kubetask(ctx, n))
+        row["scale"] = scale.snapshot(ctx)
+
+
+def _timed_pass(
+    ctx: Context, ns: str, what: str, names: list[str], make: Callable[[int], Any], timeout: float
+) -> tuple[dict[str, Any], Seen]:
+    """Run `make` over range(len(names)) from 8 threads; Jobs `names` seen in `ns`, with CPU per component."""
+    seen = ctx.jobs_seen(ns)
+    try:
+        cpu = ctx.meter()
+        cpu.start()
+        t0 = time.monotonic()
+        parallel(make, range(len(names)))
+        k = seen.wait_for(names, timeout)
+        used = cpu.stop()
+    finally:
+        seen.stop()
+    return {**counted(what, n=len(names), seen=k, seconds=seen.last(names, t0)), "cpu_seconds": used}, seen
+
+
+def bare_jobs(ctx: Context, n: int) -> dict[str, Any]:
+    log(f"dispatch: {n} Jobs directly (floor)")
+    ns = ctx.namespace("floor")
+    names = [f"j{i}" for i in range(n)]
+    return _timed_pass(ctx, ns, f"{n} bare Jobs seen", names, lambda i: ctx.create_job(ns, names[i]), FLOOR_TIMEOUT)[0]
+
+
+def writes_floor(ctx: Context, n: int) -> dict[str, Any]:
+    """Second floor: the writes kubetask makes per Task, from a plain client with the operator stopped."""
+    log(f"dispatch: {n} x (Task + Job + status) from a plain client, operator stopped (second floor)")
+    ctx.op.stop()
+    ns = ctx.namespace("floor-writes")
+
+    def write(i: int) -> None:
+        task = ctx.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", task_body(f"w{i}"))
+        job = job_body(f"w{i}-1")
+        job["metadata"]["ownerReferences"] = [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "name": f"w{i}",
+                                               "uid": task["metadata"]["uid"], "controller": True}]  # fmt: skip
+        ctx.batch.create_namespaced_job(ns, job)
+        status = {"phase": "Pending", "attemptCount": 1,
+                  "attempts": [{"number": 1, "jobName": f"w{i}-1", "phase": "Pending"}]}  # fmt: skip
+        ctx.custom.patch_namespaced_custom_object_status(GROUP, VERSION, ns, "tasks", f"w{i}", {"status": status})
+
+    names = [f"w{i}-1" for i in range(n)]
+    try:
+        return _timed_pass(ctx, ns, f"{n} Task+Job+status Jobs seen", names, write, FLOOR_TIMEOUT)[0]
+    finally:
+        # Gone before the operator starts again: it would otherwise adopt n Tasks it did not dispatch.
+        ctx.clear(("floor",))
+        ctx.restart_operator()
+
+
+def through_kubetask(ctx: Context, n: int) -> dict[str, Any]:
+    log(f"dispatch: {n} Tasks through kubetask")
+    ns = ctx.namespace("dispatch")
+    ctx.template(ns)
+    created: dict[str, float] = {}
+
+    def make(i: int) -> None:
+        created[f"t{i}"] = time.monotonic()
+        ctx.create_task(ns, f"t{i}")
+
+    names = [f"t{i}-1" for i in range(n)]
+    kubetask, seen = _timed_pass(ctx, ns, f"{n} Tasks' Jobs seen", names, make, KUBETASK_TIMEOUT)
+    lat = [seen.first[f"{t}-1"] - c for t, c in created.items() if f"{t}-1" in seen.first]
+    under_load = latencies(f"Task created → Job seen, {n} at once", n=n, values=lat)
+    return {"kubetask": kubetask, "task_to_job_latency_under_load": under_load, "namespace": ns}

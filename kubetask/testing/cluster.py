@@ -67,6 +67,28 @@ class Cluster:
         if r.returncode:
             raise AssertionError(f"apiserver restart failed: {r.stderr}")
 
+    def egress_rejected(self) -> int:
+        """Packets from this cluster's pods the egress guard has refused so far (cluster.sh, guard_egress).
+
+        Read from the kernel's counter on the guard's REJECT rule; fails when the guard is missing or
+        not jumped to from FORWARD, so a test can check that before its pod sends anything.
+        """
+        mark = self.dir / "egress-chain"
+        if not mark.exists():
+            raise AssertionError(f"the cluster has no egress guard ({mark} missing)")
+        chain = mark.read_text().strip()
+        r = subprocess.run(["iptables", "-w", "-L", chain, "-v", "-x", "-n"], capture_output=True, text=True,
+                           timeout=30)  # fmt: skip
+        if r.returncode:
+            raise AssertionError(f"no egress chain {chain}: {r.stderr}")
+        header, _, *rules = r.stdout.splitlines()  # "Chain NAME (N references)", column titles
+        if "(0 references)" in header:
+            raise AssertionError(f"egress chain {chain} is not jumped to:\n{r.stdout}")
+        rejects = [int(line.split()[0]) for line in rules if line.split()[2:3] == ["REJECT"]]
+        if len(rejects) != 1:
+            raise AssertionError(f"egress chain {chain} needs exactly one REJECT rule:\n{r.stdout}")
+        return rejects[0]
+
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
 

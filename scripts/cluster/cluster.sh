@@ -165,14 +165,48 @@ EOT
 
 node_vars() {
   ID=$(printf %s "$D" | md5sum | cut -c1-6); BR=ktb$ID; CG=kubetask-$ID; RUN=/run/kubetask-$ID; SOCK=$RUN/containerd.sock
+  EGRESS=KT-EGRESS-$ID; SVC=10.0.0.0/24   # SVC: kube-apiserver's --service-cluster-ip-range
 }
 CGS="cpu cpuacct cpuset memory pids systemd blkio devices freezer"
 SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward"
+# Host state that every node on this machine shares (the service-range route, /var/lib/kubelet) is changed
+# under one lock, and removed only by the last node to go: each node has a ktb* bridge from before its
+# locked set-up until after its kubelet stopped, so "another ktb* bridge exists" means "another node needs it".
+RT_PROTO=151   # an unassigned routing protocol number: marks the route as made by a kubetask node
+locked() { ( flock 9; "$@" ) 9>/run/kubetask-net.lock; }
+other_nodes() { ip -o link show type bridge | grep -v "^[0-9]*: $BR:" | grep -q '^[0-9]*: ktb[0-9a-f]\{6\}:' ||
+  grep -qsx kubelet /proc/[0-9]*/comm; }
+
+# Nothing a pod sends may leave this machine. The CNI bridge is the pods' default gateway (isGateway, a
+# 0.0.0.0/0 route, no masquerade), so without this their packets are forwarded to the host's default route.
+# - This cluster's own chain, jumped to from FORWARD for its pod subnet: clusters side by side keep apart
+#   and 'down' removes exactly its own rules. br_netfilter (bridge-nf-call-iptables=1 here) sends bridged
+#   pod-to-pod frames through FORWARD too, hence the RETURN for the bridge subnet; host <-> pod traffic is
+#   INPUT/OUTPUT and unaffected (kubectl logs, tests reaching pod IPs). REJECT rather than DROP: a pod fails
+#   at once (EHOSTUNREACH) instead of waiting out its timeout; tests read the rule's packet counter.
+# - The service range is not exempt: kube-proxy (if any) DNATs in PREROUTING, so FORWARD sees translated
+#   addresses, and an untranslated ClusterIP meets the 'unreachable' route first (host processes too):
+#   dropped locally like a blackhole, but answered with host-unreachable instead of a silent timeout.
+guard_egress() {  # guard_egress POD_SUBNET
+  iptables -w -N "$EGRESS" 2>/dev/null || iptables -w -F "$EGRESS"   # left by a run that was killed
+  iptables -w -A "$EGRESS" -d "$1" -j RETURN -m comment --comment "kubetask-$ID pod to pod"
+  iptables -w -A "$EGRESS" -j REJECT --reject-with icmp-admin-prohibited -m comment --comment "kubetask-$ID pod egress"
+  iptables -w -C FORWARD -s "$1" -j "$EGRESS" 2>/dev/null || iptables -w -I FORWARD 1 -s "$1" -j "$EGRESS"
+  echo "$EGRESS" > "$D/egress-chain"
+  # Only if absent: another node's route serves this one too, and a route of someone else's stays theirs.
+  [ -n "$(ip route show exact "$SVC")" ] || ip route add unreachable "$SVC" proto "$RT_PROTO"
+  # kubelet 1.20 hard-codes /var/lib/kubelet/device-plugins; the mark tells the last node it may remove it.
+  [ -e /var/lib/kubelet ] || { mkdir -p /var/lib/kubelet && touch /var/lib/kubelet/.made-by-kubetask; }
+}
+unguard_shared() {  # the last node to go removes the route and /var/lib/kubelet if a kubetask node made them
+  other_nodes && return 0
+  [ -z "$(ip route show exact "$SVC" proto "$RT_PROTO")" ] || ip route del unreachable "$SVC" proto "$RT_PROTO"
+  [ ! -e /var/lib/kubelet/.made-by-kubetask ] && [ ! -f "$D/made-var-lib-kubelet" ] || rm -rf /var/lib/kubelet
+}
 
 node() {
   node_vars; local N=$D/node name=node-1 P_KUBELET IMPORT net i f
   mkdir -p "$N" "$RUN"
-  [ -e /var/lib/kubelet ] || touch "$D/made-var-lib-kubelet"   # kubelet 1.20 hard-codes .../device-plugins there
   for f in $SYSCTLS; do echo "$f=$(sysctl -n "$f")"; done > "$D/sysctl.orig"   # kubelet + CNI change these
   for i in $(seq 0 250); do net=10.$((200 + 0x${ID:0:2} % 50)).$(( (0x${ID:2:2} + i) % 250 )); ip route | grep -q "^$net\." || break; done
   # restrict_oom_score_adj: root here may lack CAP_SYS_RESOURCE; without it every pod sandbox fails.
@@ -210,6 +244,12 @@ EOT
   # kubelet refuses a loopback --node-ip: the bridge comes first and its address is the node IP.
   ip link add "$BR" type bridge && ip addr add "$net.1/24" dev "$BR" && ip link set "$BR" up
   echo "$BR" > "$D/bridge"
+  locked guard_egress "$net.0/24"   # before any pod can start
+  # Pods get the kubelet's --resolv-conf (by default the host's, whose nameserver is off this machine).
+  # 127.0.0.1 in a pod's network namespace is the pod itself, where nothing serves :53: a lookup fails at
+  # once and no query leaves the pod. Tests that need names run a server on the bridge address and set the
+  # pod's dnsConfig.
+  printf '# kubetask local cluster: no resolver off this machine (cluster.sh)\nnameserver 127.0.0.1\n' > "$N/resolv.conf"
   start containerd containerd --config "$N/containerd.toml"
   for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
   ctr -a "$SOCK" -n k8s.io images import "$CACHE/images/pause.tar" >/dev/null
@@ -223,6 +263,7 @@ EOT
   export AWS_EC2_METADATA_DISABLED=true   # else kubelet's ECR credential code probes the EC2 metadata address
   start kubelet "$BIN/kubelet" --kubeconfig="$D/kubeconfig" --hostname-override="$name" --node-ip="$net.1" \
     --container-runtime=remote --container-runtime-endpoint="unix://$SOCK" --containerd="$SOCK" --runtime-request-timeout=2m \
+    --resolv-conf="$N/resolv.conf" \
     --cgroup-driver=cgroupfs --cgroup-root="/$CG" --fail-swap-on=false --oom-score-adj=0 \
     --pod-infra-container-image=local/pause:1 --root-dir="$N/kubelet" --cert-dir="$N/kubelet/pki" --volume-plugin-dir="$N/kubelet/plugins-exec" \
     --address="$net.1" --port="$P_KUBELET" --read-only-port=0 --healthz-port=0 --anonymous-auth=true \
@@ -274,6 +315,9 @@ down() {
   while read -r pid name exe; do ours "$pid" "$exe" && kill -KILL "$pid" 2>/dev/null || true; done < "$D/pids"
   findmnt -rn -o TARGET | { grep -E "^($N|$RUN)/" || true; } | sort -r | while read -r f; do umount -l "$f" || true; done
   ! ip link show "$BR" >/dev/null 2>&1 || ip link del "$BR"
+  { iptables -w -S FORWARD 2>/dev/null || true; } | { grep -- " -j $EGRESS\$" || true; } |
+    while read -r _ _ f; do iptables -w -D FORWARD $f; done   # $f unquoted: the rule's own words
+  ! iptables -w -F "$EGRESS" 2>/dev/null || iptables -w -X "$EGRESS" || log "could not delete chain $EGRESS"
   for f in $CGS unified; do [ -d "/sys/fs/cgroup/$f/$CG" ] && find "/sys/fs/cgroup/$f/$CG" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
   if [ -f "$D/containerd.log" ]; then   # pod logs live in fixed paths in 1.20: remove ours
     uids=" $(grep -o 'PodSandboxMetadata{Name:[^,]*,Uid:[0-9a-f-]*' "$D/containerd.log" | sed 's/.*Uid://' | sort -u | xargs || true) "
@@ -283,12 +327,12 @@ down() {
   fi
   for f in /var/lib/cni/results/"kubetask-$ID"-*-eth0; do
     [ -e "$f" ] || continue; id=${f%-eth0}; id=${id##*-}; rm -f "$f" "/var/lib/cni/results/cni-loopback-$id-lo"; done
-  [ ! -f "$D/made-var-lib-kubelet" ] || rm -rf /var/lib/kubelet "$D/made-var-lib-kubelet"
+  locked unguard_shared; rm -f "$D/made-var-lib-kubelet"
   [ ! -f "$D/sysctl.orig" ] || sysctl -q -p "$D/sysctl.orig" >/dev/null
   data=$(cat "$D/etcd-data-dir" 2>/dev/null || true)
   case "$data" in */kubetask-etcd.??????) rm -rf -- "$data" ;; esac
   rm -rf -- "$N/containerd" "$N/kubelet" "$N/ipam" "$RUN"
-  rm -f -- "$D"/{pids,etcd-data-dir,etcd-port,kubeconfig,tokens.csv,ca.key,ca.crt,apiserver.key,apiserver.crt,sa.key,sysctl.orig,bridge} "$D"/.doc.*
+  rm -f -- "$D"/{pids,etcd-data-dir,etcd-port,kubeconfig,tokens.csv,ca.key,ca.crt,apiserver.key,apiserver.crt,sa.key,sysctl.orig,bridge,egress-chain} "$D"/.doc.*
   log "stopped; logs kept in $D/*.log"
 }
 

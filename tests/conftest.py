@@ -33,8 +33,10 @@ OWN_CLUSTER_PREFIXES = ("own_", "dedicated_")
 # Fixtures whose tests take minutes (the fault test: 200 Tasks through kills and restarts).
 SLOW_FIXTURES = frozenset({"chaos_operator"})
 # Unit tests are pure and take a second or two; one that runs for minutes is hung (a mutant's
-# endless loop, say) and should fail long before the global 600 s.
+# endless loop, say) and should fail long before the global 600 s. A slow test (minutes by design,
+# longer on a loaded machine) gets more than the global default unless it states its own.
 UNIT_TIMEOUT_SECONDS = 120
+SLOW_TIMEOUT_SECONDS = 1800
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,14 +44,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = str(item.path)
         if "/tests/integration/" in path:
             item.add_marker(pytest.mark.cluster)
-        if "/tests/unit/" in path and item.get_closest_marker("timeout") is None:
-            item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_SECONDS))
         # the closure: fixtures requested through other fixtures count too
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & OWN_CLUSTER_FIXTURES or any(f.startswith(OWN_CLUSTER_PREFIXES) for f in fixtures):
             item.add_marker(pytest.mark.own_cluster)
         if fixtures & SLOW_FIXTURES:
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("timeout") is None:
+            if "/tests/unit/" in path:
+                item.add_marker(pytest.mark.timeout(UNIT_TIMEOUT_SECONDS))
+            elif item.get_closest_marker("slow") is not None:
+                item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_SECONDS))
 
 
 @pytest.fixture(scope="session")

@@ -126,6 +126,10 @@ def main() -> None:
     requeue = Requeue(kube.reconcile)
     kube.requeue = requeue.at
     requeue.start()
+    sweeper = sweep.Sweeper(kube, settings.resync_seconds)
+    # kill -USR1: one sweep now, same code path as the periodic one (tests show it finds nothing to repair).
+    # Installed before the start-up resync, so once its log line is out the signal is safe to send.
+    signal.signal(signal.SIGUSR1, lambda *_: sweeper.now())
     if settings.leader_election:
         leader = LeaderElector(
             api, namespace=settings.lease_namespace, name=settings.lease_name, identity=settings.identity,
@@ -137,10 +141,7 @@ def main() -> None:
     else:
         kube.hold()  # before kopf starts listing
         threading.Thread(target=_resync_all, args=(kube,), name="kubetask-resync", daemon=True).start()
-    sweeper = sweep.Sweeper(kube, settings.resync_seconds)
     sweeper.start()
-    # kill -USR1: one sweep now, same code path as the periodic one (tests show it finds nothing to repair)
-    signal.signal(signal.SIGUSR1, lambda *_: sweeper.now())
     handlers.configure(kube, settings)
     kopf.run(
         standalone=settings.standalone,

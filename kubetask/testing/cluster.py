@@ -109,6 +109,7 @@ class OperatorProcess:
         self.database_url = database_url
         self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log_start = 0  # where the running process's lines begin in `log` (appended to across restarts)
 
     def use_database(self, url: str) -> None:
         """Make sure the running operator mirrors to `url` (restarting it if needed)."""
@@ -119,6 +120,7 @@ class OperatorProcess:
 
     def start(self) -> None:
         out = self.log.open("ab")
+        self._log_start = out.tell()
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from kubetask.operator.main import main; main()"],
             env={
@@ -149,10 +151,15 @@ class OperatorProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def resynced(self) -> bool:
+        """Whether the running process logged its start-up resync (as leader: every Task re-derived)."""
+        return "resync: " in self.log.read_bytes()[self._log_start :].decode(errors="replace")
+
     def sweep_now(self, timeout: float = 120) -> str:
         """Send SIGUSR1 (one recovery sweep now) and return the sweep's own log line once it is written.
-        Call it after start-up (`start_and_resync`): before the handler is installed the signal kills."""
+        Waits for the running process's start-up resync first: before it the signal could still kill."""
         assert self.proc is not None and self.proc.poll() is None, "the operator is not running"
+        wait_for("the operator's start-up resync", self.resynced, timeout)
         before = self._sweep_lines()
         self.proc.send_signal(signal.SIGUSR1)
         lines = wait_for("the sweep's log line", lambda: self._sweep_lines()[len(before) :], timeout)
@@ -163,10 +170,9 @@ class OperatorProcess:
 
     def start_and_resync(self, timeout: float = 60) -> bool:
         """Start, then wait for the start-up resync's log line (every Task re-derived); False on timeout."""
-        before = self.output().count("resync: ")
         self.start()
         deadline = time.monotonic() + timeout
-        while self.output().count("resync: ") <= before:
+        while not self.resynced():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.2)

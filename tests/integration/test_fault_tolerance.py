@@ -1,7 +1,12 @@
 """Fault test: 200 tasks with mixed outcomes while the operator is SIGKILLed and restarted at
 random moments (6 times) and the apiserver is restarted once. Every task must end in its correct
 final phase, no attempt may run twice (one Job per attempt, one pod per Job), and the SQL
-history must equal what the CRs report."""
+history must equal what the CRs report.
+
+The operator runs at production settings: its recovery sweep every 600 s never runs during the
+test, so only watch events and the start-up resync can heal what a kill interrupted. Afterwards
+one sweep on demand (SIGUSR1) must find nothing to change. "Once" is counted by the apiserver's
+audit log, which sees a Job deleted and created again under the same name; a listing cannot."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,7 @@ from sqlalchemy.orm import Session
 from kubetask.history import snapshot
 from kubetask.store import make_engine
 from kubetask.store.tables import AttemptRow, EventRow, TaskRow
+from kubetask.testing.audit import WRITE_VERBS
 from kubetask.testing.cluster import (
     FINAL,
     Cluster,
@@ -31,6 +38,7 @@ from kubetask.testing.cluster import (
     wait_for,
 )
 
+_CHAOS_AGENT = f"kubetask-operator/{version('kubetask')} (chaos)"
 RETRY = {"maxAttempts": 3, "backoff": "constant", "delaySeconds": 1, "jitter": "none"}
 # kind → (count, expected phase, expected attempts)
 PLAN = {
@@ -44,7 +52,10 @@ PLAN = {
 
 @pytest.fixture
 def chaos_operator(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterator[OperatorProcess]:
-    with dedicated_operator(operator, cluster, tmp_path / "chaos.log", {"KUBETASK_OPERATOR_RESYNC_SECONDS": "5"}) as op:
+    # no KUBETASK_OPERATOR_RESYNC_SECONDS: the default (600 s); its own identity, so its own User-Agent, and
+    # its own Lease (the session operator's, just stopped, would otherwise hold it for 15 s)
+    env = {"KUBETASK_OPERATOR_IDENTITY": "chaos", "KUBETASK_OPERATOR_LEASE_NAME": "kubetask-chaos-test"}
+    with dedicated_operator(operator, cluster, tmp_path / "chaos.log", env) as op:
         yield op
 
 
@@ -114,6 +125,32 @@ def _mirror_diff(url: str, crs: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+@pytest.mark.timeout(1200)  # the wait for all 200 (600 s) must fail by itself, before the per-test timeout
+def _assert_each_job_and_pod_created_once(cluster: Cluster, namespace: str, expected_jobs: set[str]) -> None:
+    """From the apiserver's own record: every expected Job created exactly once (a 409 for a name that
+    exists is fine; two 201s would be a Job deleted and made again), all by the chaos operator, and one
+    pod created per Job (garbage collection would hide a second one's pod from a listing)."""
+    cluster.audit_sync()
+    audit = cluster.audit()
+    creates = audit.requests(verb="create", resource="jobs", namespace=namespace)
+    made = Counter(r.name for r in creates if r.code == 201)
+    assert set(made) == expected_jobs, f"Jobs created {sorted(set(made) ^ expected_jobs)} differ from the CRs"
+    assert [n for n, k in made.items() if k > 1] == [], "a Job name was created more than once"
+    assert {r.user_agent for r in creates} == {_CHAOS_AGENT}, "a Job was created by someone else"
+    assert {r.code for r in creates} <= {201, 409}
+    # subresource "": the pod itself, not the scheduler's binding (also a create on pods)
+    pod_creates = audit.requests(verb="create", resource="pods", subresource="", namespace=namespace, code=201)
+    pods = Counter(r.label("job-name") for r in pod_creates)
+    assert pods == Counter(dict.fromkeys(expected_jobs, 1)), "an attempt's Job made more than one pod"
+
+
+def _task_and_job_writes(cluster: Cluster, namespace: str, since: int) -> list[tuple[str, str, str, str]]:
+    """The chaos operator's writes to Tasks (their status included) and Jobs in `namespace` after `since`."""
+    writes = cluster.audit().requests(since=since, namespace=namespace, verb=WRITE_VERBS, resource={"tasks", "jobs"},
+                                      user_agent=_CHAOS_AGENT)  # fmt: skip
+    return [(r.verb, r.resource, r.subresource, r.name) for r in writes]
+
+
 def test_two_hundred_tasks_survive_operator_kills_and_an_apiserver_restart(
     cluster: Cluster, chaos_operator: OperatorProcess, namespace: str
 ) -> None:
@@ -168,6 +205,14 @@ def test_two_hundred_tasks_survive_operator_kills_and_an_apiserver_restart(
     expected_jobs = {a["jobName"] for cr in crs for a in cr["status"].get("attempts", [])}
     assert set(per_attempt) == expected_jobs and max(per_attempt.values()) == 1
     assert all(pods_per_job[j] == 1 for j in expected_jobs), "an attempt ran in more than one pod"
+    _assert_each_job_and_pod_created_once(cluster, namespace, expected_jobs)
+
+    # nothing is left for the periodic sweep to repair: one sweep now changes nothing
+    mark = cluster.audit().mark()
+    line = chaos_operator.sweep_now()
+    cluster.audit_sync()
+    assert "0 status writes, 0 Jobs created, 0 Jobs deleted, 0 orphans deleted" in line, line
+    assert _task_and_job_writes(cluster, namespace, mark) == [], "the sweep after the chaos changed something"
 
     url = chaos_operator.database_url
     wait_for("SQL history equals the CRs", lambda: not _mirror_diff(url, crs), timeout=120, interval=2)

@@ -1,7 +1,8 @@
 """An operator restarted with many active Tasks re-derives them from one listing of Tasks, Jobs and
 pods: nothing is rewritten or re-created, and the number of Job LISTs does not grow with the number
 of Tasks (before, every Task cost two label-selected LISTs, twice: once for kopf's re-listed event
-and once for the resync)."""
+and once for the resync). "Nothing rewritten" is read from the apiserver's audit log: every status
+write and Job create after the kill, not two snapshots that a late write could fall between."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kubetask.testing.audit import WRITE_VERBS
 from kubetask.testing.cluster import Cluster, OperatorProcess, create, dedicated_operator, task, template, wait_for
 
 N = 40
@@ -55,13 +57,21 @@ def test_restart_relists_without_per_task_reads_or_rewrites(
 
     before = wait_for("every Task has its Job", lambda: dispatched(N), timeout=120)
     own_operator.kill()
+    mark = cluster.audit().mark()  # the killed process writes nothing more: what follows is the new one's
     lists_before = _list_requests(cluster, "jobs")
     assert own_operator.start_and_resync(60), "no resync after the restart"
     create(cluster, namespace, "tasks", task("after-restart", **SPEC))  # events flow again after the resync
     after = wait_for("the new Task dispatched too", lambda: dispatched(N + 1), timeout=60)
     lists = _list_requests(cluster, "jobs") - lists_before
 
-    assert {k: after[k] for k in before} == before  # not rewritten, still Pending, the same Job (none re-created)
+    cluster.audit_sync()
+    audit = cluster.audit()
+    writes = audit.requests(since=mark, namespace=namespace, verb=WRITE_VERBS, user_agent="kubetask-operator/")
+    status_writes = [r for r in writes if (r.resource, r.subresource) == ("tasks", "status")]
+    assert {r.name for r in status_writes} == {"after-restart"}, "the restart rewrote a Task it had decided"
+    job_writes = [r for r in writes if r.resource == "jobs"]
+    assert [(r.verb, r.name, r.code) for r in job_writes] == [("create", "after-restart-1", 201)]
+    assert {k: after[k][1:] for k in before} == {k: v[1:] for k, v in before.items()}  # still Pending, same Job
     assert len(cluster.batch().list_namespaced_job(namespace).items) == N + 1
     # kopf's start-up list, the resync's one, the controller-manager's CronJob poll: a handful, not 2 per Task
     assert lists < 10, f"{lists} Job LISTs for a restart with {N} active Tasks"

@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
 from jsonschema import Draft4Validator
 from typer.testing import CliRunner
 
 from kubetask import crdgen
 from kubetask.cli import app
 from kubetask.models import Task
+from tests.unit.strategies import Run, runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +81,30 @@ def test_example_objects_validate_against_the_generated_schema_and_round_trip() 
         assert list(Draft4Validator(schema).iter_errors(doc)) == []
     task = Task.model_validate(docs[1])
     assert Task.model_validate(task.to_wire()) == task
+
+
+def _kept(value: Any, schema: dict[str, Any]) -> Any:
+    """What the apiserver keeps of `value` under a structural schema: fields it does not declare are pruned."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return value
+    if isinstance(value, dict):
+        props, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            return {k: _kept(v, extra) for k, v in value.items()}
+        return {k: _kept(v, props[k]) for k, v in value.items() if k in props}
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_kept(v, schema["items"]) for v in value]
+    return value
+
+
+@settings(max_examples=100, deadline=None)
+@given(r=runs())
+def test_reachable_tasks_with_their_status_validate_against_the_crd_and_survive_pruning(r: Run) -> None:
+    # statuses as decide() writes them (attempts, conditions, policy, result), not hand-picked ones
+    schema = crdgen.crds()["kubetask.io_tasks.yaml"]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    wire = r.task.to_wire()
+    assert "status" in wire and wire["status"]["attempts"]
+    assert [e.message for e in Draft4Validator(schema).iter_errors(wire)] == []
+    for part in ("spec", "status"):
+        assert _kept(wire[part], schema["properties"][part]) == wire[part], part
+    assert Task.model_validate(wire) == r.task

@@ -304,7 +304,8 @@ def run(m: Mutant, scratch: Scratch) -> Verdict:
         for test, cs in found.items():
             if not cs:
                 errs = _collection_errors(named)
-                broken.append(f"{test}: not run ({'; '.join(errs) or 'not collected'})")
+                why = "; ".join(errs) or f"not collected: is it committed? the copy is HEAD {scratch.commit[:12]}"
+                broken.append(f"{test}: not run ({why})")
             for c in cs:
                 lines.append(f"{c.outcome:>9}  {c.nodeid}" + (f"  ({c.detail})" if c.detail else ""))
                 if c.outcome in ("error", "other"):

@@ -17,7 +17,7 @@ trap 'rc=$?; [ $rc -eq 0 ] || echo "build.sh: exit $rc at: $BASH_COMMAND" >&2' E
 packages() {
   export DEBIAN_FRONTEND=noninteractive
   local pkgs=(golang-go etcd-server rsync golang-github-modern-go-reflect2-dev openssl curl make dpkg-dev
-              gcc libc6-dev iproute2 containerd runc containernetworking-plugins mmdebstrap docker.io)
+              gcc libc6-dev iproute2 iptables containerd runc containernetworking-plugins mmdebstrap docker.io)
   dpkg -s "${pkgs[@]}" >/dev/null 2>&1 && return 0
   apt-get install -y -q --no-upgrade "${pkgs[@]}" >&2 ||
     { apt-get update -q >&2 && apt-get install -y -q --no-upgrade "${pkgs[@]}" >&2; }

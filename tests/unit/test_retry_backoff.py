@@ -20,16 +20,16 @@ def pol(**kw: object) -> ResolvedPolicy:
 @pytest.mark.parametrize(
     ("backoff", "delay_s", "factor", "cap", "expected"),
     [
-        pytest.param("constant", 2, 3, 600, [2, 2, 2, 2], id="constant d=2 f=3: 2,2,2,2"),
-        pytest.param("linear", 2, 3, 600, [2, 4, 6, 8], id="linear d=2 f=3: 2,4,6,8 (factor unused)"),
-        pytest.param("exponential", 2, 3, 600, [2, 6, 18, 54], id="exponential d=2 f=3: 2,6,18,54"),
-        pytest.param("linear", 3, 2, 600, [3, 6, 9, 12], id="linear d=3 f=2: 3,6,9,12"),
-        pytest.param("exponential", 3, 2, 600, [3, 6, 12, 24], id="exponential d=3 f=2: 3,6,12,24"),
-        pytest.param("exponential", 1, 1, 600, [1, 1, 1, 1], id="exponential f=1 is constant"),
+        pytest.param("constant", 2, 3, 600, [2, 2, 2, 2], id="constant d2 f3"),
+        pytest.param("linear", 2, 3, 600, [2, 4, 6, 8], id="linear d2 f3 (factor unused)"),
+        pytest.param("exponential", 2, 3, 600, [2, 6, 18, 54], id="exponential d2 f3"),
+        pytest.param("linear", 3, 2, 600, [3, 6, 9, 12], id="linear d3 f2"),
+        pytest.param("exponential", 3, 2, 600, [3, 6, 12, 24], id="exponential d3 f2 parts from linear at 3"),
+        pytest.param("exponential", 1, 1, 600, [1, 1, 1, 1], id="exponential f1 is constant"),
         pytest.param("constant", 5, 3, 4, [4, 4, 4, 4], id="constant capped below d"),
         pytest.param("linear", 5, 3, 12, [5, 10, 12, 12], id="linear capped at 12"),
         pytest.param("exponential", 5, 3, 60, [5, 15, 45, 60], id="exponential capped at 60"),
-        pytest.param("exponential", 0, 3, 600, [0, 0, 0, 0], id="exponential d=0: no delay"),
+        pytest.param("exponential", 0, 3, 600, [0, 0, 0, 0], id="exponential d0 no delay"),
     ],
 )
 def test_each_kind_gives_its_documented_delays(
@@ -51,29 +51,31 @@ def test_huge_growth_stays_at_the_cap_instead_of_overflowing() -> None:
 @pytest.mark.parametrize(
     ("policy", "attempt", "draw", "expected"),
     [
-        pytest.param({"backoff": "exponential", "jitter": "full"}, 3, 0.5, 9.0, id="full: half of 18"),
-        pytest.param({"backoff": "linear", "jitter": "full"}, 3, 0.5, 3.0, id="full: half of linear 6"),
-        pytest.param({"backoff": "exponential", "jitter": "full"}, 2, 0.0, 0.0, id="full: draw 0 is 0"),
+        pytest.param(
+            {"backoff": "exponential", "jitter": "full"}, 3, 0.5, 9.0, id="full jitter half of exponential 18"
+        ),
+        pytest.param({"backoff": "linear", "jitter": "full"}, 3, 0.5, 3.0, id="full jitter half of linear 6"),
+        pytest.param({"backoff": "exponential", "jitter": "full"}, 2, 0.0, 0.0, id="full jitter draw 0 is 0"),
         pytest.param(
             {"backoff": "exponential", "jitter": "proportional", "jitterRatio": 0.5},
             2,
             0.0,
             3.0,
-            id="proportional 0.5: 6 down to 3",
+            id="proportional 0.5 exponential 6 down to 3",
         ),  # fmt: skip
         pytest.param(
             {"backoff": "exponential", "jitter": "proportional", "jitterRatio": 0.5},
             2,
             1.0,
             9.0,
-            id="proportional 0.5: 6 up to 9",
+            id="proportional 0.5 exponential 6 up to 9",
         ),  # fmt: skip
         pytest.param(
             {"backoff": "constant", "jitter": "proportional", "jitterRatio": 0.5},
             2,
             1.0,
             3.0,
-            id="proportional 0.5: constant 2 up to 3",
+            id="proportional 0.5 constant 2 up to 3",
         ),  # fmt: skip
         pytest.param(
             {"backoff": "exponential", "jitter": "proportional", "jitterRatio": 0.5, "maxDelaySeconds": 20},
@@ -83,7 +85,11 @@ def test_huge_growth_stays_at_the_cap_instead_of_overflowing() -> None:
             id="proportional capped again",
         ),  # fmt: skip
         pytest.param(
-            {"backoff": "exponential", "jitter": "full", "maxDelaySeconds": 10}, 3, 0.5, 5.0, id="full: half of the cap"
+            {"backoff": "exponential", "jitter": "full", "maxDelaySeconds": 10},
+            3,
+            0.5,
+            5.0,
+            id="full jitter half of the cap",
         ),  # fmt: skip
     ],
 )

@@ -71,5 +71,5 @@ def test_tasks_finish_while_database_is_down_and_mirror_catches_up(
     # Only what this test caused: an earlier test's outage is in the same (appended) log file.
     logged = _log_since(operator, offset)
     down = logged.find("SQL mirror cannot write")
-    assert down >= 0, logged[-3000:]
-    assert "SQL mirror is writing" in logged[down:], logged[down:][-3000:]
+    assert down >= 0, f"no outage line in what the operator logged during this test:\n{logged[-3000:]}"
+    assert "SQL mirror is writing" in logged[down:], f"not writing again after the outage:\n{logged[down:][-3000:]}"

@@ -113,7 +113,11 @@ EOT
   # The audit log is the tests' oracle for "who wrote what, how often" (Job creates per name, status writes
   # per replica by User-Agent): written by each request itself (blocking), never rotated (maxsize in MB),
   # appended to by a restarted apiserver (same flags), unlike request counters or a watch. The policy audits
-  # writes to what kubetask touches and little else (first matching rule wins).
+  # writes to what kubetask touches and little else (first matching rule wins). KUBETASK_AUDIT=0 turns it off
+  # (benchmarks: the apiserver encodes every audited request body).
+  local audit=(--audit-policy-file="$D/audit-policy.yaml" --audit-log-path="$D/audit.log" --audit-log-format=json
+    --audit-log-mode=blocking --audit-log-maxsize=1000000 --audit-log-maxbackup=0)
+  [ "${KUBETASK_AUDIT:-1}" = 1 ] || audit=()
   cat > "$D/audit-policy.yaml" <<'EOT'
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -141,9 +145,7 @@ rules:
   resources: [{group: "", resources: [pods, pods/status, pods/binding]}]
 - level: None
 EOT
-  start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$P_ETCD" \
-    --audit-policy-file="$D/audit-policy.yaml" --audit-log-path="$D/audit.log" --audit-log-format=json \
-    --audit-log-mode=blocking --audit-log-maxsize=1000000 --audit-log-maxbackup=0 \
+  start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$P_ETCD" "${audit[@]}" \
     --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$P_API" \
     --tls-cert-file="$D/apiserver.crt" --tls-private-key-file="$D/apiserver.key" --cert-dir="$D" \
     --client-ca-file="$D/ca.crt" --token-auth-file="$D/tokens.csv" --authorization-mode=RBAC \

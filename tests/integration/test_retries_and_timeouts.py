@@ -21,23 +21,39 @@ def _ts(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def test_linear_backoff_gives_the_documented_delays_then_dead_letters(cluster: Cluster, namespace: str) -> None:
-    policy = {"maxAttempts": 3, "backoff": "linear", "delaySeconds": 3, "jitter": "none"}
-    create(cluster, namespace, "tasks", task("flaky", **_py("import sys; sys.exit(1)"), retry=policy))
+# delay 2 s, factor 8: the second delay is 2 s (constant), 4 s (linear), 16 s (exponential), so any
+# kind read as another moves a gap past one of the bounds below (hand-computed, kubetask.retry).
+BACKOFF = {"maxAttempts": 3, "delaySeconds": 2, "factor": 8, "jitter": "none"}
+EXPECTED_GAPS = {"constant": (2, 2), "linear": (2, 4), "exponential": (2, 16)}
 
-    st = wait_task(cluster, namespace, "flaky", timeout=120)["status"]
 
-    assert (st["phase"], st["reason"]) == ("DeadLettered", "NonZeroExit")
-    assert [a["jobName"] for a in st["attempts"]] == ["flaky-1", "flaky-2", "flaky-3"]
+def test_each_backoff_kind_waits_its_own_delays_then_dead_letters(cluster: Cluster, namespace: str) -> None:
+    for kind in EXPECTED_GAPS:
+        body = task(kind, **_py("import sys; sys.exit(1)"), retry={**BACKOFF, "backoff": kind})
+        create(cluster, namespace, "tasks", body)
+
+    done = {kind: wait_task(cluster, namespace, kind, timeout=240)["status"] for kind in EXPECTED_GAPS}
+
     jobs = {
         j.metadata.name: j.metadata.creation_timestamp for j in cluster.batch().list_namespaced_job(namespace).items
     }
-    assert sorted(jobs) == ["flaky-1", "flaky-2", "flaky-3"]  # exactly one Job per attempt
-    for n, expected in ((1, 3), (2, 6)):  # linear: delay · n after attempt n failed
-        gap = (jobs[f"flaky-{n + 1}"] - _ts(st["attempts"][n - 1]["finishTime"])).total_seconds()
-        assert expected - 1 <= gap <= expected + 10, (n, gap)  # 1 s timestamp resolution; slack for a busy node
-    dead = next(c for c in st["conditions"] if c["type"] == "DeadLettered")
-    assert (dead["status"], dead["reason"]) == ("True", "AttemptsExhausted")
+    assert sorted(jobs) == sorted(f"{k}-{n}" for k in EXPECTED_GAPS for n in (1, 2, 3))
+    for kind, st in done.items():
+        assert (st["phase"], st["reason"]) == ("DeadLettered", "NonZeroExit"), kind
+        assert [a["jobName"] for a in st["attempts"]] == [f"{kind}-1", f"{kind}-2", f"{kind}-3"]
+        assert st["policy"] == {  # the resolved policy, written out by hand: defaults for what the Task left out
+            "maxAttempts": 3, "backoff": kind, "delaySeconds": 2, "factor": 8, "maxDelaySeconds": 600,
+            "jitter": "none", "jitterRatio": 0.1, "noRetryOn": [], "pendingTimeoutSeconds": 900,
+            "ttlSecondsAfterFinished": 3600,
+        }  # fmt: skip
+        dead = next(c for c in st["conditions"] if c["type"] == "DeadLettered")
+        assert (dead["status"], dead["reason"]) == ("True", "AttemptsExhausted")
+        for n, expected in enumerate(EXPECTED_GAPS[kind], start=1):
+            # container finishedAt of attempt n -> creation of the Job of attempt n+1, both whole seconds
+            gap = (jobs[f"{kind}-{n + 1}"] - _ts(st["attempts"][n - 1]["finishTime"])).total_seconds()
+            # the delay is measured from finishedAt, so it is never short (1 s for the rounding); it is
+            # late by however long the operator took to see the failure and create the Job
+            assert expected - 1 <= gap <= expected + 8, (kind, n, gap)
 
 
 def test_no_retry_on_exit_code_is_honoured(cluster: Cluster, namespace: str) -> None:

@@ -263,5 +263,8 @@ def task(name: str, **spec: Any) -> dict[str, Any]:
 
 
 def task_events(cluster: Cluster, ns: str, name: str) -> list[tuple[str, str]]:
+    """(type, reason) of the Events about `name`, in the order they were created."""
     evs = cluster.core().list_namespaced_event(ns, field_selector=f"involvedObject.name={name}").items
-    return [(e.type, e.reason) for e in sorted(evs, key=lambda e: e.metadata.creation_timestamp)]
+    # creationTimestamp has 1 s resolution (ties come back in any order); each create takes a new,
+    # higher etcd revision, so the resourceVersion of a never-updated Event orders them
+    return [(e.type, e.reason) for e in sorted(evs, key=lambda e: int(e.metadata.resource_version))]

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from kubetask.testing.cluster import Cluster, get_task, task_events, wait_for, wait_task
+from kubetask.testing.cluster import (
+    GROUP,
+    VERSION,
+    Cluster,
+    OperatorProcess,
+    get_task,
+    task_events,
+    wait_for,
+    wait_task,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,9 +65,43 @@ def test_kubectl_apply_of_template_and_task_succeeds_with_echoed_result(cluster:
     )
 
 
-def test_status_is_not_rewritten_once_final(cluster: Cluster, namespace: str) -> None:
+def _mirrored_version(operator: OperatorProcess, ns: str, name: str) -> int:
+    """The resourceVersion of the Task the operator's mirror last stored (0 before it has a row)."""
+    path = operator.database_url.removeprefix("sqlite:///")
+    try:
+        with closing(sqlite3.connect(path, timeout=5)) as db:
+            row = db.execute(
+                "SELECT resource_version FROM tasks WHERE namespace = ? AND name = ?", (ns, name)
+            ).fetchone()
+    except sqlite3.OperationalError:  # the mirror's schema is not there yet
+        return 0
+    return int(row[0]) if row else 0
+
+
+def test_status_is_not_rewritten_once_final(cluster: Cluster, namespace: str, operator: OperatorProcess) -> None:
     cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples/echo.yaml"))
-    done = wait_task(cluster, namespace, "hello")
-    # More events (the pod and Job settle after the task is final) must not rewrite the status.
+    done = wait_task(cluster, namespace, "hello")["status"]
+    # The operator posts the final Event only after its final status write; the Job's own completion
+    # (another event it sees) follows the pod's. From here on nothing should write the status.
+    wait_for("the Completed Event", lambda: ("Normal", "Completed") in task_events(cluster, namespace, "hello"))
     wait_for("Job complete", lambda: cluster.batch().read_namespaced_job("hello-1", namespace).status.succeeded)
-    assert get_task(cluster, namespace, "hello")["status"] == done["status"]
+    audit = cluster.audit()
+    mark = audit.mark()
+    assert get_task(cluster, namespace, "hello")["status"] == done
+
+    # A label change is a Task event the operator reconciles (a resourceVersion not of its own write);
+    # its mirror stores the version it reconciled only after the status write that reconcile made, if any.
+    body = {"metadata": {"labels": {"touched": "yes"}}}
+    touched = cluster.custom().patch_namespaced_custom_object(GROUP, VERSION, namespace, "tasks", "hello", body)
+    version = int(touched["metadata"]["resourceVersion"])
+    wait_for(
+        "the operator to mirror the touched Task", lambda: _mirrored_version(operator, namespace, "hello") >= version
+    )
+
+    cluster.audit_sync()
+    writes = audit.requests(since=mark, verb={"update", "patch"}, resource="tasks", namespace=namespace, name="hello")
+    assert [(w.verb, w.subresource, w.user_agent) for w in writes if w.subresource == "status"] == []
+    after = get_task(cluster, namespace, "hello")
+    assert after["status"] == done
+    # the label patch is the last write: its resourceVersion is the Task's (a status write would move it)
+    assert after["metadata"]["resourceVersion"] == touched["metadata"]["resourceVersion"]

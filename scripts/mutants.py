@@ -357,7 +357,9 @@ def check(paths: list[Path]) -> int:
         r = subprocess.run([_python(), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
                             *sorted(set(tests))], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
         if r.returncode:
-            problems.append("a named test is not collected (renamed? port the header):\n" + r.stdout[-2000:])
+            out = (r.stdout + r.stderr).splitlines()
+            lines = [line for line in out if "not found" in line or "ERROR" in line] or out[-20:]
+            problems.append("a named test is not collected (renamed? port the header):\n" + "\n".join(lines))
     for line in problems:
         print(f"mutants: {line}", file=sys.stderr)
     print(f"mutants: {len(paths)} patches, {len(problems)} problems", file=sys.stderr)

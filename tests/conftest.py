@@ -69,18 +69,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "KUBETASK_CRDS": str(ROOT / "crds"),
         "KUBETASK_NODE_IMAGES": images.stdout.strip().splitlines()[-1],
     }
-    up = subprocess.run(
-        ["bash", str(ROOT / "scripts/cluster/cluster.sh"), "up", str(d)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    if up.returncode:
-        pytest.fail(f"cluster did not start:\n{up.stderr[-3000:]}")
-    c = Cluster(dir=d, kubeconfig=Path(up.stdout.split()[-1]))
+    # `down` runs whenever `up` began: an `up` that failed, timed out or was interrupted (Ctrl-C in
+    # set-up) has already started part of the cluster, and nothing else would ever stop it
     try:
-        yield c
+        up = subprocess.run(
+            ["bash", str(ROOT / "scripts/cluster/cluster.sh"), "up", str(d)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+        )
+        if up.returncode:
+            pytest.fail(f"cluster did not start:\n{up.stderr[-3000:]}")
+        yield Cluster(dir=d, kubeconfig=Path(up.stdout.split()[-1]))
     finally:
         subprocess.run(
             ["bash", str(ROOT / "scripts/cluster/cluster.sh"), "down", str(d)],

@@ -34,6 +34,7 @@ import fcntl
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,9 @@ REAL_CACHE = Path(
 HEADER_KEYS = ("Item", "Test", "Why")
 # a named test's own run includes cluster start-up and the slowest test's per-test timeout
 RUN_TIMEOUT_SECONDS = 3 * 3600
+# pytest tears its fixtures down (the cluster fixture runs `cluster.sh down`) on SIGINT only; a
+# SIGTERM or SIGKILL would leave a cluster running, so every way out of a run goes through SIGINT
+TEARDOWN_SECONDS = 300
 # pytest.fail() is a deliberate failure of the test; its timeout is not (a hang says nothing about why)
 ASSERTION_TYPES = frozenset({"AssertionError", "Failed"})
 
@@ -265,20 +269,51 @@ def _env(src: Path, cache: Path) -> dict[str, str]:
     return {**env, "PYTHONPATH": str(src), "KUBETASK_CACHE": str(cache), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Interrupt pytest and wait for its teardown; SIGKILL only if that never ends."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=TEARDOWN_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def _pytest(src: Path, env: dict[str, str], report: Path, log: Path, basetemp: Path, args: Iterable[str]) -> int:
     cmd = [_python(), "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}", f"--basetemp={basetemp}",
            "-q", *args]  # fmt: skip
     with log.open("w") as out:
+        # its own session: a Ctrl-C here reaches pytest once, from _stop, not also from the terminal
+        proc = subprocess.Popen(cmd, cwd=src, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            return subprocess.run(cmd, cwd=src, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=RUN_TIMEOUT_SECONDS).returncode  # fmt: skip
+            return proc.wait(timeout=RUN_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
-            out.write(f"\nmutants.py: pytest still running after {RUN_TIMEOUT_SECONDS} s; stopped\n")
+            out.write(f"\nmutants.py: pytest still running after {RUN_TIMEOUT_SECONDS} s; interrupted\n")
+            out.flush()
             return -1
+        finally:
+            _stop(proc)  # also on Ctrl-C or SIGTERM (SystemExit) while waiting
 
 
 def _tail(log: Path, n: int = 20) -> list[str]:
     return ["    | " + line for line in log.read_text(errors="replace").splitlines()[-n:]]
+
+
+def _judge(found: dict[str, list[Case]], report: Path, commit: str, lines: list[str]) -> tuple[list[str], list[str]]:
+    """(broken, passed) among the named tests' cases; one line per case is added to `lines`."""
+    broken, passed = [], []
+    for test, cs in found.items():
+        if not cs:
+            why = "; ".join(_collection_errors(report)) or f"not collected: is it committed? the copy is {commit[:12]}"
+            broken.append(f"{test}: not run ({why})")
+        for c in cs:
+            lines.append(f"{c.outcome:>9}  {c.nodeid}" + (f"  ({c.detail})" if c.detail else ""))
+            if c.outcome in ("error", "other"):
+                broken.append(f"{c.nodeid}: {c.detail}")
+            elif c.outcome != "assertion":
+                passed.append(c.nodeid)
+    return broken, passed
 
 
 def run(m: Mutant, scratch: Scratch) -> Verdict:
@@ -300,18 +335,7 @@ def run(m: Mutant, scratch: Scratch) -> Verdict:
         named = work / "named.xml"
         _pytest(src, env, named, work / "named.log", work / "t", m.tests)
         found = {t: cases(named, t) for t in m.tests}
-        broken, passed = [], []
-        for test, cs in found.items():
-            if not cs:
-                errs = _collection_errors(named)
-                why = "; ".join(errs) or f"not collected: is it committed? the copy is HEAD {scratch.commit[:12]}"
-                broken.append(f"{test}: not run ({why})")
-            for c in cs:
-                lines.append(f"{c.outcome:>9}  {c.nodeid}" + (f"  ({c.detail})" if c.detail else ""))
-                if c.outcome in ("error", "other"):
-                    broken.append(f"{c.nodeid}: {c.detail}")
-                elif c.outcome != "assertion":
-                    passed.append(c.nodeid)
+        broken, passed = _judge(found, named, scratch.commit, lines)
 
         # (b) the rest of the unit suite must pass with the mutant in place
         unit = work / "unit.xml"
@@ -333,10 +357,27 @@ def run(m: Mutant, scratch: Scratch) -> Verdict:
             return Verdict(m, "NOT caught", (*lines, *(f"passes with the mutant: {p}" for p in passed)))
         return Verdict(m, "caught", tuple(lines))
     finally:
+        for leftover in _down_leftover_clusters(src, work):
+            print(f"  stopped a cluster its pytest left running: {leftover}", flush=True)
         if not scratch.keep:
             shutil.rmtree(src, ignore_errors=True)
             for t in ("t", "u"):
                 shutil.rmtree(work / t, ignore_errors=True)
+
+
+def _down_leftover_clusters(src: Path, work: Path) -> list[Path]:
+    """Stop any cluster still up under the run's basetemps (cluster.sh down removes DIR/pids).
+
+    The session fixture tears its cluster down, but not if pytest was SIGKILLed after a teardown
+    that never ended; deleting the basetemp then would also delete the pid list `down` needs.
+    """
+    script = src / "scripts" / "cluster" / "cluster.sh"
+    script = script if script.exists() else ROOT / "scripts" / "cluster" / "cluster.sh"
+    stopped = []
+    for pids in sorted(work.glob("[tu]/*/pids")):  # the cluster fixture's dir is basetemp/k8sN
+        subprocess.run(["bash", str(script), "down", str(pids.parent)], capture_output=True, timeout=300)
+        stopped.append(pids.parent)
+    return stopped
 
 
 def check(paths: list[Path]) -> int:
@@ -374,6 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="only check that headers parse and patches apply")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copies and reports")
     args = ap.parse_args(argv)
+    # SIGTERM (a CI timeout, say) unwinds like Ctrl-C: the running pytest is interrupted and torn down
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     paths = discover(args.patches, args.only)
     if args.check:
         return check(paths)

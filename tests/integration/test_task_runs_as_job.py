@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,11 @@ def test_status_is_not_rewritten_once_final(cluster: Cluster, namespace: str, op
     audit = cluster.audit()
     mark = audit.mark()
     assert get_task(cluster, namespace, "hello")["status"] == done
+    # Status times have 1 s resolution: a rewrite that stamps "now" (a moved completionTime, say) is
+    # only visible once the clock has left the second the task finished in. Not a synchronisation:
+    # what the test waits on afterwards is the operator's own handling.
+    finished = datetime.fromisoformat(done["completionTime"].replace("Z", "+00:00"))
+    wait_for("the clock past the completion second", lambda: datetime.now(UTC) >= finished + timedelta(seconds=2))
 
     # A label change is a Task event the operator reconciles (a resourceVersion not of its own write);
     # its mirror stores the version it reconciled only after the status write that reconcile made, if any.

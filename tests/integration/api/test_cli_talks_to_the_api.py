@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,22 @@ from typer.testing import CliRunner
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.cli import app as cli
-from kubetask.testing.cluster import Cluster, create, get_task, template
+from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, template, wait_for, wait_task
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 @pytest.fixture
-def api_url(cluster: Cluster, tmp_path: Path) -> Iterator[str]:
+def api_url(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterator[str]:
+    """The API on a loopback port, reading the history the session's operator mirrors."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    operator.use_database(url)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(ApiSettings(database_url=f"sqlite:///{tmp_path / 'cli.db'}"), api=cluster.api())
+    app = create_app(ApiSettings(database_url=url), api=cluster.api())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -55,7 +63,18 @@ def test_submit_prints_the_name_and_errors_are_one_line(cluster: Cluster, namesp
     down = run(cli, ["list", "--api", "http://127.0.0.1:9"])
     assert down.exit_code == 1 and "cannot reach the kubetask API" in down.output
 
-    listed = run(cli, ["list", "-n", namespace, "--api", api_url])
-    assert listed.exit_code == 0 and listed.output.splitlines()[0].split()[:4] == [
-        "NAMESPACE", "NAME", "TEMPLATE", "PHASE"
-    ]  # fmt: skip
+    # the one task created (the refused ones created nothing), as the CR says once it finished
+    name = ok.output.strip()
+    st = wait_task(cluster, namespace, name)["status"]
+    took = (_ts(st["completionTime"]) - _ts(st["startTime"])).total_seconds()
+    expected = [namespace, name, "echo", "Succeeded", "1", f"{took:.0f}s", '{"message": "cli"}']
+
+    def rows() -> list[list[str]] | None:
+        listed = run(cli, ["list", "-n", namespace, "--api", api_url])
+        assert listed.exit_code == 0, listed.output
+        lines = listed.output.splitlines()
+        assert lines[0].split() == ["NAMESPACE", "NAME", "TEMPLATE", "PHASE", "ATTEMPTS", "DURATION", "RESULT"]
+        found = [line.rstrip().split(None, 6) for line in lines[1:] if line.strip()]
+        return found if found and found[0][3] == "Succeeded" else None  # the mirror has the final state
+
+    assert wait_for("the finished task in `kubetask list`", rows) == [expected]

@@ -2,8 +2,9 @@
 
 A mutant breaks the product the way a hole in the suite once let it break unseen (mutants/README.md).
 It is *caught* when every test its header names fails in its call phase by an assertion (or
-pytest.fail) and the rest of the unit suite still passes; a failure by ImportError, a collection
-or set-up error, a timeout or a patch that no longer applies makes it *broken*, not caught.
+pytest.fail) and the rest of the unit suite still passes; a failure by another exception (KeyError,
+ImportError, ...), a collection or set-up error, a timeout or a patch that no longer applies makes
+it *broken*, not caught: the test should say what it expected, and the patch should break behaviour.
 
     scripts/mutants.py                  run every mutant, one at a time; exit 0 only if all are caught
     scripts/mutants.py --only NAME      just these (repeatable); NAME is the file name without .patch
@@ -94,9 +95,10 @@ class Verdict:
 def parse(path: Path) -> Mutant:
     """Read the header: `Key: value` lines; Test may repeat; an indented line continues the previous value."""
     text = path.read_text(encoding="utf-8")
-    head, sep, _ = text.partition("diff --git ")
-    if not sep:
+    start = re.search(r"^diff --git ", text, re.MULTILINE)
+    if start is None:
         raise HeaderError(f"{path.name}: no `diff --git` line (make the patch with git diff)")
+    head = text[: start.start()]
     values: dict[str, list[str]] = {k: [] for k in HEADER_KEYS}
     last: str | None = None
     for raw in head.splitlines():

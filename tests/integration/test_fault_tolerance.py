@@ -20,12 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from kubetask.history import snapshot
-from kubetask.store import make_engine
-from kubetask.store.tables import AttemptRow, EventRow, TaskRow
 from kubetask.testing.audit import WRITE_VERBS
 from kubetask.testing.cluster import (
     FINAL,
@@ -37,6 +32,7 @@ from kubetask.testing.cluster import (
     template,
     wait_for,
 )
+from tests.oracle import mirror_differences, raw_jobs
 
 _CHAOS_AGENT = f"kubetask-operator/{version('kubetask')} (chaos)"
 RETRY = {"maxAttempts": 3, "backoff": "constant", "delaySeconds": 1, "jitter": "none"}
@@ -97,35 +93,6 @@ def _tasks(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
     return items
 
 
-def _mirror_diff(url: str, crs: list[dict[str, Any]]) -> list[str]:
-    engine = make_engine(url)
-    problems = []
-    try:
-        with Session(engine) as s:
-            for cr in crs:
-                rec = snapshot(cr)
-                row = s.scalars(select(TaskRow).where(TaskRow.uid == rec.uid)).one_or_none()
-                if row is None:
-                    problems.append(f"{rec.name}: not in SQL")
-                    continue
-                if (row.phase, row.reason, row.attempt_count, row.result) != (
-                    rec.phase, rec.reason, rec.attempt_count, rec.result):  # fmt: skip
-                    problems.append(f"{rec.name}: row {row.phase}/{row.reason} != CR {rec.phase}/{rec.reason}")
-                atts = s.scalars(select(AttemptRow).where(AttemptRow.task_id == row.id).order_by(AttemptRow.number))
-                if [(a.number, a.job_name, a.exit_code, a.reason) for a in atts] != [
-                    (a.number, a.job_name, a.exit_code, a.reason) for a in rec.attempts]:  # fmt: skip
-                    problems.append(f"{rec.name}: attempts differ")
-                keys = set(s.scalars(select(EventRow.key).where(EventRow.task_id == row.id)))
-                if keys != {e.key for e in rec.events}:
-                    problems.append(f"{rec.name}: events differ")
-    except Exception as e:  # report it; the caller retries
-        problems.append(f"database: {e}")
-    finally:
-        engine.dispose()
-    return problems
-
-
-@pytest.mark.timeout(1200)  # the wait for all 200 (600 s) must fail by itself, before the per-test timeout
 def _assert_each_job_and_pod_created_once(cluster: Cluster, namespace: str, expected_jobs: set[str]) -> None:
     """From the apiserver's own record: every expected Job created exactly once (a 409 for a name that
     exists is fine; two 201s would be a Job deleted and made again), all by the chaos operator, and one
@@ -151,6 +118,7 @@ def _task_and_job_writes(cluster: Cluster, namespace: str, since: int) -> list[t
     return [(r.verb, r.resource, r.subresource, r.name) for r in writes]
 
 
+@pytest.mark.timeout(1200)  # the wait for all 200 (600 s) must fail by itself, before the per-test timeout
 def test_two_hundred_tasks_survive_operator_kills_and_an_apiserver_restart(
     cluster: Cluster, chaos_operator: OperatorProcess, namespace: str
 ) -> None:
@@ -215,7 +183,21 @@ def test_two_hundred_tasks_survive_operator_kills_and_an_apiserver_restart(
     assert _task_and_job_writes(cluster, namespace, mark) == [], "the sweep after the chaos changed something"
 
     url = chaos_operator.database_url
-    wait_for("SQL history equals the CRs", lambda: not _mirror_diff(url, crs), timeout=120, interval=2)
+    # The expected side is computed from the raw CRs and Jobs by tests/oracle.py (every mirrored field,
+    # dead letters included), never by the mirror's own snapshot code; both sides are re-read each poll.
+    last: list[list[str]] = [[]]
+
+    def mirror_equals_the_crs() -> bool:
+        try:
+            last[0] = mirror_differences(url, _tasks(cluster, namespace), raw_jobs(cluster, namespace))
+        except Exception as e:  # the apiserver is up again, but a poll may still meet a reset connection
+            last[0] = [f"reading the cluster: {e}"]
+        return not last[0]
+
+    try:
+        wait_for("SQL history equals the CRs", mirror_equals_the_crs, timeout=120, interval=2)
+    except AssertionError:
+        raise AssertionError("SQL history differs from the CRs:\n" + "\n".join(last[0][:40])) from None
     kills = len([x for x in log if "SIGKILL" in x])
     assert kills >= 5 and "apiserver restarted" in log
     print(  # noqa: T201 - the issue asks for the counts in the test output

@@ -149,7 +149,8 @@ class OperatorProcess:
                 self.kill()
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        """Everything the operator logged so far ("" before its first start)."""
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
 
     def resynced(self) -> bool:
         """Whether the running process logged its start-up resync (as leader: every Task re-derived)."""

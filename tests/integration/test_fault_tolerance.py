@@ -104,7 +104,10 @@ def _assert_each_job_and_pod_created_once(cluster: Cluster, namespace: str, expe
     assert set(made) == expected_jobs, f"Jobs created {sorted(set(made) ^ expected_jobs)} differ from the CRs"
     assert [n for n, k in made.items() if k > 1] == [], "a Job name was created more than once"
     assert {r.user_agent for r in creates} == {_CHAOS_AGENT}, "a Job was created by someone else"
-    assert {r.code for r in creates} <= {201, 409}
+    # A SIGKILLed client leaves its request body cut off, which the apiserver answers 500 ("unexpected
+    # EOF") without creating anything (seen in CI); the 201 counts above already prove "exactly once".
+    # Any other refusal (a 422 for a malformed Job, a 403) would be a bug.
+    assert {r.code for r in creates if r.code < 500} <= {201, 409}, "a Job create was refused"
     # subresource "": the pod itself, not the scheduler's binding (also a create on pods)
     pod_creates = audit.requests(verb="create", resource="pods", subresource="", namespace=namespace, code=201)
     pods = Counter(r.label("job-name") for r in pod_creates)

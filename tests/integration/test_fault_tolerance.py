@@ -95,19 +95,24 @@ def _tasks(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
 
 def _assert_each_job_and_pod_created_once(cluster: Cluster, namespace: str, expected_jobs: set[str]) -> None:
     """From the apiserver's own record: every expected Job created exactly once (a 409 for a name that
-    exists is fine; two 201s would be a Job deleted and made again), all by the chaos operator, and one
-    pod created per Job (garbage collection would hide a second one's pod from a listing)."""
+    exists is fine; two 201s, or any delete, would be a Job made again), all by the chaos operator, and
+    one pod created per Job (garbage collection would hide a second one's pod from a listing)."""
     cluster.audit_sync()
     audit = cluster.audit()
     creates = audit.requests(verb="create", resource="jobs", namespace=namespace)
     made = Counter(r.name for r in creates if r.code == 201)
-    assert set(made) == expected_jobs, f"Jobs created {sorted(set(made) ^ expected_jobs)} differ from the CRs"
+    # A create whose client was SIGKILLed mid-request is answered 500 ("context canceled", "unexpected
+    # EOF" in the apiserver's log) and may or may not have stored the Job (both seen in CI): such a Job
+    # has no 201. Each expected Job has one 201 or only such answers; the pod count below and the absence
+    # of deletes still catch a Job made again.
+    unsure = {r.name for r in creates if r.code >= 500} - set(made)
+    assert set(made) <= expected_jobs, f"Jobs created that no attempt names: {sorted(set(made) - expected_jobs)}"
+    assert expected_jobs - set(made) <= unsure, f"Jobs never created: {sorted(expected_jobs - set(made) - unsure)}"
     assert [n for n, k in made.items() if k > 1] == [], "a Job name was created more than once"
     assert {r.user_agent for r in creates} == {_CHAOS_AGENT}, "a Job was created by someone else"
-    # A SIGKILLed client leaves its request body cut off, which the apiserver answers 500 ("unexpected
-    # EOF") without creating anything (seen in CI); the 201 counts above already prove "exactly once".
-    # Any other refusal (a 422 for a malformed Job, a 403) would be a bug.
     assert {r.code for r in creates if r.code < 500} <= {201, 409}, "a Job create was refused"
+    deletes = audit.requests(verb="delete", resource="jobs", namespace=namespace)
+    assert [r.name for r in deletes] == [], "no outcome of this plan deletes a Job"
     # subresource "": the pod itself, not the scheduler's binding (also a create on pods)
     pod_creates = audit.requests(verb="create", resource="pods", subresource="", namespace=namespace, code=201)
     pods = Counter(r.label("job-name") for r in pod_creates)

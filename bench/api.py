@@ -20,9 +20,10 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
-from bench.context import EXECUTOR, GROUP, VERSION, Context, log
+from bench.context import EXECUTOR, Context, log
 from bench.harness import counted, parallel, pct
 from kubetask.store import make_engine, migrate
+from kubetask.testing.cluster import GROUP, VERSION
 
 CONCURRENCY = 16
 

@@ -23,12 +23,20 @@ from typing import Any
 import orjson
 
 from bench.harness import CpuMeter, Seen, rss_mib
-from kubetask.testing.cluster import Cluster, OperatorProcess, wait_namespace_ready
+from kubetask.testing.cluster import (
+    FINAL,
+    GROUP,
+    VERSION,
+    Cluster,
+    OperatorProcess,
+    create,
+    task,
+    template,
+    wait_namespace_ready,
+)
 from kubetask.testing.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUP, VERSION = "kubetask.io", "v1alpha1"
-FINAL = frozenset({"Succeeded", "Failed", "Cancelled", "DeadLettered"})
 EXECUTOR = "kubetask/executor:dev"
 RESYNC_LINE = re.compile(r"resync: (\d+) tasks reconciled")
 
@@ -106,10 +114,8 @@ class Context:
         return ns
 
     def template(self, ns: str) -> None:
-        self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasktemplates", {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskTemplate", "metadata": {"name": "echo"},
-            "spec": {"image": EXECUTOR, "imagePullPolicy": "IfNotPresent", "handler": "echo",
-                     "paramSchema": {"type": "object"}, "ttlSecondsAfterFinished": 86400}})  # fmt: skip
+        body = template("echo", handler="echo", paramSchema={"type": "object"}, ttlSecondsAfterFinished=86400)
+        create(self.cluster, ns, "tasktemplates", body)
 
     def create_task(self, ns: str, name: str) -> None:
         self.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", task_body(name))
@@ -172,8 +178,7 @@ def _phase(obj: Any) -> Any:
 
 
 def task_body(name: str) -> dict[str, Any]:
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "metadata": {"name": name},
-            "spec": {"templateRef": {"name": "echo"}, "params": {"n": name}}}  # fmt: skip
+    return task(name, templateRef={"name": "echo"}, params={"n": name})
 
 
 def job_body(name: str) -> dict[str, Any]:

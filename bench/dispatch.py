@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bench import scale
-from bench.context import GROUP, VERSION, Context, job_body, log, task_body
+from bench.context import Context, job_body, log, task_body
 from bench.harness import Seen, counted, latencies, parallel
+from kubetask.testing.cluster import GROUP, VERSION
 
 FLOOR_TIMEOUT = 900
 KUBETASK_TIMEOUT = 1800

@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.context import GROUP, VERSION, Context, log
+from bench.context import Context, log
 from bench.harness import Seen, counted, parallel
+from kubetask.testing.cluster import GROUP, VERSION
 
 TOP_UP_TIMEOUT = 3600
 RESTART_TIMEOUT = 1800

@@ -65,7 +65,12 @@ def test_a_wake_during_a_step_is_not_lost() -> None:
 
 def test_first_wait_delays_the_first_step() -> None:
     calls: list[int] = []
-    loop = Loop("t-first", lambda: calls.append(1) or 0.01, first_wait=60.0)
+
+    def step() -> float:
+        calls.append(1)
+        return 0.01
+
+    loop = Loop("t-first", step, first_wait=60.0)
     loop.start()
     time.sleep(0.2)
     assert calls == []

@@ -6,16 +6,16 @@ FastAPI runs them in its thread pool while the ASGI server stays asynchronous.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from kubernetes import client, config
+from kubernetes import client
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
 
+from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine, migrate
 
 from . import problems
@@ -26,15 +26,6 @@ from .service import TaskService
 from .settings import ApiSettings
 
 PREFIX = "/api/v1"
-
-
-def kube_api_client() -> client.ApiClient:
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-        return client.ApiClient()
-    cfg = client.Configuration()
-    config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=cfg)  # type: ignore[no-untyped-call]
-    return client.ApiClient(cfg)
 
 
 def create_app(
@@ -61,7 +52,7 @@ def create_app(
     )
     if settings.migrate:
         migrate(eng)
-    kube = Kube(api or kube_api_client())
+    kube = Kube(api or load_client())
     app.state.settings = settings
     app.state.kube = kube
     app.state.sessions = sessionmaker(eng, expire_on_commit=False)

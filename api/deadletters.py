@@ -16,16 +16,15 @@ from typing import Any
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session, sessionmaker
 
+from kubetask.labels import LABEL_REDRIVE_OF, label_value
 from kubetask.models import API_VERSION
 from kubetask.store import queries
 from kubetask.store.tables import DeadLetterRow, TaskRow
 
+from .bodies import ApiModel
 from .kube import Kube
 from .problems import ProblemError, conflict, not_found
-from .schemas import ApiModel
 from .service import check_namespace
-
-LABEL_REDRIVE_OF = "kubetask.io/redrive-of"
 
 
 class DeadLetterPublic(ApiModel):
@@ -99,7 +98,7 @@ class DeadLetters:
             spec.pop(key, None)
         spec["redriveOf"] = {"name": name, "uid": uid}
         new_name = f"{name[:240]}-r{count + 1}"
-        labels[LABEL_REDRIVE_OF] = name[:63].rstrip("-_.")
+        labels[LABEL_REDRIVE_OF] = label_value(name)
         body = {"apiVersion": API_VERSION, "kind": "Task", "metadata": {"name": new_name, "labels": labels},
                 "spec": spec}  # fmt: skip
         try:

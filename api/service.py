@@ -14,15 +14,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from kubetask import schemas
+from kubetask import schema_check
 from kubetask.history import TaskRecord, snapshot
-from kubetask.models import API_VERSION, TaskTemplate
+from kubetask.models import API_VERSION, FINAL_PHASES, TaskTemplate
 from kubetask.store import queries
 from kubetask.store.tables import TaskRow
 
+from .bodies import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic
 from .kube import Body, Kube
 from .problems import FieldProblem, ProblemError, conflict, invalid, not_found, too_large
-from .schemas import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic
 from .settings import ApiSettings
 from .validation import label_problems, name_problems, namespace_problems
 
@@ -82,7 +82,7 @@ class TaskService:
                           problems, slug="unknown-template")  # fmt: skip
         spec = TaskTemplate.model_validate(raw).spec
         params = body.params if body.params is not None else {}
-        for e in schemas.validate(params, spec.param_schema):
+        for e in schema_check.validate(params, spec.param_schema):
             problems.append(FieldProblem("/params" + e.pointer, e.message))
         if problems:
             slug = "invalid-params" if all(p.pointer.startswith("/params") for p in problems) else "invalid-request"
@@ -171,7 +171,7 @@ class TaskService:
         if cr is None:
             raise not_found(f"Task {name!r} not found in namespace {ns!r}")
         phase = (cr.get("status") or {}).get("phase")
-        if phase in ("Succeeded", "Failed", "Cancelled", "DeadLettered"):
+        if phase in FINAL_PHASES:
             raise conflict(f"Task {name!r} already finished ({phase}); nothing to cancel")
         patched = self.kube.patch(ns, "tasks", name, {"spec": {"cancel": True}})
         return public_from_record(snapshot(patched), live=True)

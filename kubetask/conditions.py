@@ -29,7 +29,7 @@ REASON_INVALID_PARAMS = "InvalidParams"  # params break the template's paramSche
 REASON_INVALID_RESULT = "InvalidResult"  # result is not JSON or breaks the resultSchema
 REASON_NON_ZERO_EXIT = "NonZeroExit"
 REASON_OOM_KILLED = "OOMKilled"
-REASON_DEADLINE_EXCEEDED = "DeadlineExceeded"  # attempt ran past timeoutSeconds
+REASON_DEADLINE_EXCEEDED = "DeadlineExceeded"  # an attempt ran past timeoutSeconds, or the task past deadlineSeconds
 REASON_IMAGE_PULL_FAILED = "ImagePullFailed"  # image missing or not pullable
 REASON_CONTAINER_CREATE_FAILED = "ContainerCreateFailed"  # e.g. a missing Secret in env
 REASON_EVICTED = "Evicted"
@@ -40,7 +40,6 @@ REASON_PENDING_TIMEOUT = "PendingTimeout"  # pod not running within pendingTimeo
 REASON_CANCELLED = "Cancelled"  # spec.cancel was set
 REASON_RETRYING = "Retrying"
 REASON_ATTEMPTS_EXHAUSTED = "AttemptsExhausted"  # dead-lettered
-REASON_TASK_DEADLINE = "DeadlineExceeded"  # also used when deadlineSeconds (all attempts) runs out
 
 
 def set_condition(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kubetask.models import Phase, Task
+from kubetask.models import FINAL_PHASES, Phase, Task
 from kubetask.timeutil import parse_time
 
 
@@ -113,12 +113,7 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
     for c in st.conditions:
         if c.type == "Accepted" and c.status == "False" and c.last_transition_time:
             out.append(EventRecord(f"rejected-{c.reason}", c.last_transition_time, "Warning", c.reason, c.message))
-    if st.completion_time and st.phase in (
-        Phase.SUCCEEDED,
-        Phase.FAILED,
-        Phase.CANCELLED,
-        Phase.DEAD_LETTERED,
-    ):
+    if st.completion_time and st.phase in FINAL_PHASES:
         kind = "Normal" if st.phase == Phase.SUCCEEDED else "Warning"
         out.append(EventRecord("final", st.completion_time, kind, st.phase.value, st.message or st.phase.value))
     return out

@@ -14,22 +14,25 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kubetask.labels import (
+    ANNOTATION_PARAMS,
+    ANNOTATION_RESULT_SCHEMA,
+    ANNOTATION_TASK,
+    ANNOTATION_TIMEOUT,
+    LABEL_ATTEMPT,
+    LABEL_TASK,
+    LABEL_TASK_UID,
+    LABEL_TEMPLATE,
+    MAX_LABEL_VALUE,
+    label_value,
+)
 from kubetask.models import API_VERSION, EnvVar, ResolvedPolicy, ResourceRequirements, TaskSpec, TaskTemplateSpec
-from kubetask.retry import resolve as resolve_retry
+from kubetask.policy import resolve_policy
 
-LABEL_TASK = "kubetask.io/task"
-LABEL_TASK_UID = "kubetask.io/task-uid"
-LABEL_ATTEMPT = "kubetask.io/attempt"
-LABEL_TEMPLATE = "kubetask.io/template"
-ANNOTATION_TASK = "kubetask.io/task"  # full Task name (labels are capped at 63 characters)
-ANNOTATION_PARAMS = "kubetask.io/params"
-ANNOTATION_RESULT_SCHEMA = "kubetask.io/result-schema"
-ANNOTATION_TIMEOUT = "kubetask.io/timeout-seconds"
 PARAMS_DIR = "/etc/kubetask"
 PARAMS_FILE = f"{PARAMS_DIR}/params.json"
 ENV_PARAMS_MAX = 64 * 1024
 CONTAINER = "main"
-MAX_NAME = 63  # a Job name becomes the pod label job-name, a label value
 
 JobManifest = dict[str, Any]
 
@@ -53,31 +56,7 @@ class Resolved:
     policy: ResolvedPolicy
 
 
-DEFAULT_PENDING_TIMEOUT = 900
-DEFAULT_TTL_AFTER_FINISHED = 3600
-
-
-def resolve_policy(spec: TaskSpec, template: TaskTemplateSpec | None) -> ResolvedPolicy:
-    """Retry and time policies in force: the Task's values, else the template's, else defaults."""
-    t = template
-    retry = resolve_retry(t.retry if t else None, spec.retry).model_dump(exclude_none=True)
-
-    def pick(name: str, default: int | None = None) -> int | None:
-        value: int | None = getattr(spec, name)
-        if value is None and t is not None:
-            value = getattr(t, name)
-        return value if value is not None else default
-
-    return ResolvedPolicy(
-        **retry,
-        timeout_seconds=pick("timeout_seconds"),
-        pending_timeout_seconds=pick("pending_timeout_seconds", DEFAULT_PENDING_TIMEOUT),
-        deadline_seconds=pick("deadline_seconds"),
-        ttl_seconds_after_finished=pick("ttl_seconds_after_finished", DEFAULT_TTL_AFTER_FINISHED),
-    )
-
-
-def resolve(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved | None:
+def resolve_run(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved | None:
     """Merge template and Task; None when there is no image to run (invalid spec)."""
     t = template
     image = spec.image or (t.image if t else None)
@@ -103,15 +82,11 @@ def resolve(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved | Non
 def job_name(task: str, attempt: int) -> str:
     """`<task>-<attempt>`, shortened with a stable hash when it would exceed 63 characters."""
     name = f"{task}-{attempt}"
-    if len(name) <= MAX_NAME:
+    if len(name) <= MAX_LABEL_VALUE:
         return name
     digest = hashlib.sha256(task.encode()).hexdigest()[:8]
     suffix = f"-{digest}-{attempt}"
-    return task[: MAX_NAME - len(suffix)].rstrip("-.") + suffix
-
-
-def _label_value(value: str) -> str:
-    return value[:MAX_NAME].rstrip("-_.")
+    return task[: MAX_LABEL_VALUE - len(suffix)].rstrip("-.") + suffix
 
 
 def _env(r: Resolved, *, task: str, attempt: int, params_json: str) -> list[dict[str, Any]]:
@@ -141,12 +116,12 @@ def build_job(
     """The Job of attempt `attempt` of Task `task`, owned by the Task (garbage-collected with it)."""
     params_json = json.dumps(params, separators=(",", ":"), sort_keys=True)
     ours = {
-        LABEL_TASK: _label_value(task),
+        LABEL_TASK: label_value(task),
         LABEL_TASK_UID: task_uid,
         LABEL_ATTEMPT: str(attempt),
     }
     if r.template:
-        ours[LABEL_TEMPLATE] = _label_value(r.template)
+        ours[LABEL_TEMPLATE] = label_value(r.template)
     all_labels = {**(labels or {}), **ours}
     annotations = {ANNOTATION_TASK: task}
     if r.result_schema is not None:

@@ -10,16 +10,32 @@ subclasses (404 `NotFoundException`, 409 `ConflictException`, ...), so callers k
 
 from __future__ import annotations
 
+import os
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 import orjson
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 Body = dict[str, Any]
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+
+
+def load_client(user_agent: str | None = None) -> client.ApiClient:
+    """A client with in-cluster credentials when in a pod (and no $KUBECONFIG), else $KUBECONFIG or
+    ~/.kube/config; `user_agent` goes into its default headers, which `JsonApi` sends too."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        api = client.ApiClient()
+    else:
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"), client_configuration=cfg)  # type: ignore[no-untyped-call]
+        api = client.ApiClient(cfg)
+    if user_agent:
+        api.user_agent = user_agent
+    return api
 
 
 def resource_path(
@@ -96,6 +112,16 @@ class JsonApi:
     def merge_patch(self, path: str, patch: Body) -> Body:
         return cast(Body, self.request("PATCH", path, body=patch, content_type=MERGE_PATCH))
 
-    def delete(self, path: str, *, propagation: str = "Background", decode: bool = True) -> Body | None:
-        """Delete; dependents go in the background by default (as `kubectl delete` does)."""
-        return cast(Body | None, self.request("DELETE", path, body={"propagationPolicy": propagation}, decode=decode))
+    def delete(
+        self, path: str, *, propagation: str = "Background", decode: bool = True, missing_ok: bool = False
+    ) -> Body | None:
+        """Delete; dependents go in the background by default (as `kubectl delete` does). With
+        `missing_ok`, an object that is already gone is no error (None is returned)."""
+        try:
+            return cast(
+                Body | None, self.request("DELETE", path, body={"propagationPolicy": propagation}, decode=decode)
+            )
+        except ApiException as e:
+            if missing_ok and e.status == 404:
+                return None
+            raise

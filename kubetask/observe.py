@@ -20,7 +20,7 @@ CREATE_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError"
 
 
 @dataclass(frozen=True)
-class Terminated:
+class ContainerExit:
     exit_code: int
     reason: str | None = None
     message: str | None = None
@@ -38,7 +38,7 @@ class PodObservation:
     waiting_reason: str | None = None
     waiting_message: str | None = None
     running_since: datetime | None = None
-    terminated: Terminated | None = None
+    terminated: ContainerExit | None = None
     deleting: bool = False
     unschedulable: str | None = None  # PodScheduled=False/Unschedulable: the scheduler's message
 
@@ -82,7 +82,7 @@ def _latest_pod(job: JobObservation) -> PodObservation | None:
     return max(job.pods, key=key)
 
 
-def _terminated(pod: PodObservation, t: Terminated) -> Outcome:
+def _terminated(pod: PodObservation, t: ContainerExit) -> Outcome:
     base = Outcome(
         Phase.FAILED,
         pod_name=pod.name,

@@ -23,12 +23,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from kubetask import conditions as c
-from kubetask import retry, schemas
-from kubetask.jobs import DEFAULT_TTL_AFTER_FINISHED, Resolved, job_name, resolve, resolve_policy
-from kubetask.models import Attempt, Phase, ResolvedPolicy, Task, TaskStatus, TaskTemplateSpec
+from kubetask import retry, schema_check
+from kubetask.jobs import Resolved, job_name, resolve_run
+from kubetask.models import FINAL_PHASES, Attempt, Phase, ResolvedPolicy, Task, TaskStatus, TaskTemplateSpec
 from kubetask.observe import JobObservation, Outcome, outcome
+from kubetask.policy import DEFAULT_TTL_AFTER_FINISHED, resolve_policy
 
-FINAL_PHASES = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED, Phase.DEAD_LETTERED})
 # The Job controller enforces timeoutSeconds (activeDeadlineSeconds); the operator steps in itself
 # when the Job controller is this late.
 ENFORCE_GRACE = timedelta(seconds=10)
@@ -153,14 +153,14 @@ def _start(o: Observed, status: TaskStatus, number: int) -> Decision:
         return _reject(o, status, reason=c.REASON_INVALID_SPEC, message=msg)
     if o.template_missing:
         return _template_missing(o, status)
-    resolved = resolve(spec, o.template)
+    resolved = resolve_run(spec, o.template)
     if resolved is None:
         msg = "no image to run: set spec.image or the template's spec.image"
         return _reject(o, status, reason=c.REASON_INVALID_SPEC, message=msg)
     if number == 1:
-        errors = schemas.validate(spec.params if spec.params is not None else {}, resolved.param_schema)
+        errors = schema_check.validate(spec.params if spec.params is not None else {}, resolved.param_schema)
         if errors:
-            msg = "params do not match the template's paramSchema: " + schemas.summarize(errors)
+            msg = "params do not match the template's paramSchema: " + schema_check.summarize(errors)
             return _reject(o, status, reason=c.REASON_INVALID_PARAMS, message=msg)
         status = status.model_copy(update={"policy": resolved.policy})
     # Look again when the new pod would be pending too long (or the task runs out of time): events of a
@@ -208,9 +208,9 @@ def _parse_result(out: Outcome, schema: dict[str, Any] | None) -> tuple[Any, str
             if schema is not None:
                 return None, f"result is not JSON: {text[:200]!r}"
             result = text  # a plain command without a result schema: keep its message as text
-    errors = schemas.validate(result, schema)
+    errors = schema_check.validate(result, schema)
     if errors:
-        return None, "result does not match the template's resultSchema: " + schemas.summarize(errors)
+        return None, "result does not match the template's resultSchema: " + schema_check.summarize(errors)
     return result, None
 
 

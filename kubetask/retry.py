@@ -19,7 +19,7 @@ import hashlib
 import math
 
 from kubetask import conditions as c
-from kubetask.models import ResolvedPolicy, RetryPolicy
+from kubetask.models import ResolvedPolicy
 
 # Reasons a retry cannot change: the same input fails the same way.
 NEVER_RETRIED = frozenset({c.REASON_INVALID_PARAMS, c.REASON_INVALID_SPEC, c.REASON_CANCELLED})
@@ -38,13 +38,6 @@ RETRIED_BY_DEFAULT = frozenset(
         c.REASON_POD_LOST,
     }
 )
-
-
-def resolve(template: RetryPolicy | None, task: RetryPolicy | None) -> RetryPolicy:
-    """Field-by-field: the Task's value, else the template's (unset stays unset)."""
-    merged = (template or RetryPolicy()).model_dump(exclude_none=True)
-    merged.update((task or RetryPolicy()).model_dump(exclude_none=True))
-    return RetryPolicy.model_validate(merged)
 
 
 def base_delay(p: ResolvedPolicy, failed_attempt: int) -> float:

@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from kubetask.jobs import ANNOTATION_TASK, LABEL_TASK_UID
+from kubetask.labels import ANNOTATION_TASK, LABEL_TASK_UID
 from kubetask.models import GROUP, VERSION
 from kubetask.relevance import job_event_matters, pod_event_matters
 

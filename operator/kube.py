@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,23 +20,23 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kubetask import conditions as c
-from kubetask.jobs import (
+from kubetask.jobs import build_job
+from kubetask.kubeapi import Body, JsonApi, resource_path
+from kubetask.labels import (
     ANNOTATION_RESULT_SCHEMA,
     ANNOTATION_TIMEOUT,
     LABEL_ATTEMPT,
     LABEL_TASK_UID,
-    build_job,
 )
-from kubetask.kubeapi import Body, JsonApi, resource_path
 from kubetask.models import GROUP, VERSION, Phase, Task, TaskStatus, TaskTemplate, TaskTemplateSpec
-from kubetask.observe import JobObservation, PodObservation, Terminated
+from kubetask.observe import ContainerExit, JobObservation, PodObservation
 from kubetask.reconcile import Event, Observed, decide, is_final, record_attempt
 from kubetask.timeutil import parse_time
 
+from .events import EventRecorder, event_body
 from .mirror import Mirror
 
 log = logging.getLogger("kubetask.operator")
-COMPONENT = "kubetask-operator"
 
 
 def pod_observation(pod: Body) -> PodObservation:
@@ -56,7 +54,7 @@ def pod_observation(pod: Body) -> PodObservation:
         waiting_reason=waiting.get("reason") if waiting else None,
         waiting_message=waiting.get("message") if waiting else None,
         running_since=parse_time(running.get("startedAt")) if running else None,
-        terminated=Terminated(
+        terminated=ContainerExit(
             exit_code=int(term.get("exitCode", 0)),
             reason=term.get("reason"),
             message=term.get("message"),
@@ -466,70 +464,4 @@ class Kube:
 
     def post_event(self, raw: dict[str, Any], ev: Event) -> None:
         """Queue a core/v1 Event on the Task (best effort: a lost event never blocks a task)."""
-        meta = raw["metadata"]
-        now = datetime.now(UTC)
-        self.events.record(
-            meta["namespace"],
-            {
-                "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
-                "involvedObject": {
-                    "apiVersion": raw.get("apiVersion", f"{GROUP}/{VERSION}"),
-                    "kind": "Task",
-                    "name": meta["name"],
-                    "namespace": meta["namespace"],
-                    "uid": meta["uid"],
-                },
-                "type": ev.type,
-                "reason": ev.reason,
-                "message": ev.message[:1024],
-                "firstTimestamp": now.isoformat(),
-                "lastTimestamp": now.isoformat(),
-                "count": 1,
-                "source": {"component": COMPONENT},
-                "reportingComponent": COMPONENT,
-            },
-        )
-
-
-class EventRecorder:
-    """Posts Events from one background thread, in order, as client-go's event recorder does.
-
-    A reconcile never waits for an Event, and during a burst Events trail the Jobs instead of
-    competing with them for the apiserver (dispatch benchmark: one Event POST per Task was a fifth of
-    the apiserver's requests). Bounded like client-go's: beyond `limit` queued Events new ones are
-    dropped and counted in a warning.
-    """
-
-    def __init__(self, api: JsonApi, limit: int = 10_000) -> None:
-        self.api = api
-        self._queue: queue.Queue[tuple[str, Body]] = queue.Queue(maxsize=limit)
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name="kubetask-events", daemon=True)
-        self._thread.start()
-
-    def record(self, namespace: str, body: Body) -> None:
-        try:
-            self._queue.put_nowait((namespace, body))
-        except queue.Full:
-            self.dropped += 1
-            if self.dropped == 1 or self.dropped % 1000 == 0:
-                log.warning("event queue full: %d Events dropped so far", self.dropped)
-
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued Event was posted (or given up); False on timeout."""
-        deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self._queue.unfinished_tasks
-
-    def _run(self) -> None:
-        while True:
-            namespace, body = self._queue.get()
-            try:
-                self.api.create(resource_path("", "v1", "events", namespace), body, decode=False)
-            except ApiException as e:
-                log.warning("could not post event %s: %s", body.get("reason"), e.reason)
-            except Exception as e:  # the apiserver may be down for a moment: Events are best effort
-                log.warning("could not post event %s: %s", body.get("reason"), e)
-            finally:
-                self._queue.task_done()
+        self.events.record(raw["metadata"]["namespace"], event_body(raw, ev, datetime.now(UTC)))

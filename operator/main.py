@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -18,8 +17,8 @@ import time
 from typing import Any
 
 import kopf
-from kubernetes import client, config
 
+from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine
 
 from . import handlers, sweep
@@ -61,18 +60,6 @@ def setup_logging(settings: OperatorSettings) -> None:
     # load and about a tenth of the operator's CPU in the dispatch benchmark. Keep them for DEBUG.
     if settings.log_level.upper() != "DEBUG":
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-
-
-def api_client(user_agent: str | None = None) -> client.ApiClient:
-    """In-cluster credentials when in a pod, else $KUBECONFIG / ~/.kube/config."""
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
-    else:
-        config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
-    api = client.ApiClient()
-    if user_agent:
-        api.user_agent = user_agent  # into default_headers, which JsonApi sends too
-    return api
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -120,7 +107,7 @@ def main() -> None:
     if settings.mirror:
         mirror = Mirror(make_engine(settings.database_url or default_url()))
         mirror.start()
-    api = api_client(settings.user_agent)
+    api = load_client(settings.user_agent)
     login_with_user_agent(settings.user_agent)
     kube = Kube(api, mirror)
     requeue = Requeue(kube.reconcile)

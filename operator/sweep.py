@@ -17,15 +17,14 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from kubetask.jobs import ANNOTATION_TASK, LABEL_TASK_UID
 from kubetask.kubeapi import resource_path
-from kubetask.models import GROUP, VERSION
+from kubetask.labels import ANNOTATION_TASK, LABEL_TASK_UID
+from kubetask.models import FINAL_PHASES, GROUP, VERSION
 from kubetask.timeutil import parse_time
 
 from .kube import Kube
 
 log = logging.getLogger("kubetask.operator")
-FINAL = ("Succeeded", "Failed", "Cancelled", "DeadLettered")
 ORPHAN_MIN_AGE = timedelta(seconds=60)  # a Job this young may belong to a Task created after our listing
 
 
@@ -40,7 +39,7 @@ def resync(kube: Kube, *, include_final: bool) -> int:
     jobs = kube.observe_all_jobs()  # listed after the Tasks: two LISTs instead of two per Task
     for t in tasks:
         phase = (t.get("status") or {}).get("phase")
-        if include_final or phase not in FINAL:
+        if include_final or phase not in FINAL_PHASES:
             try:
                 kube.reconcile(t["metadata"]["namespace"], t["metadata"]["name"], t, jobs.get(t["metadata"]["uid"], {}))
                 n += 1

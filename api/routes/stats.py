@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 
 from kubetask.store import queries
 
+from ..bodies import FiguresPublic, StatsPublic
 from ..deps import SessionsDep
-from ..schemas import FiguresPublic, StatsPublic
 from ..service import check_namespace
 
 router = APIRouter(tags=["stats"])

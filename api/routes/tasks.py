@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from kubetask.selectors import SelectorError, parse
 from kubetask.store import queries
 
+from ..bodies import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic, TasksPublic
 from ..deps import SessionsDep, SettingsDep, TasksDep
 from ..problems import FieldProblem, invalid
-from ..schemas import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic, TasksPublic
 from ..service import check_namespace, public_from_row
 
 router = APIRouter(tags=["tasks"])

@@ -8,13 +8,13 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 
 from kubetask.models import API_VERSION, TaskTemplateSpec
-from kubetask.schemas import schema_errors
+from kubetask.schema_check import schema_errors
 from kubetask.timeutil import parse_time
 
+from ..bodies import TemplateBody, TemplatePublic, TemplatesPublic
 from ..deps import KubeDep
 from ..kube import Body
 from ..problems import FieldProblem, invalid, not_found
-from ..schemas import TemplateBody, TemplatePublic, TemplatesPublic
 from ..service import check_namespace
 from ..validation import name_problems
 

@@ -1,11 +1,12 @@
 """API types of kubetask (`kubetask.io/v1alpha1`): pydantic models that become the CRDs.
 
 The models carry fields, defaults, constraints and descriptions only; behaviour lives in the domain
-modules that import them (`kubetask.reconcile`, `kubetask.jobs`, `kubetask.schemas`).
+modules that import them (`kubetask.reconcile`, `kubetask.jobs`, `kubetask.schema_check`).
 """
 
 from kubetask.models._common import (
     API_VERSION,
+    FINAL_PHASES,
     GROUP,
     VERSION,
     Condition,
@@ -21,6 +22,7 @@ from kubetask.models._template import TaskTemplate, TaskTemplateSpec
 
 __all__ = [
     "API_VERSION",
+    "FINAL_PHASES",
     "GROUP",
     "VERSION",
     "Attempt",

@@ -47,6 +47,10 @@ class Phase(enum.StrEnum):
     DEAD_LETTERED = "DeadLettered"
 
 
+# The one home of "final": absorbing phases, after which nothing about a Task changes but its TTL.
+FINAL_PHASES: Final = frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.CANCELLED, Phase.DEAD_LETTERED})
+
+
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubetask.models import Task, TaskTemplateSpec
-from kubetask.observe import JobObservation, PodObservation, Terminated
+from kubetask.observe import ContainerExit, JobObservation, PodObservation
 from kubetask.reconcile import Observed
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -33,7 +33,7 @@ def pod(phase: str = "Pending", **kw: Any) -> PodObservation:
 def exited(code: int, message: str | None = None, reason: str | None = None) -> PodObservation:
     return pod(
         "Succeeded" if code == 0 else "Failed",
-        terminated=Terminated(
+        terminated=ContainerExit(
             exit_code=code,
             reason=reason,
             message=message,

@@ -18,7 +18,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from kubetask.models import Phase, Task
-from kubetask.observe import JobObservation, PodObservation, Terminated
+from kubetask.observe import ContainerExit, JobObservation, PodObservation
 from kubetask.reconcile import Decision, Observed, decide, is_final, record_attempt
 from tests.unit.builders import NOW, make_task, make_template
 
@@ -29,10 +29,10 @@ json_values = st.recursive(
 )
 
 
-def terminated(at: datetime = NOW) -> st.SearchStrategy[Terminated]:
+def terminated(at: datetime = NOW) -> st.SearchStrategy[ContainerExit]:
     """A container that ended some seconds after `at`: exit 0 (with a result) or a failure."""
     return st.builds(
-        Terminated,
+        ContainerExit,
         exit_code=st.sampled_from([0, 0, 0, 1, 3, 137, 255]),
         reason=st.sampled_from([None, "Completed", "Error", "OOMKilled"]),
         message=st.one_of(st.none(), st.text(max_size=40), json_values.map(json.dumps)),

@@ -8,7 +8,7 @@ from typing import Any, cast
 from kubernetes.client.exceptions import ApiException
 
 from kubetask.kubeapi import JsonApi
-from kubetask.operator.kube import EventRecorder
+from kubetask.operator.events import EventRecorder
 
 
 class Apiserver:

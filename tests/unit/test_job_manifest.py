@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubetask.jobs import ENV_PARAMS_MAX, build_job, job_name, resolve
+from kubetask.jobs import ENV_PARAMS_MAX, build_job, job_name, resolve_run
 from kubetask.models import TaskSpec, TaskTemplateSpec
 
 
 def _job(params: object = None, **spec: object) -> dict[str, Any]:
     tpl = TaskTemplateSpec(image="img:1", handler="echo", timeout_seconds=30, result_schema={"type": "object"})
-    r = resolve(TaskSpec.model_validate({"templateRef": {"name": "tpl"}, **spec}), tpl)
+    r = resolve_run(TaskSpec.model_validate({"templateRef": {"name": "tpl"}, **spec}), tpl)
     assert r is not None
     return build_job(
         r,

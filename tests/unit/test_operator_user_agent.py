@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kubetask.operator.main import _AgentConnection, api_client
+from kubetask.kubeapi import load_client
+from kubetask.operator.main import _AgentConnection
 from kubetask.operator.settings import OperatorSettings
 
 
@@ -35,6 +36,6 @@ def test_the_operators_api_client_sends_it_on_our_json_calls(tmp_path: Path, mon
         "users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: k, user: u}}]\n"
     )
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-    api = api_client("kubetask-operator/0.1.0 (a)")
+    api = load_client("kubetask-operator/0.1.0 (a)")
     # JsonApi.request sends the client's default_headers with each call
     assert api.default_headers["User-Agent"] == "kubetask-operator/0.1.0 (a)"

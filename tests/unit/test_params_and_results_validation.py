@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubetask.schemas import FieldError, schema_errors, summarize, validate
+from kubetask.schema_check import FieldError, schema_errors, summarize, validate
 
 SCHEMA = {
     "type": "object",

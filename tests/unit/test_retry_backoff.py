@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kubetask.models import ResolvedPolicy, RetryPolicy
-from kubetask.retry import base_delay, delay, jitter_draw, resolve, retryable
+from kubetask.policy import merge_retry
+from kubetask.retry import base_delay, delay, jitter_draw, retryable
 
 
 def pol(**kw: object) -> ResolvedPolicy:
@@ -151,7 +152,7 @@ def test_retry_classification(policy: dict[str, object], reason: str, code: int 
 
 
 def test_task_policy_overrides_template_field_by_field() -> None:
-    merged = resolve(RetryPolicy(max_attempts=5, backoff="linear", delay_seconds=3), RetryPolicy(max_attempts=2))
+    merged = merge_retry(RetryPolicy(max_attempts=5, backoff="linear", delay_seconds=3), RetryPolicy(max_attempts=2))
     assert (merged.max_attempts, merged.backoff, merged.delay_seconds) == (2, "linear", 3)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kubetask.models import Phase, Task
-from kubetask.observe import Terminated, outcome
+from kubetask.observe import ContainerExit, outcome
 from kubetask.reconcile import decide, format_duration, record_attempt
 from tests.unit.builders import NOW, exited, job, make_task, make_template, observed, pod
 
@@ -168,7 +168,7 @@ def test_condition_transition_time_moves_only_on_flip() -> None:
 
 
 def test_terminated_state_overrides_running_flag() -> None:
-    p = pod("Running", running_since=NOW, terminated=Terminated(exit_code=0, message="{}"))
+    p = pod("Running", running_since=NOW, terminated=ContainerExit(exit_code=0, message="{}"))
     assert decide(observed(started(), job(p))).status.phase == Phase.SUCCEEDED
 
 

@@ -19,8 +19,8 @@ from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine, migrate
 
 from . import problems
+from .custom_resources import CustomResources
 from .deadletters import DeadLetters
-from .kube import Kube
 from .routes import deadletters, health, stats, tasks, templates
 from .service import TaskService
 from .settings import ApiSettings
@@ -52,12 +52,12 @@ def create_app(
     )
     if settings.migrate:
         migrate(eng)
-    kube = Kube(api or load_client())
+    crs = CustomResources(api or load_client())
     app.state.settings = settings
-    app.state.kube = kube
+    app.state.crs = crs
     app.state.sessions = sessionmaker(eng, expire_on_commit=False)
-    app.state.tasks = TaskService(kube, app.state.sessions, settings)
-    app.state.deadletters = DeadLetters(kube, app.state.sessions)
+    app.state.tasks = TaskService(crs, app.state.sessions, settings)
+    app.state.deadletters = DeadLetters(crs, app.state.sessions)
     problems.install(app)
     limit = settings.max_params_bytes + 64 * 1024
 

@@ -22,7 +22,7 @@ from kubetask.store import queries
 from kubetask.store.tables import DeadLetterRow, TaskRow
 
 from .bodies import ApiModel
-from .kube import Kube
+from .custom_resources import CustomResources
 from .problems import ProblemError, conflict, not_found
 from .service import check_namespace
 
@@ -77,8 +77,8 @@ def public(dl: DeadLetterRow, task: TaskRow) -> DeadLetterPublic:
 
 
 class DeadLetters:
-    def __init__(self, kube: Kube, sessions: sessionmaker[Session]) -> None:
-        self.kube = kube
+    def __init__(self, crs: CustomResources, sessions: sessionmaker[Session]) -> None:
+        self.crs = crs
         self.sessions = sessions
 
     def redrive(self, ns: str, name: str) -> str:
@@ -90,7 +90,7 @@ class DeadLetters:
                 raise not_found(f"no dead letter for Task {name!r} in namespace {ns!r}")
             dl, row = found
             count, uid, stored_spec, labels = dl.redrive_count, row.uid, row.spec, dict(row.labels or {})
-        cr = self.kube.get(ns, "tasks", name)
+        cr = self.crs.get(ns, "tasks", name)
         spec = copy.deepcopy((cr or {}).get("spec") if cr and cr["metadata"]["uid"] == uid else stored_spec)
         if not spec:
             raise conflict(f"the spec of {name!r} is not in history (mirrored before 0002); cannot redrive")
@@ -102,11 +102,11 @@ class DeadLetters:
         body = {"apiVersion": API_VERSION, "kind": "Task", "metadata": {"name": new_name, "labels": labels},
                 "spec": spec}  # fmt: skip
         try:
-            self.kube.create(ns, "tasks", body)
+            self.crs.create(ns, "tasks", body)
         except ProblemError as e:
             if e.status != 409:
                 raise
-            existing = self.kube.get(ns, "tasks", new_name)
+            existing = self.crs.get(ns, "tasks", new_name)
             if existing is None or ((existing.get("spec") or {}).get("redriveOf") or {}).get("uid") != uid:
                 raise conflict(f"Task {new_name!r} exists and is not a redrive of {name!r}") from e
         return new_name
@@ -136,8 +136,8 @@ class DeadLetters:
             if found is None:
                 raise not_found(f"no dead letter for Task {name!r} in namespace {ns!r}")
             dl, row = found
-            cr = self.kube.get(ns, "tasks", name)
+            cr = self.crs.get(ns, "tasks", name)
             if cr is not None and cr["metadata"]["uid"] == row.uid:
-                self.kube.delete(ns, "tasks", name)
+                self.crs.delete(ns, "tasks", name)
             s.execute(sql_delete(DeadLetterRow).where(DeadLetterRow.id == dl.id))
             s.execute(sql_delete(TaskRow).where(TaskRow.id == row.id))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from .kube import Kube
+from .custom_resources import CustomResources
 from .service import TaskService
 from .settings import ApiSettings
 
@@ -17,9 +17,9 @@ def _service(request: Request) -> TaskService:
     return svc
 
 
-def _kube(request: Request) -> Kube:
-    kube: Kube = request.app.state.kube
-    return kube
+def _crs(request: Request) -> CustomResources:
+    crs: CustomResources = request.app.state.crs
+    return crs
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
@@ -33,6 +33,6 @@ def _settings(request: Request) -> ApiSettings:
 
 
 TasksDep = Annotated[TaskService, Depends(_service)]
-KubeDep = Annotated[Kube, Depends(_kube)]
+CustomResourcesDep = Annotated[CustomResources, Depends(_crs)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]

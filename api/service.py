@@ -21,7 +21,7 @@ from kubetask.store import queries
 from kubetask.store.tables import TaskRow
 
 from .bodies import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic
-from .kube import Body, Kube
+from .custom_resources import Body, CustomResources
 from .problems import FieldProblem, ProblemError, conflict, invalid, not_found, too_large
 from .settings import ApiSettings
 from .validation import label_problems, name_problems, namespace_problems
@@ -54,8 +54,8 @@ def check_namespace(ns: str) -> None:
 
 
 class TaskService:
-    def __init__(self, kube: Kube, sessions: sessionmaker[Session], settings: ApiSettings) -> None:
-        self.kube = kube
+    def __init__(self, crs: CustomResources, sessions: sessionmaker[Session], settings: ApiSettings) -> None:
+        self.crs = crs
         self.sessions = sessions
         self.settings = settings
 
@@ -74,7 +74,7 @@ class TaskService:
         if size > self.settings.max_params_bytes:
             raise too_large(f"params are {size} bytes; the limit is {self.settings.max_params_bytes} bytes "
                             "(KUBETASK_API_MAX_PARAMS_BYTES)", "/params")  # fmt: skip
-        raw = self.kube.get(ns, "tasktemplates", body.template)
+        raw = self.crs.get(ns, "tasktemplates", body.template)
         if raw is None:
             problems.append(FieldProblem("/template", f"TaskTemplate {body.template!r} not found in namespace "
                                                       f"{ns!r}: create it first or fix the name"))  # fmt: skip
@@ -99,7 +99,7 @@ class TaskService:
             with self.sessions() as s:
                 row = queries.find_by_idempotency_key(s, ns, idempotency_key)
                 if row is not None:
-                    return public_from_row(row, live=self.kube.get(ns, "tasks", row.name) is not None), False
+                    return public_from_row(row, live=self.crs.get(ns, "tasks", row.name) is not None), False
         self._check(ns, body)
         meta: dict[str, Any] = {"labels": body.labels}
         prefix = body.generate_name or f"{body.template[:52]}-"
@@ -118,13 +118,13 @@ class TaskService:
             spec["idempotencyKey"] = idempotency_key
         cr: Body = {"apiVersion": API_VERSION, "kind": "Task", "metadata": meta, "spec": spec}
         try:
-            created = self.kube.create(ns, "tasks", cr)
+            created = self.crs.create(ns, "tasks", cr)
         except ProblemError as e:
             if e.status != 409:
                 raise
             if not idempotency_key:
                 raise conflict(f"a Task named {meta.get('name')!r} already exists in namespace {ns!r}") from e
-            existing = self.kube.get(ns, "tasks", meta["name"])
+            existing = self.crs.get(ns, "tasks", meta["name"])
             if existing is None or (existing.get("spec") or {}).get("idempotencyKey") != idempotency_key:
                 raise conflict(f"Task {meta['name']!r} exists with another idempotency key") from e
             return public_from_record(snapshot(existing), live=True), False
@@ -135,7 +135,7 @@ class TaskService:
     def detail(self, ns: str, name: str) -> TaskDetail:
         """Live CR status merged with history; history alone once the CR is gone."""
         check_namespace(ns)
-        cr = self.kube.get(ns, "tasks", name)
+        cr = self.crs.get(ns, "tasks", name)
         if cr is not None:
             rec = snapshot(cr)
             base = public_from_record(rec, live=True)
@@ -154,7 +154,7 @@ class TaskService:
 
     def events(self, ns: str, name: str) -> list[EventPublic]:
         check_namespace(ns)
-        cr = self.kube.get(ns, "tasks", name)
+        cr = self.crs.get(ns, "tasks", name)
         if cr is not None:
             return [EventPublic(timestamp=e.timestamp, type=e.type, reason=e.reason, message=e.message)
                     for e in sorted(snapshot(cr).events, key=lambda e: e.timestamp)]  # fmt: skip
@@ -167,17 +167,17 @@ class TaskService:
     def cancel(self, ns: str, name: str) -> TaskPublic:
         """Ask the operator to stop the task (spec.cancel); 409 once it is final."""
         check_namespace(ns)
-        cr = self.kube.get(ns, "tasks", name)
+        cr = self.crs.get(ns, "tasks", name)
         if cr is None:
             raise not_found(f"Task {name!r} not found in namespace {ns!r}")
         phase = (cr.get("status") or {}).get("phase")
         if phase in FINAL_PHASES:
             raise conflict(f"Task {name!r} already finished ({phase}); nothing to cancel")
-        patched = self.kube.patch(ns, "tasks", name, {"spec": {"cancel": True}})
+        patched = self.crs.patch(ns, "tasks", name, {"spec": {"cancel": True}})
         return public_from_record(snapshot(patched), live=True)
 
     def delete(self, ns: str, name: str) -> None:
         check_namespace(ns)
-        if self.kube.get(ns, "tasks", name) is None:
+        if self.crs.get(ns, "tasks", name) is None:
             raise not_found(f"Task {name!r} not found in namespace {ns!r}")
-        self.kube.delete(ns, "tasks", name)
+        self.crs.delete(ns, "tasks", name)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..deps import KubeDep, SessionsDep
+from ..deps import CustomResourcesDep, SessionsDep
 from ..problems import unavailable
 
 router = APIRouter(tags=["health"])
@@ -19,12 +19,12 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(kube: KubeDep, sessions: SessionsDep) -> dict[str, str]:
+def readyz(crs: CustomResourcesDep, sessions: SessionsDep) -> dict[str, str]:
     """Database and Kubernetes both answer (503 problem details naming the one that does not)."""
     try:
         with sessions() as s:
             s.execute(text("SELECT 1"))
     except SQLAlchemyError as e:
         raise unavailable(f"database unreachable: {str(e).splitlines()[0]}") from e
-    version = kube.ping()
+    version = crs.ping()
     return {"status": "ok", "database": "ok", "kubernetes": version}

@@ -12,8 +12,8 @@ from kubetask.schema_check import schema_errors
 from kubetask.timeutil import parse_time
 
 from ..bodies import TemplateBody, TemplatePublic, TemplatesPublic
-from ..deps import KubeDep
-from ..kube import Body
+from ..custom_resources import Body
+from ..deps import CustomResourcesDep
 from ..problems import FieldProblem, invalid, not_found
 from ..service import check_namespace
 from ..validation import name_problems
@@ -52,45 +52,45 @@ def _checked(ns: str, body: TemplateBody) -> dict[str, Any]:
 
 
 @router.post("/namespaces/{ns}/templates", status_code=201, response_model=TemplatePublic)
-def create_template(ns: str, body: TemplateBody, kube: KubeDep) -> TemplatePublic:
+def create_template(ns: str, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
     """Create a TaskTemplate."""
-    return _public(kube.create(ns, "tasktemplates", _checked(ns, body)))
+    return _public(crs.create(ns, "tasktemplates", _checked(ns, body)))
 
 
 @router.get("/namespaces/{ns}/templates", response_model=TemplatesPublic)
-def list_templates(ns: str, kube: KubeDep) -> TemplatesPublic:
+def list_templates(ns: str, crs: CustomResourcesDep) -> TemplatesPublic:
     """All TaskTemplates of a namespace."""
     check_namespace(ns)
-    return TemplatesPublic(items=[_public(t) for t in kube.list(ns, "tasktemplates")])
+    return TemplatesPublic(items=[_public(t) for t in crs.list(ns, "tasktemplates")])
 
 
 @router.get("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic)
-def get_template(ns: str, name: str, kube: KubeDep) -> TemplatePublic:
+def get_template(ns: str, name: str, crs: CustomResourcesDep) -> TemplatePublic:
     """One TaskTemplate."""
     check_namespace(ns)
-    raw = kube.get(ns, "tasktemplates", name)
+    raw = crs.get(ns, "tasktemplates", name)
     if raw is None:
         raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
     return _public(raw)
 
 
 @router.put("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic)
-def replace_template(ns: str, name: str, body: TemplateBody, kube: KubeDep) -> TemplatePublic:
+def replace_template(ns: str, name: str, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
     """Replace a TaskTemplate's spec (running tasks keep the schema they started with)."""
     if body.name != name:
         raise invalid("the body's name must match the URL", [FieldProblem("/name", f"expected {name!r}")])
     cr = _checked(ns, body)
-    current = kube.get(ns, "tasktemplates", name)
+    current = crs.get(ns, "tasktemplates", name)
     if current is None:
         raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
     cr["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-    return _public(kube.replace(ns, "tasktemplates", name, cr))
+    return _public(crs.replace(ns, "tasktemplates", name, cr))
 
 
 @router.delete("/namespaces/{ns}/templates/{name}", status_code=204)
-def delete_template(ns: str, name: str, kube: KubeDep) -> None:
+def delete_template(ns: str, name: str, crs: CustomResourcesDep) -> None:
     """Delete a TaskTemplate (tasks already created keep running)."""
     check_namespace(ns)
-    if kube.get(ns, "tasktemplates", name) is None:
+    if crs.get(ns, "tasktemplates", name) is None:
         raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
-    kube.delete(ns, "tasktemplates", name)
+    crs.delete(ns, "tasktemplates", name)

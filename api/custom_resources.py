@@ -1,4 +1,4 @@
-"""Thin Kubernetes adapter of the API: Task and TaskTemplate custom resources.
+"""The API's access to Task and TaskTemplate custom resources, errors as problem details.
 
 Third-party errors are wrapped once here: a missing object becomes `NotFound`, a name collision
 `Conflict`, the apiserver's own validation `InvalidRequest` (with its causes), an unreachable
@@ -7,6 +7,7 @@ apiserver `Unavailable`.
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from kubernetes import client
@@ -22,8 +23,6 @@ Body = dict[str, Any]
 
 
 def _wrap(e: ApiException, what: str) -> ProblemError:
-    import json
-
     try:
         status = json.loads(e.body or "{}")
     except ValueError:
@@ -44,7 +43,9 @@ def _path(ns: str, plural: str, name: str | None = None) -> str:
     return resource_path(GROUP, VERSION, plural, ns, name)
 
 
-class Kube:
+class CustomResources:
+    """Task and TaskTemplate CRs by namespace, plural and name; every error is a `ProblemError`."""
+
     def __init__(self, api: client.ApiClient) -> None:
         self.json = JsonApi(api)
 
@@ -74,8 +75,8 @@ class Kube:
         return self._call(f"patching {plural} {ns}/{name}", "PATCH", _path(ns, plural, name), patch, MERGE_PATCH)
 
     def delete(self, ns: str, plural: str, name: str) -> Body:
-        return self._call(f"deleting {plural} {ns}/{name}", "DELETE", _path(ns, plural, name),
-                          {"propagationPolicy": "Background"})  # fmt: skip
+        background = {"propagationPolicy": "Background"}  # as `kubectl delete` does
+        return self._call(f"deleting {plural} {ns}/{name}", "DELETE", _path(ns, plural, name), background)
 
     def list(self, ns: str, plural: str) -> list[Body]:
         return cast(list[Body], self._call(f"listing {plural} in {ns}", "GET", _path(ns, plural))["items"])

@@ -3,7 +3,8 @@
 Reconciles hand over the latest Task body; a background thread writes snapshots in batches.
 When the database is unreachable the queue keeps the newest body per Task (a snapshot holds the
 whole history, so nothing is lost by coalescing) and the thread retries with capped backoff;
-tasks keep running meanwhile. On start kopf lists every Task, which re-submits them all: that
+tasks keep running meanwhile. On start the operator's start-up resync (`main._resync_all`: one
+listing of Tasks, Jobs and pods) reconciles every Task, which re-submits each to the mirror: that
 repairs whatever the mirror missed while the operator was down.
 """
 
@@ -24,8 +25,11 @@ from kubetask.store import migrate
 from kubetask.store.tables import TaskRow
 from kubetask.store.writer import mark_deleted, upsert_many
 
+from .loops import Loop
+
 log = logging.getLogger("kubetask.operator.mirror")
 BATCH = 200
+FIRST_BACKOFF = 0.5  # seconds after the first failed write; doubled per failure up to `max_backoff`
 
 
 class Mirror:
@@ -36,66 +40,65 @@ class Mirror:
         self.max_backoff = max_backoff
         self._pending: dict[str, dict[str, Any] | None] = {}  # uid -> newest body (None: deleted)
         self._written: dict[str, str] = {}  # uid -> resourceVersion in the mirror
-        self._cv = threading.Condition()
-        self._stop = False
+        self._lock = threading.Lock()
         self._busy = False
-        self._thread = threading.Thread(target=self._run, name="kubetask-mirror", daemon=True)
+        self._migrated = False
+        self._backoff = FIRST_BACKOFF
+        self._retry_at = 0.0  # monotonic time before which no write is tried (after a failure)
+        self._loop = Loop("kubetask-mirror", self._step)
         self.healthy = False
         self.primed = threading.Event()  # set once the versions already in SQL are known
         self.snapshots_written = 0
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        with self._cv:
-            self._stop = True
-            self._cv.notify_all()
-        self._thread.join(timeout)
+        self._loop.stop(timeout)
 
     def submit(self, body: dict[str, Any]) -> None:
         """Queue the newest version of a Task (skipped when already mirrored)."""
         meta = body["metadata"]
         uid, rv = meta["uid"], str(meta.get("resourceVersion", ""))
-        with self._cv:
+        with self._lock:
             if self._written.get(uid) == rv and uid not in self._pending:
                 return
             old = self._pending.get(uid)
             if old is not None and int(old["metadata"].get("resourceVersion") or 0) > int(rv or 0):
                 return
             self._pending[uid] = body
-            self._cv.notify_all()
+        self._loop.wake()
 
     def deleted(self, uid: str) -> None:
-        with self._cv:
+        with self._lock:
             self._pending[uid] = None
-            self._cv.notify_all()
+        self._loop.wake()
 
     def mirrored(self, uid: str, resource_version: str) -> bool:
         """Whether the mirror holds this version of the Task (or a newer one)."""
-        with self._cv:
+        with self._lock:
             done = self._written.get(uid)
-        return done is not None and done.isdigit() and resource_version.isdigit() and int(done) >= int(resource_version)
+        if done is None or not done.isdigit() or not resource_version.isdigit():
+            return False
+        return int(done) >= int(resource_version)
 
     def idle(self) -> bool:
-        with self._cv:
+        with self._lock:
             return not self._pending and not self._busy
 
     def _prime(self) -> None:
-        """Learn which versions the mirror already holds, so that the re-listing after a restart
-        writes only the Tasks that changed meanwhile (not every live Task again)."""
+        """Learn which versions the mirror already holds, so that the start-up resync's re-submission
+        of every Task writes only the Tasks that changed meanwhile (not every live Task again)."""
+        live = select(TaskRow.uid, TaskRow.resource_version).where(TaskRow.deleted_at.is_(None))
         with Session(self.engine) as s:
-            held = {uid: str(rv) for uid, rv in s.execute(
-                select(TaskRow.uid, TaskRow.resource_version).where(TaskRow.deleted_at.is_(None)))}  # fmt: skip
-        with self._cv:
+            held = {uid: str(rv) for uid, rv in s.execute(live)}
+        with self._lock:
             for uid, rv in held.items():
                 self._written.setdefault(uid, rv)
         self.primed.set()
 
     def _take(self) -> dict[str, dict[str, Any] | None]:
-        with self._cv:
-            while not self._pending and not self._stop:
-                self._cv.wait(1.0)
+        with self._lock:
             batch = dict(list(self._pending.items())[:BATCH])
             for uid in batch:
                 del self._pending[uid]
@@ -103,7 +106,7 @@ class Mirror:
             return batch
 
     def _requeue(self, batch: dict[str, dict[str, Any] | None]) -> None:
-        with self._cv:
+        with self._lock:
             for uid, body in batch.items():
                 self._pending.setdefault(uid, body)  # a newer body that arrived meanwhile wins
             self._busy = False
@@ -123,7 +126,7 @@ class Mirror:
             for uid, body in batch.items():
                 if body is None:
                     mark_deleted(s, uid, now)
-        with self._cv:
+        with self._lock:
             self.snapshots_written += len(records)
             for uid, body in batch.items():
                 if body is not None:
@@ -132,30 +135,38 @@ class Mirror:
                     self._written.pop(uid, None)
             self._busy = False
 
-    def _run(self) -> None:
-        backoff = 0.5
-        migrated = False
-        while not self._stop:
+    def _step(self) -> float | None:
+        """Write one batch; the seconds until the next step (None: until something is submitted)."""
+        wait = self._retry_at - time.monotonic()
+        if wait > 0:  # a submit woke us during a backoff: keep backing off
+            return wait
+        try:
+            if not self._migrated:
+                migrate(self.engine)
+                self._prime()
+                self._migrated = True
+            batch = self._take()
+            if not batch:
+                return None
             try:
-                if not migrated:
-                    migrate(self.engine)
-                    self._prime()
-                    migrated = True
-                batch = self._take()
-                if not batch:
-                    continue
-                try:
-                    self._write(batch)
-                except SQLAlchemyError:
-                    self._requeue(batch)
-                    raise
-                if not self.healthy:
-                    log.info("SQL mirror is writing (%d tasks in this batch)", len(batch))
-                self.healthy = True
-                backoff = 0.5
-            except SQLAlchemyError as e:
-                if self.healthy or backoff == 0.5:
-                    log.warning("SQL mirror cannot write, retrying (tasks keep running): %s", str(e).split("\n")[0])
-                self.healthy = False
-                time.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                self._write(batch)
+            except Exception:  # not lost: retried with the next batch (a newer body wins)
+                self._requeue(batch)
+                raise
+        except SQLAlchemyError as e:
+            return self._failed(e)
+        if not self.healthy:
+            log.info("SQL mirror is writing (%d tasks in this batch)", len(batch))
+        self.healthy = True
+        self._backoff = FIRST_BACKOFF
+        return 0.0  # more may be queued
+
+    def _failed(self, e: SQLAlchemyError) -> float:
+        """Back off after a failed migrate or write; said once per outage, not once per retry."""
+        if self.healthy or self._backoff == FIRST_BACKOFF:
+            log.warning("SQL mirror cannot write, retrying (tasks keep running): %s", str(e).split("\n")[0])
+        self.healthy = False
+        wait = self._backoff
+        self._retry_at = time.monotonic() + wait
+        self._backoff = min(wait * 2, self.max_backoff)
+        return wait

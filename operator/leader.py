@@ -4,6 +4,8 @@ The holder renews the Lease every `renew` seconds; another replica takes over on
 seconds pass without renewal. Writes use the Lease's resourceVersion, so two candidates cannot
 both win the same round. A replica that cannot renew in time steps down before the Lease can be
 taken over (it stops acting after `duration - renew` seconds without a successful renewal).
+`on_elected` (the resync on taking the lead) runs on a thread of its own: it may take longer than
+a renewal period, and the Lease must keep being renewed meanwhile.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubetask.timeutil import parse_time
+
+from .loops import Loop
 
 log = logging.getLogger("kubetask.operator")
 
@@ -45,14 +49,13 @@ class LeaderElector:
         self.on_elected = on_elected
         self.leading = threading.Event()
         self._last_ok = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kubetask-leader", daemon=True)
+        self._loop = Loop("kubetask-leader", self._step)
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._loop.stop()
 
     def _body(self, now: datetime, transitions: int, acquire: datetime, rv: str | None) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace}
@@ -74,51 +77,58 @@ class LeaderElector:
     def try_acquire(self) -> bool:
         """One round: create, renew or take over the Lease; True when we hold it afterwards."""
         now = datetime.now(UTC)
-        try:
-            lease: Any = self.coord.read_namespaced_lease(self.name, self.namespace)
-        except ApiException as e:
-            if e.status != 404:
-                raise
-            try:
-                self.coord.create_namespaced_lease(self.namespace, cast(Any, self._body(now, 0, now, None)))
-                return True
-            except ApiException as e2:
-                if e2.status == 409:
-                    return False
-                raise
+        lease = self._read()
+        if lease is None:  # nobody ever held it: the first to create it leads
+            body = self._body(now, 0, now, None)
+            return _won(lambda: self.coord.create_namespaced_lease(self.namespace, cast(Any, body)))
         spec = lease.spec
-        holder = spec.holder_identity
+        ours = spec.holder_identity == self.identity
         renewed = parse_time(spec.renew_time) or datetime.fromtimestamp(0, UTC)
         expired = (now - renewed).total_seconds() > (spec.lease_duration_seconds or self.duration)
-        if holder != self.identity and not expired:
+        if not ours and not expired:
             return False
-        transitions = (spec.lease_transitions or 0) + (0 if holder == self.identity else 1)
-        acquire = parse_time(spec.acquire_time) if holder == self.identity else now
-        body = self._body(now, transitions, acquire or now, lease.metadata.resource_version)
-        try:
-            self.coord.replace_namespaced_lease(self.name, self.namespace, cast(Any, body))
-        except ApiException as e:
-            if e.status == 409:  # someone else wrote it this round
-                return False
-            raise
-        return True
+        transitions = (spec.lease_transitions or 0) + (0 if ours else 1)
+        acquire = (parse_time(spec.acquire_time) if ours else None) or now
+        body = self._body(now, transitions, acquire, lease.metadata.resource_version)
+        return _won(lambda: self.coord.replace_namespaced_lease(self.name, self.namespace, cast(Any, body)))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                ok = self.try_acquire()
-            except Exception as e:  # apiserver down: keep leading only while the lease cannot have expired
-                log.warning("leader election: %s", e)
-                ok = False
-            now = time.monotonic()
-            if ok:
-                self._last_ok = now
-                if not self.leading.is_set():
-                    log.info("leader election: %s now leads (lease %s/%s)", self.identity, self.namespace, self.name)
-                    self.leading.set()
-                    if self.on_elected:
-                        threading.Thread(target=self.on_elected, name="kubetask-resync", daemon=True).start()
-            elif self.leading.is_set() and now - self._last_ok > self.duration - self.renew:
-                log.warning("leader election: %s lost the lease; standing by", self.identity)
-                self.leading.clear()
-            self._stop.wait(self.renew if self.leading.is_set() else self.renew / 2)
+    def _read(self) -> Any:
+        """The Lease, or None when it does not exist yet."""
+        try:
+            return self.coord.read_namespaced_lease(self.name, self.namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def _step(self) -> float:
+        try:
+            ok = self.try_acquire()
+        except Exception as e:  # apiserver down: keep leading only while the lease cannot have expired
+            log.warning("leader election: %s", e)
+            ok = False
+        now = time.monotonic()
+        if ok:
+            self._last_ok = now
+            if not self.leading.is_set():
+                log.info("leader election: %s now leads (lease %s/%s)", self.identity, self.namespace, self.name)
+                self.leading.set()
+                if self.on_elected:
+                    threading.Thread(target=self.on_elected, name="kubetask-resync", daemon=True).start()
+        elif self.leading.is_set() and now - self._last_ok > self.duration - self.renew:
+            log.warning("leader election: %s lost the lease; standing by", self.identity)
+            self.leading.clear()
+        # a standby looks twice per renewal period, so it takes over soon after the Lease expires
+        return self.renew if self.leading.is_set() else self.renew / 2
+
+
+def _won(write: Callable[[], object]) -> bool:
+    """Carry out one Lease write; False when another candidate wrote first (409: the Lease was
+    created meanwhile, or its resourceVersion moved on since our read)."""
+    try:
+        write()
+    except ApiException as e:
+        if e.status == 409:
+            return False
+        raise
+    return True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from datetime import datetime
 
@@ -13,6 +12,8 @@ from kubernetes.client.exceptions import ApiException
 from kubetask.kubeapi import Body, JsonApi, resource_path
 from kubetask.models import GROUP, VERSION
 from kubetask.reconcile import Event
+
+from .loops import Loop
 
 log = logging.getLogger("kubetask.operator")
 COMPONENT = "kubetask-operator"
@@ -45,17 +46,17 @@ class EventRecorder:
     """Posts Events from one background thread, in order, as client-go's event recorder does.
 
     A reconcile never waits for an Event, and during a burst Events trail the Jobs instead of
-    competing with them for the apiserver (dispatch benchmark: one Event POST per Task was a fifth of
-    the apiserver's requests). Bounded like client-go's: beyond `limit` queued Events new ones are
-    dropped and counted in a warning.
+    competing with them for the apiserver: a Task's Events take as many requests as its Job create
+    and status patch together, and posted inline they would delay the writes that start its pod. Bounded
+    like client-go's: beyond `limit` queued Events new ones are dropped and counted in a warning.
     """
 
     def __init__(self, api: JsonApi, limit: int = 10_000) -> None:
         self.api = api
         self._queue: queue.Queue[tuple[str, Body]] = queue.Queue(maxsize=limit)
         self.dropped = 0
-        self._thread = threading.Thread(target=self._run, name="kubetask-events", daemon=True)
-        self._thread.start()
+        self._loop = Loop("kubetask-events", self._post_queued)
+        self._loop.start()
 
     def record(self, namespace: str, body: Body) -> None:
         try:
@@ -64,6 +65,8 @@ class EventRecorder:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 log.warning("event queue full: %d Events dropped so far", self.dropped)
+        else:
+            self._loop.wake()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued Event was posted (or given up); False on timeout."""
@@ -72,9 +75,13 @@ class EventRecorder:
             time.sleep(0.01)
         return not self._queue.unfinished_tasks
 
-    def _run(self) -> None:
+    def _post_queued(self) -> None:
+        """Post every queued Event, oldest first; then wait for the next `record`."""
         while True:
-            namespace, body = self._queue.get()
+            try:
+                namespace, body = self._queue.get_nowait()
+            except queue.Empty:
+                return
             try:
                 self.api.create(resource_path("", "v1", "events", namespace), body, decode=False)
             except ApiException as e:

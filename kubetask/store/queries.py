@@ -8,7 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,15 +26,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from kubetask.models import FINAL_PHASES, Phase
 from kubetask.selectors import Requirement
 from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow, UTCDateTime
 
 SortKey = Literal["created", "name", "finished", "duration"]
-SORT_KEYS: tuple[str, ...] = ("created", "-created", "name", "-name", "finished", "-finished", "duration",
-                              "-duration")  # fmt: skip
+SORT_KEYS: tuple[str, ...] = tuple(f"{sign}{key}" for key in get_args(SortKey) for sign in ("", "-"))
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)  # unfinished tasks sort as if they finish last
 NO_DURATION = 1e18
-FINISHED_PHASES = ("Succeeded", "Failed", "DeadLettered")
+# The final phases the success rate and the durations count: Cancelled is left out on purpose. A
+# task stopped on request neither succeeded nor failed, so cancelling one must not lower the rate,
+# and the time it ran until the cancel is not a run time of its template.
+SUCCESS_RATE_PHASES: tuple[str, ...] = tuple(p.value for p in Phase if p in FINAL_PHASES and p != Phase.CANCELLED)
 
 
 class CursorError(ValueError):
@@ -142,8 +145,8 @@ def list_tasks(session: Session, q: TaskQuery) -> Page:
     if q.cursor:
         value, row_id = _decode(q.cursor, q.sort)
         pos = tuple_(col, TaskRow.id)
-        mark = tuple_(literal(value, UTCDateTime()) if isinstance(value, datetime) else literal(value),
-                      literal(row_id))  # fmt: skip
+        bound = literal(value, UTCDateTime()) if isinstance(value, datetime) else literal(value)
+        mark = tuple_(bound, literal(row_id))
         stmt = stmt.where(pos < mark if desc else pos > mark)
     order = (col.desc(), TaskRow.id.desc()) if desc else (col.asc(), TaskRow.id.asc())
     rows = list(session.scalars(stmt.order_by(*order).limit(q.limit + 1)))
@@ -217,11 +220,11 @@ def p95_index(n: int) -> int:
 
 def _figures(by_phase: dict[str, int], timed: int, duration_sum: float, p95: float | None, minutes: float) -> Figures:
     total = sum(by_phase.values())
-    finished = sum(by_phase.get(p, 0) for p in FINISHED_PHASES)
+    finished = sum(by_phase.get(p, 0) for p in SUCCESS_RATE_PHASES)
     return Figures(
         total=total,
         by_phase=by_phase,
-        success_rate=by_phase.get("Succeeded", 0) / finished if finished else None,
+        success_rate=by_phase.get(Phase.SUCCEEDED, 0) / finished if finished else None,
         avg_duration_seconds=duration_sum / timed if timed else None,
         p95_duration_seconds=p95,
         tasks_per_minute=total / minutes if minutes else 0.0,
@@ -244,7 +247,7 @@ def stats(session: Session, *, now: datetime, window: timedelta, namespace: str 
     if namespace:
         where.append(TaskRow.namespace == namespace)
     minutes = window.total_seconds() / 60
-    is_timed = and_(TaskRow.phase.in_(FINISHED_PHASES), TaskRow.duration_seconds.is_not(None))
+    is_timed = and_(TaskRow.phase.in_(SUCCESS_RATE_PHASES), TaskRow.duration_seconds.is_not(None))
     timed_duration = case((is_timed, TaskRow.duration_seconds))
     grouped = session.execute(
         select(TaskRow.template, TaskRow.phase, func.count(), func.count(timed_duration), func.sum(timed_duration))

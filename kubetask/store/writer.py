@@ -11,17 +11,40 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from kubetask.history import TaskRecord
+from kubetask.models import Phase
 from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow
 
+# The columns copied from a snapshot as they are; the key (uid, number) and the children are written apart.
 _TASK_FIELDS = (
-    "namespace", "name", "template", "phase", "reason", "message", "params", "result", "labels",
-    "idempotency_key", "created_at", "started_at", "finished_at", "attempt_count", "duration_seconds",
-    "resource_version", "spec",
-)  # fmt: skip
-_ATTEMPT_FIELDS = (
-    "job_name", "pod_name", "phase", "exit_code", "reason", "message", "started_at", "finished_at",
+    "namespace",
+    "name",
+    "template",
+    "phase",
+    "reason",
+    "message",
+    "params",
+    "result",
+    "labels",
+    "idempotency_key",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "attempt_count",
     "duration_seconds",
-)  # fmt: skip
+    "resource_version",
+    "spec",
+)
+_ATTEMPT_FIELDS = (
+    "job_name",
+    "pod_name",
+    "phase",
+    "exit_code",
+    "reason",
+    "message",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+)
 
 
 def upsert(session: Session, rec: TaskRecord) -> bool:
@@ -106,19 +129,24 @@ def _write_children(session: Session, rec: TaskRecord, row: TaskRow, new: bool, 
 
 def _dead_letters(session: Session, row: TaskRow, rec: TaskRecord) -> None:
     """Keep dead_letters in step: one row per dead-lettered task; redrives update the original's row."""
-    if rec.phase == "DeadLettered":
+    if rec.phase == Phase.DEAD_LETTERED:
         dl = session.scalars(select(DeadLetterRow).where(DeadLetterRow.task_id == row.id)).one_or_none()
         if dl is None:
-            session.add(DeadLetterRow(
-                task_id=row.id, namespace=rec.namespace, name=rec.name, template=rec.template, reason=rec.reason,
-                message=rec.message, attempt_count=rec.attempt_count,
-                dead_lettered_at=rec.finished_at or rec.created_at, redrive_count=0,
-            ))  # fmt: skip
+            dl = DeadLetterRow(
+                task_id=row.id,
+                namespace=rec.namespace,
+                name=rec.name,
+                template=rec.template,
+                reason=rec.reason,
+                message=rec.message,
+                attempt_count=rec.attempt_count,
+                dead_lettered_at=rec.finished_at or rec.created_at,
+                redrive_count=0,
+            )
+            session.add(dl)
     if rec.redrive_of_uid:
-        original = session.scalars(
-            select(DeadLetterRow).join(TaskRow, TaskRow.id == DeadLetterRow.task_id)
-            .where(TaskRow.uid == rec.redrive_of_uid)
-        ).one_or_none()  # fmt: skip
+        of_original = select(DeadLetterRow).join(TaskRow, TaskRow.id == DeadLetterRow.task_id)
+        original = session.scalars(of_original.where(TaskRow.uid == rec.redrive_of_uid)).one_or_none()
         if (
             original is not None
             and original.last_redrive != rec.name

@@ -37,18 +37,21 @@ class PostgresServer:
         shutil.chown(self.dir, "postgres", "postgres")
         self.data = self.dir / "data"
         self.port = _free_port()
-        r = _as_postgres(str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                         "-E", "UTF8", "--no-sync")  # fmt: skip
+        r = _as_postgres(
+            str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
+        )
         if r.returncode:
             raise RuntimeError(f"initdb failed: {r.stderr}")
 
     def start(self) -> None:
         opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        r = _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"),
-                         "-w", "-t", "30", "start")  # fmt: skip
+        log = self.dir / "log"
+        r = _as_postgres(
+            str(BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(log), "-w", "-t", "30", "start"
+        )
         if r.returncode:
-            log = (self.dir / "log").read_text(errors="replace") if (self.dir / "log").exists() else ""
-            raise RuntimeError(f"PostgreSQL did not start: {r.stderr}\n{log[-2000:]}")
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"PostgreSQL did not start: {r.stderr}\n{tail}")
 
     def stop(self) -> None:
         _as_postgres(str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")

@@ -114,9 +114,11 @@ class Run:
         # short: hypothesis warns (an error here) about a falsifying example's repr over ~30 kB
         st_ = self.task.status
         attempts = [(a.number, a.phase.value, a.reason) for a in st_.attempts] if st_ else []
-        return (f"Run(spec={self.task.spec.to_wire()}, phase={self.phase.value}, reason={st_ and st_.reason}, "
-                f"attempts={attempts}, jobs={sorted(self.jobs)}, now=+{(self.now - NOW).total_seconds()}s, "
-                f"steps={[d.status.phase.value for d in self.decisions]})")  # fmt: skip
+        return (
+            f"Run(spec={self.task.spec.to_wire()}, phase={self.phase.value}, reason={st_ and st_.reason}, "
+            f"attempts={attempts}, jobs={sorted(self.jobs)}, now=+{(self.now - NOW).total_seconds()}s, "
+            f"steps={[d.status.phase.value for d in self.decisions]})"
+        )
 
     def _repr_pretty_(self, p: Any, _cycle: bool) -> None:  # hypothesis' printer, else it prints every field
         p.text(repr(self))
@@ -126,8 +128,15 @@ class Run:
         return self.task.status.phase if self.task.status else Phase.PENDING
 
     def observed(self) -> Observed:
-        return Observed(task=self.task, generation=1, template=make_template(), template_missing=False,
-                        jobs=dict(self.jobs), now=self.now, created=self.created)  # fmt: skip
+        return Observed(
+            task=self.task,
+            generation=1,
+            template=make_template(),
+            template_missing=False,
+            jobs=dict(self.jobs),
+            now=self.now,
+            created=self.created,
+        )
 
     def with_spec(self, **spec: Any) -> Run:
         wire = self.task.to_wire()

@@ -34,21 +34,22 @@ def _event(stage: str, verb: str, agent: str, code: int, **ref: str) -> dict[str
     }
 
 
-JOB_CREATE = _event("ResponseComplete", "create", OP_A, 201, resource="jobs", namespace="ns1", name="t-1",
-                    apiGroup="batch")  # fmt: skip
-JOB_CONFLICT = _event("ResponseComplete", "create", OP_A, 409, resource="jobs", namespace="ns1", name="t-1",
-                      apiGroup="batch")  # fmt: skip
-STATUS_PATCH_B = _event("ResponseComplete", "patch", OP_B, 200, resource="tasks", subresource="status",
-                        namespace="ns1", name="t", apiGroup="kubetask.io")  # fmt: skip
-TASK_PATCH_B = _event("ResponseComplete", "patch", OP_B, 200, resource="tasks", namespace="ns1", name="t",
-                      apiGroup="kubetask.io")  # fmt: skip
+def _answered(verb: str, agent: str, code: int, **ref: str) -> dict[str, Any]:
+    return _event("ResponseComplete", verb, agent, code, **ref)
+
+
+JOB_T1 = {"resource": "jobs", "namespace": "ns1", "name": "t-1", "apiGroup": "batch"}
+TASK_T = {"resource": "tasks", "namespace": "ns1", "name": "t", "apiGroup": "kubetask.io"}
+JOB_CREATE = _answered("create", OP_A, 201, **JOB_T1)
+JOB_CONFLICT = _answered("create", OP_A, 409, **JOB_T1)
+STATUS_PATCH_B = _answered("patch", OP_B, 200, **TASK_T, subresource="status")
+TASK_PATCH_B = _answered("patch", OP_B, 200, **TASK_T)
 POD_CREATE = {
     **_event("ResponseComplete", "create", JOBCTL, 201, resource="pods", namespace="ns1"),
     "level": "Request",
     "requestObject": {"kind": "Pod", "metadata": {"generateName": "t-1-", "labels": {"job-name": "t-1"}}},
 }
-OTHER_NS = _event("ResponseComplete", "create", OP_A, 201, resource="jobs", namespace="ns2", name="t-1",
-                  apiGroup="batch")  # fmt: skip
+OTHER_NS = _answered("create", OP_A, 201, **{**JOB_T1, "namespace": "ns2"})
 # the same request at an earlier stage: not an answer, never counted
 JOB_CREATE_RECEIVED = {**JOB_CREATE, "stage": "RequestReceived", "responseStatus": None}
 WATCH_STARTED = _event("ResponseStarted", "watch", OP_A, 200, resource="jobs")
@@ -63,20 +64,41 @@ def _write(path: Path, *events: dict[str, Any], tail: str = "") -> None:
 
 def _log(tmp_path: Path) -> AuditLog:
     path = tmp_path / "audit.log"
-    _write(path, JOB_CREATE_RECEIVED, JOB_CREATE, JOB_CONFLICT, WATCH_STARTED, STATUS_PATCH_B, TASK_PATCH_B,
-           POD_CREATE, OTHER_NS)  # fmt: skip
+    _write(
+        path,
+        JOB_CREATE_RECEIVED,
+        JOB_CREATE,
+        JOB_CONFLICT,
+        WATCH_STARTED,
+        STATUS_PATCH_B,
+        TASK_PATCH_B,
+        POD_CREATE,
+        OTHER_NS,
+    )
     return AuditLog(path)
 
 
 def test_only_answered_requests_are_read_with_their_fields(tmp_path: Path) -> None:
     got = _log(tmp_path).requests()
     assert [(r.verb, r.resource, r.code) for r in got] == [
-        ("create", "jobs", 201), ("create", "jobs", 409), ("patch", "tasks", 200), ("patch", "tasks", 200),
-        ("create", "pods", 201), ("create", "jobs", 201),
-    ]  # fmt: skip
-    assert got[2] == AuditRequest(verb="patch", resource="tasks", subresource="status", namespace="ns1", name="t",
-                                  user_agent=OP_B, code=200, received="2026-12-01T22:34:17.984795Z",
-                                  request_object=None)  # fmt: skip
+        ("create", "jobs", 201),
+        ("create", "jobs", 409),
+        ("patch", "tasks", 200),
+        ("patch", "tasks", 200),
+        ("create", "pods", 201),
+        ("create", "jobs", 201),
+    ]
+    assert got[2] == AuditRequest(
+        verb="patch",
+        resource="tasks",
+        subresource="status",
+        namespace="ns1",
+        name="t",
+        user_agent=OP_B,
+        code=200,
+        received="2026-12-01T22:34:17.984795Z",
+        request_object=None,
+    )
 
 
 def test_filters_by_verb_resource_namespace_name_and_code(tmp_path: Path) -> None:

@@ -29,26 +29,47 @@ def _complete() -> dict[str, Any]:
         "namespace": "dispatch-abc",
     }
     return {
-        "when": "2026-11-29T06:00:00+00:00", "machine": "vm 2 cores", "baseline_rss_mib": 100.0,
+        "when": "2026-11-29T06:00:00+00:00",
+        "machine": "vm 2 cores",
+        "baseline_rss_mib": 100.0,
         "figures": {
             "dispatch": {"rows": [dispatch_row]},
-            "latency": {"idle": {"task_to_job": _lat("idle"), "pod_done_to_task_final": _lat("idle final")},
-                        "load": {"pods_finished": 1000, "pod_done_to_task_final": _lat("load final")}},
-            "api": {"rows": [{"backend": "sqlite", "concurrency": 16,
-                              "floor": {**counted("floor", n=500, seen=500, seconds=2.5), "p99_ms": 400.0},
-                              "api": {**counted("api", n=500, seen=500, seconds=5.0), "p99_ms": 300.0}}]},
-            "scale": {"baseline_rss_mib": 100.0, "rows": [dispatch_row["scale"]],
-                      "restart": {**counted("re-derived", n=1000, seen=1000, seconds=3.5), "timed_out": False,
-                                  "timeout_seconds": 1800}},
-            "history": {"rows": 1000, "floor": {"p50_ms": 1.0, "p99_ms": 2.0, "returned": 51, "expected": 51,
-                                                "ok": True},
-                        "queries": {"list newest": {"p50_ms": 1.0, "p99_ms": 4.0, "returned": 50, "expected": 50,
-                                                    "ok": True}},
-                        "checks": counted("queries right", n=2, seen=2)},
-            "e2e": {"n": 10, "floor": {**counted("Complete", n=10, seen=10, seconds=3.0), "other_outcomes": {}},
-                    "kubetask": {**counted("Succeeded", n=10, seen=10, seconds=4.0), "other_outcomes": {}}},
+            "latency": {
+                "idle": {"task_to_job": _lat("idle"), "pod_done_to_task_final": _lat("idle final")},
+                "load": {"pods_finished": 1000, "pod_done_to_task_final": _lat("load final")},
+            },
+            "api": {
+                "rows": [
+                    {
+                        "backend": "sqlite",
+                        "concurrency": 16,
+                        "floor": {**counted("floor", n=500, seen=500, seconds=2.5), "p99_ms": 400.0},
+                        "api": {**counted("api", n=500, seen=500, seconds=5.0), "p99_ms": 300.0},
+                    }
+                ]
+            },
+            "scale": {
+                "baseline_rss_mib": 100.0,
+                "rows": [dispatch_row["scale"]],
+                "restart": {
+                    **counted("re-derived", n=1000, seen=1000, seconds=3.5),
+                    "timed_out": False,
+                    "timeout_seconds": 1800,
+                },
+            },
+            "history": {
+                "rows": 1000,
+                "floor": {"p50_ms": 1.0, "p99_ms": 2.0, "returned": 51, "expected": 51, "ok": True},
+                "queries": {"list newest": {"p50_ms": 1.0, "p99_ms": 4.0, "returned": 50, "expected": 50, "ok": True}},
+                "checks": counted("queries right", n=2, seen=2),
+            },
+            "e2e": {
+                "n": 10,
+                "floor": {**counted("Complete", n=10, seen=10, seconds=3.0), "other_outcomes": {}},
+                "kubetask": {**counted("Succeeded", n=10, seen=10, seconds=4.0), "other_outcomes": {}},
+            },
         },
-    }  # fmt: skip
+    }
 
 
 def _page(r: dict[str, Any]) -> str:

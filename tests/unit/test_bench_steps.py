@@ -31,8 +31,13 @@ def test_a_figure_that_raises_is_failed_and_the_next_figures_still_run() -> None
     calls: list[str] = []
     saves: list[int] = []
     result: dict[str, Any] = {"figures": {}}
-    steps = [("latency", _step("idle", calls)), ("dispatch", _boom(calls)), ("latency", _step("load", calls)),
-             ("dispatch", _step("dispatch again", calls)), ("e2e", _step("e2e", calls))]  # fmt: skip
+    steps = [
+        ("latency", _step("idle", calls)),
+        ("dispatch", _boom(calls)),
+        ("latency", _step("load", calls)),
+        ("dispatch", _step("dispatch again", calls)),
+        ("e2e", _step("e2e", calls)),
+    ]
     run_steps(None, {"latency", "dispatch", "e2e"}, "", lambda: saves.append(1), result, steps)  # type: ignore[arg-type]
     assert calls == ["idle", "boom", "load", "e2e"]  # the failed figure's later step is skipped
     assert result["figures"]["dispatch"] == {"error": "TimeoutError('watch never caught up')"}

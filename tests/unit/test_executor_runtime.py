@@ -86,8 +86,12 @@ def test_sigterm_ends_the_executor_promptly(tmp_path: Path) -> None:
     import time
 
     term = tmp_path / "term"
-    env = {"KUBETASK_TERMINATION_PATH": str(term), "KUBETASK_HANDLER": "sleep", "KUBETASK_PARAMS": '{"seconds": 60}',
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # fmt: skip
+    env = {
+        "KUBETASK_TERMINATION_PATH": str(term),
+        "KUBETASK_HANDLER": "sleep",
+        "KUBETASK_PARAMS": '{"seconds": 60}',
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
     proc = subprocess.Popen([sys.executable, "-m", "kubetask.executor"], env=env)
 
     def catches_sigterm() -> bool:  # the handler is installed: SigCgt has bit 15 (mask 1 << 14)

@@ -25,13 +25,24 @@ def _cr(name: str, spec: dict[str, Any], status: dict[str, Any] | None, **meta: 
     body: dict[str, Any] = {
         "apiVersion": "kubetask.io/v1alpha1",
         "kind": "Task",
-        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": "42",
-                     "creationTimestamp": "2026-05-04T10:00:00Z", **meta},
+        "metadata": {
+            "name": name,
+            "namespace": "ns",
+            "uid": f"uid-{name}",
+            "resourceVersion": "42",
+            "creationTimestamp": "2026-05-04T10:00:00Z",
+            **meta,
+        },
         "spec": spec,
-    }  # fmt: skip
+    }
     if status is not None:
         body["status"] = status
     return body
+
+
+def _record(name: str, **fields: Any) -> TaskRecord:
+    """The expected record of `_cr(name, ...)`: the identity `_cr` gives every CR, then `fields`."""
+    return TaskRecord(uid=f"uid-{name}", namespace="ns", name=name, created_at=T0, resource_version=42, **fields)
 
 
 SUCCEEDED = _cr(
@@ -57,13 +68,23 @@ SUCCEEDED = _cr(
                 "finishTime": "2026-05-04T10:00:09.500000Z",
             },
         ],
-    },  # fmt: skip
+    },
     labels={"team": "data"},
 )
-SUCCEEDED_RECORD = TaskRecord(
-    uid="uid-report", namespace="ns", name="report", template="send-report", phase="Succeeded", reason="Completed",
-    message="done", params={"to": "x@y"}, result={"sent": 3}, labels={"team": "data"}, idempotency_key="k-1",
-    created_at=T0, started_at=at(2), finished_at=at(9.5), attempt_count=1, duration_seconds=7.5, resource_version=42,
+SUCCEEDED_RECORD = _record(
+    "report",
+    template="send-report",
+    phase="Succeeded",
+    reason="Completed",
+    message="done",
+    params={"to": "x@y"},
+    result={"sent": 3},
+    labels={"team": "data"},
+    idempotency_key="k-1",
+    started_at=at(2),
+    finished_at=at(9.5),
+    attempt_count=1,
+    duration_seconds=7.5,
     spec={"templateRef": {"name": "send-report"}, "params": {"to": "x@y"}, "idempotencyKey": "k-1"},
     attempts=(AttemptRecord(1, "report-1", "report-1-abcde", "Succeeded", 0, "Completed", None, at(2), at(9.5), 7.5),),
     events=(
@@ -73,8 +94,9 @@ SUCCEEDED_RECORD = TaskRecord(
         EventRecord("attempt-1-ended", at(9.5), "Normal", "Completed", "attempt 1 succeeded"),
         EventRecord("final", at(9.5), "Normal", "Succeeded", "done"),
     ),
-)  # fmt: skip
+)
 
+EXIT_1 = "container exited with code 1"  # attempt 1's message, in the CR and in two records
 DEAD_LETTERED = _cr(
     "doomed",
     {"image": "busybox:1", "command": ["false"], "retry": {"maxAttempts": 2}},
@@ -93,7 +115,7 @@ DEAD_LETTERED = _cr(
                 "phase": "Failed",
                 "exitCode": 1,
                 "reason": "NonZeroExit",
-                "message": "container exited with code 1",
+                "message": EXIT_1,
                 "startTime": "2026-05-04T10:00:01Z",
                 "finishTime": "2026-05-04T10:00:03Z",
             },
@@ -108,30 +130,39 @@ DEAD_LETTERED = _cr(
                 "finishTime": "2026-05-04T10:00:20Z",
             },
         ],
-    },  # fmt: skip
+    },
 )
-DEAD_LETTERED_RECORD = TaskRecord(
-    uid="uid-doomed", namespace="ns", name="doomed", template=None, phase="DeadLettered", reason="AttemptsExhausted",
-    message="2 attempts failed", params=None, result=None, labels={}, idempotency_key=None, created_at=T0,
-    started_at=at(1), finished_at=at(20), attempt_count=2, duration_seconds=19.0, resource_version=42,
+DEAD_LETTERED_RECORD = _record(
+    "doomed",
+    template=None,
+    phase="DeadLettered",
+    reason="AttemptsExhausted",
+    message="2 attempts failed",
+    params=None,
+    result=None,
+    labels={},
+    idempotency_key=None,
+    started_at=at(1),
+    finished_at=at(20),
+    attempt_count=2,
+    duration_seconds=19.0,
     spec={"image": "busybox:1", "command": ["false"], "retry": {"maxAttempts": 2}},
     attempts=(
-        AttemptRecord(1, "doomed-1", "doomed-1-aaaaa", "Failed", 1, "NonZeroExit", "container exited with code 1",
-                      at(1), at(3), 2.0),
+        AttemptRecord(1, "doomed-1", "doomed-1-aaaaa", "Failed", 1, "NonZeroExit", EXIT_1, at(1), at(3), 2.0),
         AttemptRecord(2, "doomed-2", "doomed-2-bbbbb", "Failed", 1, "NonZeroExit", None, at(10), at(20), 10.0),
     ),
     events=(
         EventRecord("created", T0, "Normal", "Created", "Task created"),
         EventRecord("attempt-1-job", T0, "Normal", "JobCreated", "Job doomed-1 created for attempt 1"),
         EventRecord("attempt-1-started", at(1), "Normal", "Started", "attempt 1 running in pod doomed-1-aaaaa"),
-        EventRecord("attempt-1-ended", at(3), "Warning", "NonZeroExit", "container exited with code 1"),
+        EventRecord("attempt-1-ended", at(3), "Warning", "NonZeroExit", EXIT_1),
         # attempt 2's Job came after attempt 1 ended: stamped then, whichever snapshot the mirror saw first
         EventRecord("attempt-2-job", at(3), "Normal", "JobCreated", "Job doomed-2 created for attempt 2"),
         EventRecord("attempt-2-started", at(10), "Normal", "Started", "attempt 2 running in pod doomed-2-bbbbb"),
         EventRecord("attempt-2-ended", at(20), "Warning", "NonZeroExit", "attempt 2 failed"),
         EventRecord("final", at(20), "Warning", "DeadLettered", "2 attempts failed"),
     ),
-)  # fmt: skip
+)
 
 CANCELLED = _cr(
     "nap",
@@ -152,12 +183,22 @@ CANCELLED = _cr(
                 "finishTime": "2026-05-04T10:00:06Z",
             },
         ],
-    },  # fmt: skip
+    },
 )
-CANCELLED_RECORD = TaskRecord(
-    uid="uid-nap", namespace="ns", name="nap", template="sleep", phase="Cancelled", reason="Cancelled", message=None,
-    params={"seconds": 60}, result=None, labels={}, idempotency_key=None, created_at=T0, started_at=at(4),
-    finished_at=at(6), attempt_count=1, duration_seconds=2.0, resource_version=42,
+CANCELLED_RECORD = _record(
+    "nap",
+    template="sleep",
+    phase="Cancelled",
+    reason="Cancelled",
+    message=None,
+    params={"seconds": 60},
+    result=None,
+    labels={},
+    idempotency_key=None,
+    started_at=at(4),
+    finished_at=at(6),
+    attempt_count=1,
+    duration_seconds=2.0,
     spec={"templateRef": {"name": "sleep"}, "params": {"seconds": 60}, "cancel": True},
     attempts=(AttemptRecord(1, "nap-1", "nap-1-ccccc", "Cancelled", None, None, None, at(4), at(6), 2.0),),
     events=(
@@ -167,7 +208,7 @@ CANCELLED_RECORD = TaskRecord(
         # a cancelled attempt did not end by itself: no "ended" event, the final one says why
         EventRecord("final", at(6), "Warning", "Cancelled", "Cancelled"),
     ),
-)  # fmt: skip
+)
 
 INVALID_PARAMS = _cr(
     "bad",
@@ -186,37 +227,68 @@ INVALID_PARAMS = _cr(
                 "lastTransitionTime": "2026-05-04T10:00:01Z",
             },
         ],
-    },  # fmt: skip
+    },
 )
-INVALID_PARAMS_RECORD = TaskRecord(
-    uid="uid-bad", namespace="ns", name="bad", template="echo", phase="Failed", reason="InvalidParams",
-    message="/i: 'x' is not of type 'integer'", params={"i": "x"}, result=None, labels={}, idempotency_key=None,
-    created_at=T0, started_at=None, finished_at=at(1), attempt_count=0, duration_seconds=None, resource_version=42,
+INVALID_PARAMS_RECORD = _record(
+    "bad",
+    template="echo",
+    phase="Failed",
+    reason="InvalidParams",
+    message="/i: 'x' is not of type 'integer'",
+    params={"i": "x"},
+    result=None,
+    labels={},
+    idempotency_key=None,
+    started_at=None,
+    finished_at=at(1),
+    attempt_count=0,
+    duration_seconds=None,
     spec={"templateRef": {"name": "echo"}, "params": {"i": "x"}},
     events=(
         EventRecord("created", T0, "Normal", "Created", "Task created"),
         EventRecord("rejected-InvalidParams", at(1), "Warning", "InvalidParams", "/i: 'x' is not of type 'integer'"),
         EventRecord("final", at(1), "Warning", "Failed", "/i: 'x' is not of type 'integer'"),
     ),
-)  # fmt: skip
+)
 
 NO_STATUS = _cr("fresh", {"templateRef": {"name": "echo"}}, None, labels={"a": "1", "b": "2"})
-NO_STATUS_RECORD = TaskRecord(
-    uid="uid-fresh", namespace="ns", name="fresh", template="echo", phase="Pending", reason=None, message=None,
-    params=None, result=None, labels={"a": "1", "b": "2"}, idempotency_key=None, created_at=T0, started_at=None,
-    finished_at=None, attempt_count=0, duration_seconds=None, resource_version=42,
+NO_STATUS_RECORD = _record(
+    "fresh",
+    template="echo",
+    phase="Pending",
+    reason=None,
+    message=None,
+    params=None,
+    result=None,
+    labels={"a": "1", "b": "2"},
+    idempotency_key=None,
+    started_at=None,
+    finished_at=None,
+    attempt_count=0,
+    duration_seconds=None,
     spec={"templateRef": {"name": "echo"}},
     events=(EventRecord("created", T0, "Normal", "Created", "Task created"),),
-)  # fmt: skip
+)
 
 REDRIVE = _cr("doomed-redrive-1", {"image": "busybox:1", "redriveOf": {"name": "doomed", "uid": "uid-doomed"}}, None)
-REDRIVE_RECORD = TaskRecord(
-    uid="uid-doomed-redrive-1", namespace="ns", name="doomed-redrive-1", template=None, phase="Pending", reason=None,
-    message=None, params=None, result=None, labels={}, idempotency_key=None, created_at=T0, started_at=None,
-    finished_at=None, attempt_count=0, duration_seconds=None, resource_version=42,
-    spec={"image": "busybox:1", "redriveOf": {"name": "doomed", "uid": "uid-doomed"}}, redrive_of_uid="uid-doomed",
+REDRIVE_RECORD = _record(
+    "doomed-redrive-1",
+    template=None,
+    phase="Pending",
+    reason=None,
+    message=None,
+    params=None,
+    result=None,
+    labels={},
+    idempotency_key=None,
+    started_at=None,
+    finished_at=None,
+    attempt_count=0,
+    duration_seconds=None,
+    spec={"image": "busybox:1", "redriveOf": {"name": "doomed", "uid": "uid-doomed"}},
+    redrive_of_uid="uid-doomed",
     events=(EventRecord("created", T0, "Normal", "Created", "Task created"),),
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize(

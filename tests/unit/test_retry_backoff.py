@@ -63,35 +63,35 @@ def test_huge_growth_stays_at_the_cap_instead_of_overflowing() -> None:
             0.0,
             3.0,
             id="proportional 0.5 exponential 6 down to 3",
-        ),  # fmt: skip
+        ),
         pytest.param(
             {"backoff": "exponential", "jitter": "proportional", "jitterRatio": 0.5},
             2,
             1.0,
             9.0,
             id="proportional 0.5 exponential 6 up to 9",
-        ),  # fmt: skip
+        ),
         pytest.param(
             {"backoff": "constant", "jitter": "proportional", "jitterRatio": 0.5},
             2,
             1.0,
             3.0,
             id="proportional 0.5 constant 2 up to 3",
-        ),  # fmt: skip
+        ),
         pytest.param(
             {"backoff": "exponential", "jitter": "proportional", "jitterRatio": 0.5, "maxDelaySeconds": 20},
             3,
             1.0,
             20.0,
             id="proportional capped again",
-        ),  # fmt: skip
+        ),
         pytest.param(
             {"backoff": "exponential", "jitter": "full", "maxDelaySeconds": 10},
             3,
             0.5,
             5.0,
             id="full jitter half of the cap",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_jitter_applies_to_the_kind_and_cap(

@@ -1,17 +1,23 @@
 """Plain observations of an attempt's Job and pod, and the pure reading of what they mean.
 
-Adapters turn raw Kubernetes payloads into these frozen values; `outcome()` decides the attempt's
-phase, reason, exit code and message from them without touching the cluster.
+Raw Kubernetes payloads (the apiserver's JSON) are read into these frozen values here, without
+I/O, so the reading is tested on plain dicts; `outcome()` decides the attempt's phase, reason,
+exit code and message from them without touching the cluster.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from kubetask import conditions as c
+from kubetask.labels import ANNOTATION_RESULT_SCHEMA, ANNOTATION_TIMEOUT, LABEL_ATTEMPT, LABEL_TASK_UID
 from kubetask.models import Phase
+from kubetask.timeutil import parse_time
+
+RawObject = dict[str, Any]  # a Job or pod as the apiserver's JSON
 
 IMAGE_PULL_REASONS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName", "ImageInspectError"}
@@ -71,6 +77,84 @@ class Outcome:
     stop_job: bool = False  # the Job would linger (e.g. image pull back-off): delete it
 
 
+def _unschedulable(conditions: list[RawObject]) -> str | None:
+    """The scheduler's message when PodScheduled is False for want of a node."""
+    for x in conditions:
+        if (x.get("type"), x.get("status"), x.get("reason")) == ("PodScheduled", "False", "Unschedulable"):
+            return x.get("message") or x.get("reason")
+    return None
+
+
+def _container_exit(term: RawObject) -> ContainerExit:
+    return ContainerExit(
+        exit_code=int(term.get("exitCode", 0)),
+        reason=term.get("reason"),
+        message=term.get("message"),
+        started_at=parse_time(term.get("startedAt")),
+        finished_at=parse_time(term.get("finishedAt")),
+    )
+
+
+def pod_observation(pod: RawObject) -> PodObservation:
+    """Read a Pod (as JSON) into a PodObservation (the main container's state)."""
+    meta, st = pod["metadata"], pod.get("status") or {}
+    cs = next((s for s in st.get("containerStatuses") or [] if s.get("name") == "main"), None)
+    state = (cs or {}).get("state") or {}
+    waiting, running, term = state.get("waiting"), state.get("running"), state.get("terminated")
+    return PodObservation(
+        name=meta["name"],
+        phase=st.get("phase") or "Pending",
+        created=parse_time(meta.get("creationTimestamp")),
+        reason=st.get("reason"),
+        message=st.get("message"),
+        waiting_reason=waiting.get("reason") if waiting else None,
+        waiting_message=waiting.get("message") if waiting else None,
+        running_since=parse_time(running.get("startedAt")) if running else None,
+        terminated=_container_exit(term) if term else None,
+        deleting=meta.get("deletionTimestamp") is not None,
+        unschedulable=_unschedulable(st.get("conditions") or []),
+    )
+
+
+def job_observation(job: RawObject, pods: list[PodObservation]) -> JobObservation:
+    """Read a Job (as JSON) and its pods into a JobObservation."""
+    meta = job["metadata"]
+    ann = meta.get("annotations") or {}
+    conds = (job.get("status") or {}).get("conditions") or []
+    failed = next((x for x in conds if x.get("type") == "Failed" and x.get("status") == "True"), None)
+    complete = any(x.get("type") == "Complete" and x.get("status") == "True" for x in conds)
+    schema = ann.get(ANNOTATION_RESULT_SCHEMA)
+    timeout = ann.get(ANNOTATION_TIMEOUT)
+    return JobObservation(
+        name=meta["name"],
+        attempt=int((meta.get("labels") or {}).get(LABEL_ATTEMPT, "1")),
+        created=parse_time(meta.get("creationTimestamp")),
+        complete=complete,
+        failed_reason=failed.get("reason") if failed else None,
+        failed_message=failed.get("message") if failed else None,
+        result_schema=json.loads(schema) if schema else None,
+        timeout_seconds=int(timeout) if timeout else None,
+        pods=tuple(pods),
+    )
+
+
+def observations_by_task(jobs: list[RawObject], pods: list[RawObject]) -> dict[str, dict[int, JobObservation]]:
+    """Jobs (and their pods) by Task uid and attempt; Jobs being deleted are left out."""
+    by_job: dict[tuple[str, str], list[PodObservation]] = {}
+    for p in pods:
+        meta = p["metadata"]
+        key = (meta.get("namespace", ""), (meta.get("labels") or {}).get("job-name", ""))
+        by_job.setdefault(key, []).append(pod_observation(p))
+    out: dict[str, dict[int, JobObservation]] = {}
+    for j in jobs:
+        meta = j["metadata"]
+        if meta.get("deletionTimestamp") is not None:
+            continue
+        obs = job_observation(j, by_job.get((meta.get("namespace", ""), meta["name"]), []))
+        out.setdefault((meta.get("labels") or {}).get(LABEL_TASK_UID, ""), {})[obs.attempt] = obs
+    return out
+
+
 def _latest_pod(job: JobObservation) -> PodObservation | None:
     if not job.pods:
         return None
@@ -115,8 +199,8 @@ def outcome(job: JobObservation, *, now: datetime) -> Outcome:
             finish_time=now,
         )
     if pod is not None and pod.phase == "Failed" and pod.reason == "Evicted":  # the kubelet killed it
-        return Outcome(Phase.FAILED, pod_name=pod.name, reason=c.REASON_EVICTED, message=pod.message or pod.reason,
-                       finish_time=now)  # fmt: skip
+        message = pod.message or pod.reason
+        return Outcome(Phase.FAILED, pod_name=pod.name, reason=c.REASON_EVICTED, message=message, finish_time=now)
     if pod is not None and pod.terminated is not None:
         return _terminated(pod, pod.terminated)
     if pod is not None and pod.phase == "Failed":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubetask.operator.kube import _observations, pod_observation
+from kubetask.observe import observations_by_task, pod_observation
 
 
 def _job(ns: str, name: str, uid: str, attempt: int, **status: Any) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def test_jobs_and_pods_are_grouped_by_task_uid_attempt_and_namespace() -> None:
     ]
     pods = [_pod("a", "t-1", "t-1-x", phase="Failed"), _pod("a", "t-2", "t-2-y", phase="Running"),
             _pod("b", "t-1", "t-1-z", phase="Succeeded")]  # fmt: skip
-    got = _observations(jobs, pods)
+    got = observations_by_task(jobs, pods)
     assert set(got) == {"u1", "u2"}  # a Job being deleted is not observed
     assert sorted(got["u1"]) == [1, 2]
     assert got["u1"][1].failed_reason == "BackoffLimitExceeded" and not got["u1"][2].failed_reason

@@ -7,6 +7,11 @@ Jobs, write the status once, then post the events, wake up at `requeue_at`), so 
 always give the same writes and a restarted operator re-derives everything from the cluster.
 Final phases are absorbing; the only thing left to do for them is the TTL.
 
+All status math is here, including the attempt record of a Job about to be created: a Decision
+that creates attempt N already carries the status and the JobCreated Event as they are once
+that Job exists, so the operator only creates the Job and reports whether it could (a Job of
+another Task in the way means nothing is written and the decision is taken again later).
+
     Pending ─Job created─► Pending ─running─► Running ─exit 0, valid result─► Succeeded
        │ TemplateNotFound waits                 │
        │                                        └─failure─► retryable, attempts left? ─yes─► Retrying ─delay─► Pending
@@ -25,7 +30,16 @@ from typing import Any
 from kubetask import conditions as c
 from kubetask import retry, schema_check
 from kubetask.jobs import Resolved, job_name, resolve_run
-from kubetask.models import FINAL_PHASES, Attempt, Phase, ResolvedPolicy, Task, TaskStatus, TaskTemplateSpec
+from kubetask.models import (
+    FINAL_PHASES,
+    Attempt,
+    ConditionStatus,
+    Phase,
+    ResolvedPolicy,
+    Task,
+    TaskStatus,
+    TaskTemplateSpec,
+)
 from kubetask.observe import JobObservation, Outcome, outcome
 from kubetask.policy import DEFAULT_TTL_AFTER_FINISHED, resolve_policy
 
@@ -52,7 +66,7 @@ class Event:
 @dataclass(frozen=True)
 class Decision:
     status: TaskStatus
-    create_attempt: int | None = None  # create the Job of this attempt (then record it)
+    create_attempt: int | None = None  # create the Job of this attempt (`status` already records it)
     resolved: Resolved | None = None  # what that Job runs
     delete_jobs: tuple[str, ...] = ()
     events: tuple[Event, ...] = field(default_factory=tuple)
@@ -92,11 +106,10 @@ def _earliest(*times: datetime | None) -> datetime | None:
     return min(present) if present else None
 
 
-def _cond(status: TaskStatus, o: Observed, type_: str, value: str, reason: str, message: str) -> TaskStatus:
+def _cond(status: TaskStatus, o: Observed, type_: str, value: ConditionStatus, reason: str, message: str) -> TaskStatus:
     conds = c.set_condition(
-        status.conditions, type_=type_, status=value, reason=reason, message=message,  # type: ignore[arg-type]
-        now=o.now, generation=o.generation,
-    )  # fmt: skip
+        status.conditions, type_=type_, status=value, reason=reason, message=message, now=o.now, generation=o.generation
+    )
     return status.model_copy(update={"conditions": conds})
 
 
@@ -167,22 +180,31 @@ def _start(o: Observed, status: TaskStatus, number: int) -> Decision:
     # pod that merely waits to be scheduled are not delivered to reconciles (kubetask.relevance).
     policy = status.policy or resolved.policy
     pending = o.now + timedelta(seconds=policy.pending_timeout_seconds) if policy.pending_timeout_seconds else None
-    return Decision(status=status, create_attempt=number, resolved=resolved,
-                    requeue_at=_earliest(pending, _deadline(o, policy)))  # fmt: skip
+    job = job_name(o.task.metadata.get("name", ""), number)
+    status = record_attempt(status, number=number, job=job, now=o.now, gen=o.generation)
+    created = Event("Normal", c.REASON_JOB_CREATED, f"Created Job {job} for attempt {number}")
+    requeue_at = _earliest(pending, _deadline(o, policy))
+    return Decision(status=status, create_attempt=number, resolved=resolved, events=(created,), requeue_at=requeue_at)
 
 
 def record_attempt(status: TaskStatus, *, number: int, job: str, now: datetime, gen: int) -> TaskStatus:
-    """Status after the Job of attempt `number` was created (or found)."""
+    """Status once the Job of attempt `number` exists (created, or found); recording it again changes nothing."""
     attempts = [a for a in status.attempts if a.number != number]
     attempts.append(Attempt(number=number, job_name=job))
     msg = f"Job {job} created for attempt {number}"
     conds = c.set_condition(
-        status.conditions, type_=c.ACCEPTED, status="True", reason=c.REASON_ACCEPTED, message=msg,
-        now=now, generation=gen,
-    )  # fmt: skip
+        status.conditions,
+        type_=c.ACCEPTED,
+        status="True",
+        reason=c.REASON_ACCEPTED,
+        message=msg,
+        now=now,
+        generation=gen,
+    )
     if c.get_condition(conds, c.RETRYING) is not None:
-        conds = c.set_condition(conds, type_=c.RETRYING, status="False", reason=c.REASON_JOB_CREATED,
-                                message=msg, now=now, generation=gen)  # fmt: skip
+        conds = c.set_condition(
+            conds, type_=c.RETRYING, status="False", reason=c.REASON_JOB_CREATED, message=msg, now=now, generation=gen
+        )
     return status.model_copy(
         update={
             "attempts": sorted(attempts, key=lambda a: a.number),
@@ -237,10 +259,10 @@ def _fail(
             new = _cond(status, o, c.RETRYING, "True", reason, msg)
             if c.get_condition(new.conditions, c.RUNNING) is not None:
                 new = _cond(new, o, c.RUNNING, "False", reason, msg)
-            new = new.model_copy(update={"phase": Phase.RETRYING, "reason": c.REASON_RETRYING, "message": msg,
-                                         "next_attempt_time": nxt})  # fmt: skip
-            return Decision(status=new, events=(Event("Warning", c.REASON_RETRYING, msg),), delete_jobs=stop,
-                            requeue_at=nxt)  # fmt: skip
+            update = {"phase": Phase.RETRYING, "reason": c.REASON_RETRYING, "message": msg, "next_attempt_time": nxt}
+            new = new.model_copy(update=update)
+            events = (Event("Warning", c.REASON_RETRYING, msg),)
+            return Decision(status=new, events=events, delete_jobs=stop, requeue_at=nxt)
         message += "; no retry: the task's deadline leaves no time for another attempt"
     if can_retry and policy.max_attempts > 1:
         msg = f"all {number} attempts failed; last: {reason}: {message}"
@@ -265,9 +287,15 @@ def _enforce_times(o: Observed, policy: ResolvedPolicy, job: JobObservation, out
         if now >= limit:
             pod = next((p for p in job.pods if p.unschedulable), None)
             if pod is not None:
-                return Outcome(Phase.FAILED, pod_name=pod.name, reason=c.REASON_UNSCHEDULABLE, finish_time=now,
-                               message=f"pod could not be scheduled within {policy.pending_timeout_seconds}s: "
-                               f"{pod.unschedulable}", stop_job=True)  # fmt: skip
+                msg = f"pod could not be scheduled within {policy.pending_timeout_seconds}s: {pod.unschedulable}"
+                return Outcome(
+                    Phase.FAILED,
+                    pod_name=pod.name,
+                    reason=c.REASON_UNSCHEDULABLE,
+                    finish_time=now,
+                    message=msg,
+                    stop_job=True,
+                )
             return Outcome(
                 Phase.FAILED,
                 pod_name=out.pod_name,
@@ -304,17 +332,23 @@ def _progress(o: Observed, status: TaskStatus, policy: ResolvedPolicy, number: i
     job = o.jobs.get(number)
     if job is None:
         name = job_name(o.task.metadata.get("name", ""), number)
-        out = Outcome(Phase.FAILED, reason=c.REASON_POD_LOST, finish_time=o.now,
-                      message=f"Job {name} of attempt {number} was deleted before it finished")  # fmt: skip
+        msg = f"Job {name} of attempt {number} was deleted before it finished"
+        out = Outcome(Phase.FAILED, reason=c.REASON_POD_LOST, finish_time=o.now, message=msg)
     else:
         out = _enforce_times(o, policy, job, outcome(job, now=o.now))
     stop = (job.name,) if job is not None and out.stop_job else ()
     prev = next(a for a in status.attempts if a.number == number)
     status = _with_attempt(
-        status, number, pod_name=out.pod_name or prev.pod_name, phase=out.phase,
-        start_time=out.start_time or prev.start_time, finish_time=out.finish_time if is_final(out.phase) else None,
-        exit_code=out.exit_code, reason=out.reason, message=out.message,
-    )  # fmt: skip
+        status,
+        number,
+        pod_name=out.pod_name or prev.pod_name,
+        phase=out.phase,
+        start_time=out.start_time or prev.start_time,
+        finish_time=out.finish_time if is_final(out.phase) else None,
+        exit_code=out.exit_code,
+        reason=out.reason,
+        message=out.message,
+    )
     if out.start_time and status.start_time is None:
         status = status.model_copy(update={"start_time": out.start_time})
     if out.phase == Phase.FAILED:
@@ -331,8 +365,9 @@ def _progress(o: Observed, status: TaskStatus, policy: ResolvedPolicy, number: i
                 replace(out, phase=Phase.FAILED, reason=c.REASON_INVALID_RESULT, message=error),
                 stop,
             )
-        new = _finish(status, o, phase=Phase.SUCCEEDED, reason=c.REASON_COMPLETED,
-                      message=f"attempt {number} succeeded", at=out.finish_time or o.now, result=result)  # fmt: skip
+        msg = f"attempt {number} succeeded"
+        at = out.finish_time or o.now
+        new = _finish(status, o, phase=Phase.SUCCEEDED, reason=c.REASON_COMPLETED, message=msg, at=at, result=result)
         return _final_decision(o.task.status or TaskStatus(), new)
     requeue = _next_check(o, policy, job, out)
     if out.phase == Phase.PENDING:
@@ -351,8 +386,8 @@ def _cancel(o: Observed, status: TaskStatus) -> Decision:
     msg = "cancelled on request (spec.cancel)"
     att = next((a for a in status.attempts if a.number == current), None)
     if att is not None and not is_final(att.phase):
-        status = _with_attempt(status, current, phase=Phase.CANCELLED, reason=c.REASON_CANCELLED,
-                               message=msg, finish_time=o.now)  # fmt: skip
+        cancelled = {"phase": Phase.CANCELLED, "reason": c.REASON_CANCELLED, "message": msg, "finish_time": o.now}
+        status = _with_attempt(status, current, **cancelled)
         if job is not None:
             stop = (job.name,)
             msg += f"; Job {job.name} of attempt {current} deleted"
@@ -366,8 +401,8 @@ def _over_deadline(o: Observed, status: TaskStatus, policy: ResolvedPolicy) -> D
     att = next((a for a in status.attempts if a.number == current), None)
     stop: tuple[str, ...] = ()
     if att is not None and not is_final(att.phase):
-        status = _with_attempt(status, current, phase=Phase.FAILED, reason=c.REASON_DEADLINE_EXCEEDED,
-                               message=msg, finish_time=o.now)  # fmt: skip
+        stopped = {"phase": Phase.FAILED, "reason": c.REASON_DEADLINE_EXCEEDED, "message": msg, "finish_time": o.now}
+        status = _with_attempt(status, current, **stopped)
         job = o.jobs.get(current)
         stop = (job.name,) if job is not None else ()
     new = _finish(status, o, phase=Phase.FAILED, reason=c.REASON_DEADLINE_EXCEEDED, message=msg, at=o.now)

@@ -1,11 +1,17 @@
 """kopf handlers: every event about a Task, its Jobs, its pods or its template leads to one
-`Kube.reconcile(namespace, task)`; all state is re-derived each time, so missed or repeated
-events are harmless and an operator restart (kopf lists everything on start) repairs all tasks.
+`Reconciler.reconcile(namespace, task)`; all state is re-derived each time, so missed or repeated
+events are harmless. After a restart the start-up resync (operator/main.py) repairs every Task
+from one listing, while kopf's own re-listed Task events are held (`Reconciler.hold`).
+
+The handlers reach the reconciler through kopf's own `memo` (`kopf.run(memo=OperatorMemo(...))`):
+kopf hands every handler and `when` filter a shallow copy of it, so all copies share the one
+reconciler, and nothing here is a module global.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import kopf
@@ -14,30 +20,26 @@ from kubetask.labels import ANNOTATION_TASK, LABEL_TASK_UID
 from kubetask.models import GROUP, VERSION
 from kubetask.relevance import job_event_matters, pod_event_matters
 
-from .kube import Kube
+from .reconciler import Reconciler
 from .settings import OperatorSettings
 
 log = logging.getLogger("kubetask.operator")
-_state: dict[str, Any] = {}
 
 
-def configure(kube: Kube, settings: OperatorSettings) -> None:
-    """Hand the handlers their adapter and settings (called once before kopf starts)."""
-    _state["kube"] = kube
-    _state["settings"] = settings
+@dataclass
+class OperatorMemo:
+    """What every handler gets as `memo`."""
 
-
-def _kube() -> Kube:
-    kube: Kube = _state["kube"]
-    return kube
+    reconciler: Reconciler
+    settings: OperatorSettings
 
 
 class EventsOnlyDiffBase(kopf.DiffBaseStorage):
     """Keeps no "essence": kubetask has only on-event handlers, which never look at kopf's diffs.
 
     kopf computes a diff between a stored essence and the current one for every event, even when
-    no handler uses it; building it deep-copies the event's body twice. That was about a seventh of
-    the operator's CPU while dispatching. Installed only while no create/update/delete handler or
+    no handler uses it; building it deep-copies the event's body twice, a visible share of the
+    operator's CPU while dispatching. Installed only while no create/update/delete handler or
     daemon is registered (see `startup`), so a future one gets kopf's default storage back.
     """
 
@@ -57,8 +59,8 @@ def events_only(registry: kopf.OperatorRegistry) -> bool:
 
 
 @kopf.on.startup()
-def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-    ours: OperatorSettings = _state["settings"]
+def startup(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -> None:
+    ours = memo.settings
     if events_only(kopf.get_default_registry()):
         settings.persistence.diffbase_storage = EventsOnlyDiffBase()
     settings.posting.level = logging.WARNING
@@ -69,27 +71,30 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.standalone = ours.standalone
 
 
-def _not_decided(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> bool:
+def _not_decided(event: kopf.RawEvent, body: kopf.Body, memo: OperatorMemo, **_: Any) -> bool:
     """False for a Task version already decided on, typically the echo of our own status write
     (skipped in kopf's event loop, without a worker thread)."""
     if event.get("type") == "DELETED":
         return True
     meta = body.get("metadata", {})
-    return not _kube().decided(meta.get("namespace", ""), meta.get("name", ""), str(meta.get("resourceVersion", "")))
+    ns, name, version = meta.get("namespace", ""), meta.get("name", ""), str(meta.get("resourceVersion", ""))
+    return not memo.reconciler.memory.decided(ns, name, version)
 
 
 @kopf.on.event(GROUP, VERSION, "tasks", when=_not_decided)
-def task_event(event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, uid: str, **_: Any) -> None:
+def task_event(
+    event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, uid: str, memo: OperatorMemo, **_: Any
+) -> None:
     assert namespace is not None  # Tasks are namespaced
+    reconciler = memo.reconciler
     if event.get("type") == "DELETED":
-        _kube().forget(namespace, name)
-        mirror = _kube().mirror
-        if mirror is not None:
-            mirror.deleted(uid)
+        reconciler.memory.forget(namespace, name)
+        if reconciler.mirror is not None:
+            reconciler.mirror.deleted(uid)
         return
-    if _kube().held(namespace, name, dict(body)):
+    if reconciler.held(namespace, name, dict(body)):
         return  # a full resync is running: it handles this Task, the newest held body comes after
-    _kube().reconcile(namespace, name, dict(body))
+    reconciler.reconcile(namespace, name, dict(body))
 
 
 def _owner(body: kopf.Body) -> str | None:
@@ -106,26 +111,29 @@ def _pod_matters(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> bool:
 
 # The `when` filters run in kopf's event loop, so skipped events never cost a worker thread.
 @kopf.on.event("batch", "v1", "jobs", labels={LABEL_TASK_UID: kopf.PRESENT}, when=_job_matters)
-def job_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+def job_event(body: kopf.Body, namespace: str | None, memo: OperatorMemo, **_: Any) -> None:
     task = _owner(body)
     if task and namespace:
-        _kube().reconcile(namespace, task)
+        memo.reconciler.reconcile(namespace, task)
 
 
 @kopf.on.event("", "v1", "pods", labels={LABEL_TASK_UID: kopf.PRESENT}, when=_pod_matters)
-def pod_event(body: kopf.Body, namespace: str | None, **_: Any) -> None:
+def pod_event(body: kopf.Body, namespace: str | None, memo: OperatorMemo, **_: Any) -> None:
     task = _owner(body)
     if task and namespace:
-        _kube().reconcile(namespace, task)
+        memo.reconciler.reconcile(namespace, task)
 
 
 @kopf.on.event(GROUP, VERSION, "tasktemplates")
-def template_event(event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
+def template_event(
+    event: kopf.RawEvent, body: kopf.Body, name: str, namespace: str | None, memo: OperatorMemo, **_: Any
+) -> None:
     if namespace is None:
         return
+    memory = memo.reconciler.memory
     if event.get("type") == "DELETED":
-        _kube().cache_template(namespace, name, None)
+        memory.cache_template(namespace, name, None)
         return
-    _kube().cache_template(namespace, name, dict(body))
-    for task in _kube().tasks_using_template(namespace, name):
-        _kube().reconcile(namespace, task)
+    memory.cache_template(namespace, name, dict(body))
+    for task in memory.tasks_using_template(namespace, name):
+        memo.reconciler.reconcile(namespace, task)

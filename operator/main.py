@@ -3,6 +3,20 @@
 Every apiserver request of the process (kopf's own aiohttp client, our JSON calls, the Lease)
 carries one User-Agent naming this replica, so the apiserver's audit log says which replica
 wrote what. SIGUSR1 runs one recovery sweep at once (see `sweep.Sweeper`).
+
+The threads of the process, and what each owns:
+
+- kopf's event loop (the main thread, `kopf.run`): the watches of Tasks, TaskTemplates, Jobs and
+  pods, and the `when` filters that drop events with nothing new; kopf's worker threads
+  (`workers` of them) run the handlers, each a `Reconciler.reconcile` under the Task's lock.
+- kubetask-requeue (`requeue.Requeue`): the wake-ups (retry delays, timeouts, TTLs), one per Task.
+- kubetask-mirror (`mirror.Mirror`): the SQL mirror's writes, queued and coalesced per Task.
+- kubetask-events (`events.EventRecorder`): posting the Tasks' Kubernetes Events, in order.
+- kubetask-leader (`leader.LeaderElector`, with leader election): the Lease; it sets `leading`,
+  and on taking the lead runs the start-up resync in a thread of its own.
+- kubetask-sweep (`sweep.Sweeper`): the periodic and on-demand recovery sweep.
+- kubetask-resync (without leader election): the start-up resync (`_resync_all`), once:
+  every Task re-derived from one listing while kopf's re-listed Task events are held.
 """
 
 from __future__ import annotations
@@ -21,10 +35,12 @@ import kopf
 from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine
 
-from . import handlers, sweep
-from .kube import Kube
+from . import sweep
+from .handlers import OperatorMemo
+from .kube import Apiserver
 from .leader import LeaderElector
 from .mirror import Mirror
+from .reconciler import Reconciler
 from .requeue import Requeue
 from .settings import OperatorSettings
 
@@ -57,7 +73,7 @@ def setup_logging(settings: OperatorSettings) -> None:
     )
     logging.basicConfig(level=settings.log_level.upper(), handlers=[h], force=True)
     # kopf logs every handled event at INFO ("Handler ... succeeded"): thousands of lines a minute under
-    # load and about a tenth of the operator's CPU in the dispatch benchmark. Keep them for DEBUG.
+    # load, and formatting them is a visible share of the operator's CPU while dispatching. Keep them for DEBUG.
     if settings.log_level.upper() != "DEBUG":
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
 
@@ -86,15 +102,15 @@ def login_with_user_agent(user_agent: str) -> None:
         return _AgentConnection(**fields, user_agent=user_agent)
 
 
-def _resync_all(kube: Kube) -> None:
+def _resync_all(reconciler: Reconciler) -> None:
     """On start or on taking the lead: re-derive every Task (and re-arm wake-ups and TTLs) from one
-    listing of Tasks, Jobs and pods; kopf's own re-listed Task events wait meanwhile (`Kube.hold`)."""
+    listing of Tasks, Jobs and pods; kopf's own re-listed Task events wait meanwhile (`Reconciler.hold`)."""
     t0 = time.monotonic()
-    kube.hold()
+    reconciler.hold()
     try:
-        n = sweep.resync(kube, include_final=True)
+        n = sweep.resync(reconciler, include_final=True)
     finally:
-        replayed = kube.release()
+        replayed = reconciler.release()
     logging.getLogger("kubetask.operator").info(
         "resync: %d tasks reconciled in %.1fs (%d changed meanwhile)", n, time.monotonic() - t0, replayed
     )
@@ -109,34 +125,40 @@ def main() -> None:
         mirror.start()
     api = load_client(settings.user_agent)
     login_with_user_agent(settings.user_agent)
-    kube = Kube(api, mirror)
-    requeue = Requeue(kube.reconcile)
-    kube.requeue = requeue.at
+    apiserver = Apiserver(api)
+    reconciler = Reconciler(apiserver, mirror)
+    requeue = Requeue(reconciler.reconcile)
+    reconciler.requeue = requeue.at
     requeue.start()
-    sweeper = sweep.Sweeper(kube, settings.resync_seconds)
+    sweeper = sweep.Sweeper(reconciler, settings.resync_seconds)
     # kill -USR1: one sweep now, same code path as the periodic one (tests show it finds nothing to repair).
     # Installed before the start-up resync, so once its log line is out the signal is safe to send.
     signal.signal(signal.SIGUSR1, lambda *_: sweeper.now())
     if settings.leader_election:
         leader = LeaderElector(
-            api, namespace=settings.lease_namespace, name=settings.lease_name, identity=settings.identity,
-            duration=settings.lease_seconds, renew=settings.lease_seconds / 3,
-            on_elected=lambda: _resync_all(kube),
-        )  # fmt: skip
-        kube.leading = leader.leading
+            api,
+            namespace=settings.lease_namespace,
+            name=settings.lease_name,
+            identity=settings.identity,
+            duration=settings.lease_seconds,
+            renew=settings.lease_seconds / 3,
+            on_elected=lambda: _resync_all(reconciler),
+        )
+        reconciler.leading = leader.leading
         leader.start()
     else:
-        kube.hold()  # before kopf starts listing
-        threading.Thread(target=_resync_all, args=(kube,), name="kubetask-resync", daemon=True).start()
+        reconciler.hold()  # before kopf starts listing
+        resync = threading.Thread(target=_resync_all, args=(reconciler,), name="kubetask-resync", daemon=True)
+        resync.start()
     sweeper.start()
-    handlers.configure(kube, settings)
     kopf.run(
         standalone=settings.standalone,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=None,
+        memo=OperatorMemo(reconciler=reconciler, settings=settings),
     )
-    kube.events.flush(5)  # post what is queued before exiting
+    apiserver.events.flush(5)  # post what is queued before exiting
 
 
 if __name__ == "__main__":

@@ -27,8 +27,8 @@ class OperatorSettings(BaseSettings):
         default=600.0,
         gt=0,
         description="How often every unfinished task is re-checked even without events. Each sweep costs a few "
-        "API calls per unfinished Task: at 60 s with 10k pending Tasks it kept the apiserver saturated (bench). "
-        "SIGUSR1 runs one at once.",
+        "API calls per unfinished Task, so with many pending Tasks a short period keeps the apiserver busy; "
+        "events and the start-up resync do the work, the sweep is a rare safety net. SIGUSR1 runs one at once.",
     )
     database_url: str | None = Field(
         default=None,

@@ -10,66 +10,57 @@ on demand (SIGUSR1) to show it finds nothing left to repair.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
-from kubetask.kubeapi import resource_path
 from kubetask.labels import ANNOTATION_TASK, LABEL_TASK_UID
-from kubetask.models import FINAL_PHASES, GROUP, VERSION
+from kubetask.models import FINAL_PHASES
 from kubetask.timeutil import parse_time
 
-from .kube import Kube
+from .kube import Apiserver, job_path
+from .loops import Loop
+from .reconciler import Reconciler
 
 log = logging.getLogger("kubetask.operator")
 ORPHAN_MIN_AGE = timedelta(seconds=60)  # a Job this young may belong to a Task created after our listing
 
 
-def _tasks(kube: Kube) -> list[dict[str, Any]]:
-    return kube.json.list(resource_path(GROUP, VERSION, "tasks"))
-
-
-def resync(kube: Kube, *, include_final: bool) -> int:
+def resync(reconciler: Reconciler, *, include_final: bool) -> int:
     """Reconcile every Task (or every unfinished one); returns how many."""
     n = 0
-    tasks = _tasks(kube)
-    jobs = kube.observe_all_jobs()  # listed after the Tasks: two LISTs instead of two per Task
+    tasks = reconciler.apiserver.list_tasks()
+    jobs = reconciler.apiserver.observe_all_jobs()  # listed after the Tasks: two LISTs instead of two per Task
     for t in tasks:
+        meta = t["metadata"]
         phase = (t.get("status") or {}).get("phase")
         if include_final or phase not in FINAL_PHASES:
             try:
-                kube.reconcile(t["metadata"]["namespace"], t["metadata"]["name"], t, jobs.get(t["metadata"]["uid"], {}))
+                reconciler.reconcile(meta["namespace"], meta["name"], t, jobs.get(meta["uid"], {}))
                 n += 1
             except Exception:
-                log.exception("resync of %s/%s failed", t["metadata"]["namespace"], t["metadata"]["name"])
+                log.exception("resync of %s/%s failed", meta["namespace"], meta["name"])
     return n
 
 
-def delete_orphans(kube: Kube, now: datetime | None = None) -> list[str]:
+def delete_orphans(apiserver: Apiserver, now: datetime | None = None) -> list[str]:
     """Delete Jobs labelled for a Task that no longer exists; returns their namespace/name."""
     now = now or datetime.now(UTC)
-    uids = {t["metadata"]["uid"] for t in _tasks(kube)}
+    uids = {t["metadata"]["uid"] for t in apiserver.list_tasks()}
     deleted = []
-    for job in kube.json.list(resource_path("batch", "v1", "jobs"), LABEL_TASK_UID):
+    for job in apiserver.list_task_jobs():
         meta = job["metadata"]
         ns, name = meta["namespace"], meta["name"]
         uid = (meta.get("labels") or {}).get(LABEL_TASK_UID)
         created = parse_time(meta.get("creationTimestamp"))
         if uid in uids or meta.get("deletionTimestamp") or (created and now - created < ORPHAN_MIN_AGE):
             continue
-        owner = kube.get_task(ns, (meta.get("annotations") or {}).get(ANNOTATION_TASK, ""))
+        owner = apiserver.get_task(ns, (meta.get("annotations") or {}).get(ANNOTATION_TASK, ""))
         if owner is not None and owner["metadata"]["uid"] == uid:
             continue
-        try:
-            kube.json.delete(resource_path("batch", "v1", "jobs", ns, name))
+        # not counted as a reconcile's job-delete: the sweep reports orphans on their own
+        if apiserver.json.delete(job_path(ns, name), missing_ok=True) is not None:
             deleted.append(f"{ns}/{name}")
             log.info("deleted orphaned Job %s/%s (its Task %s is gone)", ns, name, uid)
-        except ApiException as e:
-            if e.status != 404:
-                raise
     return deleted
 
 
@@ -80,48 +71,52 @@ class Sweeper:
     operator's operator, can trigger one and see that it had nothing left to repair.
     """
 
-    def __init__(self, kube: Kube, interval: float) -> None:
-        self.kube = kube
+    def __init__(self, reconciler: Reconciler, interval: float) -> None:
+        self.reconciler = reconciler
         self.interval = interval
-        self._stop = threading.Event()
-        self._asked = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kubetask-sweep", daemon=True)
+        self._asked = False  # set by now(): the next step is on demand
+        self._loop = Loop("kubetask-sweep", self._step, first_wait=interval)
 
     def start(self) -> None:
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._asked.set()
+        self._loop.stop()
 
     def now(self) -> None:
-        """Ask for a sweep now; safe from a signal handler (it only sets an Event)."""
-        self._asked.set()
+        """Ask for a sweep now; safe from a signal handler (it sets a flag and an Event)."""
+        self._asked = True
+        self._loop.wake()
 
-    def _run(self) -> None:
-        while True:
-            asked = self._asked.wait(self.interval)
-            self._asked.clear()
-            if self._stop.is_set():
-                return
-            self.sweep(why="on demand" if asked else "periodic")
+    def _step(self) -> float:
+        asked, self._asked = self._asked, False
+        self.sweep(why="on demand" if asked else "periodic")
+        return self.interval
 
     def sweep(self, *, why: str) -> None:
         """One sweep: re-check every unfinished Task, then delete orphaned Jobs; log what changed."""
-        if self.kube.leading is not None and not self.kube.leading.is_set():
+        if not self.reconciler.acting():
             log.info("sweep (%s): skipped, this replica is not leading", why)
             return
+        apiserver = self.reconciler.apiserver
         t0 = time.monotonic()
-        before = self.kube.write_counts()
+        before = apiserver.write_counts()
         try:
-            checked = resync(self.kube, include_final=False)
-            orphans = len(delete_orphans(self.kube))
+            checked = resync(self.reconciler, include_final=False)
+            orphans = len(delete_orphans(apiserver))
         except Exception:
             log.exception("sweep (%s) failed; next one in %ss", why, self.interval)
             return
-        done = self.kube.write_counts() - before  # this process's writes meanwhile (a reconcile's too)
+        done = apiserver.write_counts() - before  # this process's writes meanwhile (a reconcile's too)
+        took = time.monotonic() - t0
         log.info(
             "sweep (%s): %d unfinished tasks re-checked, %d status writes, %d Jobs created, %d Jobs deleted, "
             "%d orphans deleted in %.1fs",
-            why, checked, done["status"], done["job-create"], done["job-delete"], orphans, time.monotonic() - t0,
-        )  # fmt: skip
+            why,
+            checked,
+            done["status"],
+            done["job-create"],
+            done["job-delete"],
+            orphans,
+            took,
+        )

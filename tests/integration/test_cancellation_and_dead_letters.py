@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
-from kubetask.operator.kube import Kube
+from kubetask.operator.kube import Apiserver
 from kubetask.operator.sweep import delete_orphans
 from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, task, template, wait_for, wait_task
 
@@ -154,7 +154,7 @@ def test_orphaned_jobs_are_deleted_by_the_sweep(cluster: Cluster, namespace: str
                   {"name": "main", "image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent",
                    "command": ["python3", "-c", "import time; time.sleep(300)"]}]}}}}  # fmt: skip
     cluster.batch().create_namespaced_job(namespace, orphan)
-    kube = Kube(cluster.api())
+    kube = Apiserver(cluster.api())
 
     assert f"{namespace}/orphan-1" not in delete_orphans(kube)  # too young: may belong to a brand-new Task
     later = datetime.now(UTC) + timedelta(minutes=2)

@@ -40,8 +40,11 @@ def test_cancel_while_running_over_the_api(cluster: Cluster, http: TestClient, n
     st = wait_task(cluster, namespace, "nap")["status"]
     assert (st["phase"], st["reason"]) == ("Cancelled", "Cancelled")
     assert st["attempts"][0]["phase"] == "Cancelled"
-    wait_for("Job and pod deleted", lambda: not _jobs(cluster, namespace)
-             and not cluster.core().list_namespaced_pod(namespace).items, timeout=30)  # fmt: skip
+    wait_for(
+        "Job and pod deleted",
+        lambda: not _jobs(cluster, namespace) and not cluster.core().list_namespaced_pod(namespace).items,
+        timeout=30,
+    )
     again = http.post(f"/api/v1/namespaces/{namespace}/tasks/nap/cancel")
     assert again.status_code == 409 and "already finished" in again.json()["detail"]
     events = http.get(f"/api/v1/namespaces/{namespace}/tasks/nap/events").json()
@@ -51,8 +54,13 @@ def test_cancel_while_running_over_the_api(cluster: Cluster, http: TestClient, n
 @pytest.mark.usefixtures("operator")
 def test_cancel_while_waiting_for_a_retry_with_kubectl(cluster: Cluster, namespace: str) -> None:
     policy = {"maxAttempts": 3, "backoff": "constant", "delaySeconds": 300}
-    body = task("later", image="kubetask/executor:dev", imagePullPolicy="IfNotPresent",
-                command=["python3", "-c", "raise SystemExit(1)"], retry=policy)  # fmt: skip
+    body = task(
+        "later",
+        image="kubetask/executor:dev",
+        imagePullPolicy="IfNotPresent",
+        command=["python3", "-c", "raise SystemExit(1)"],
+        retry=policy,
+    )
     create(cluster, namespace, "tasks", body)
     waiting = wait_task(cluster, namespace, "later", {"Retrying"})["status"]
     assert waiting["nextAttemptTime"]
@@ -67,11 +75,17 @@ def test_cancel_while_waiting_for_a_retry_with_kubectl(cluster: Cluster, namespa
 def test_always_failing_task_is_dead_lettered_and_redrive_succeeds_once_fixed(
     cluster: Cluster, http: TestClient, namespace: str
 ) -> None:
-    spec = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent", "handler": "fail",
-            "retry": {"maxAttempts": 2, "delaySeconds": 1, "jitter": "none"}}  # fmt: skip
+    spec = {
+        "image": "kubetask/executor:dev",
+        "imagePullPolicy": "IfNotPresent",
+        "handler": "fail",
+        "retry": {"maxAttempts": 2, "delaySeconds": 1, "jitter": "none"},
+    }
     assert http.post(f"/api/v1/namespaces/{namespace}/templates", json={"name": "job", "spec": spec}).status_code == 201
-    r = http.post(f"/api/v1/namespaces/{namespace}/tasks", json={"template": "job", "name": "doomed",
-                                                                 "params": {"message": "bad"}})  # fmt: skip
+    r = http.post(
+        f"/api/v1/namespaces/{namespace}/tasks",
+        json={"template": "job", "name": "doomed", "params": {"message": "bad"}},
+    )
     assert r.status_code == 201, r.text
     st = wait_task(cluster, namespace, "doomed")["status"]
     assert (st["phase"], st["attemptCount"]) == ("DeadLettered", 2)
@@ -111,8 +125,12 @@ def test_always_failing_task_is_dead_lettered_and_redrive_succeeds_once_fixed(
 
 
 def test_redrive_many_by_filter(cluster: Cluster, http: TestClient, namespace: str) -> None:
-    spec = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent", "handler": "fail",
-            "retry": {"maxAttempts": 2, "delaySeconds": 1, "jitter": "none"}}  # fmt: skip
+    spec = {
+        "image": "kubetask/executor:dev",
+        "imagePullPolicy": "IfNotPresent",
+        "handler": "fail",
+        "retry": {"maxAttempts": 2, "delaySeconds": 1, "jitter": "none"},
+    }
     http.post(f"/api/v1/namespaces/{namespace}/templates", json={"name": "bulk", "spec": spec})
     for i in range(3):
         http.post(f"/api/v1/namespaces/{namespace}/tasks", json={"template": "bulk", "name": f"b{i}"})
@@ -147,12 +165,24 @@ def test_ttl_deletes_finished_task_after_history_is_safe(cluster: Cluster, http:
 
 
 def test_orphaned_jobs_are_deleted_by_the_sweep(cluster: Cluster, namespace: str) -> None:
-    orphan = {"apiVersion": "batch/v1", "kind": "Job",
-              "metadata": {"name": "orphan-1", "labels": {"kubetask.io/task-uid": "no-such-uid"},
-                           "annotations": {"kubetask.io/task": "gone"}},
-              "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [
-                  {"name": "main", "image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent",
-                   "command": ["python3", "-c", "import time; time.sleep(300)"]}]}}}}  # fmt: skip
+    sleeper = {
+        "name": "main",
+        "image": "kubetask/executor:dev",
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-c", "import time; time.sleep(300)"],
+    }
+    pod_spec = {"restartPolicy": "Never", "containers": [sleeper]}
+    meta = {
+        "name": "orphan-1",
+        "labels": {"kubetask.io/task-uid": "no-such-uid"},
+        "annotations": {"kubetask.io/task": "gone"},
+    }
+    orphan = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": meta,
+        "spec": {"backoffLimit": 0, "template": {"spec": pod_spec}},
+    }
     cluster.batch().create_namespaced_job(namespace, orphan)
     kube = Apiserver(cluster.api())
 

@@ -8,9 +8,15 @@ from kubetask.observe import observations_by_task, pod_observation
 
 
 def _job(ns: str, name: str, uid: str, attempt: int, **status: Any) -> dict[str, Any]:
-    return {"metadata": {"namespace": ns, "name": name, "creationTimestamp": "2026-11-29T05:00:00Z",
-                         "labels": {"kubetask.io/task-uid": uid, "kubetask.io/attempt": str(attempt)}},
-            "status": status}  # fmt: skip
+    return {
+        "metadata": {
+            "namespace": ns,
+            "name": name,
+            "creationTimestamp": "2026-11-29T05:00:00Z",
+            "labels": {"kubetask.io/task-uid": uid, "kubetask.io/attempt": str(attempt)},
+        },
+        "status": status,
+    }
 
 
 def _pod(ns: str, job: str, name: str, **status: Any) -> dict[str, Any]:
@@ -25,10 +31,13 @@ def test_jobs_and_pods_are_grouped_by_task_uid_attempt_and_namespace() -> None:
         {
             **_job("a", "gone-1", "u3", 1),
             "metadata": {**_job("a", "gone-1", "u3", 1)["metadata"], "deletionTimestamp": "2026-11-29T05:01:00Z"},
-        },  # fmt: skip
+        },
     ]
-    pods = [_pod("a", "t-1", "t-1-x", phase="Failed"), _pod("a", "t-2", "t-2-y", phase="Running"),
-            _pod("b", "t-1", "t-1-z", phase="Succeeded")]  # fmt: skip
+    pods = [
+        _pod("a", "t-1", "t-1-x", phase="Failed"),
+        _pod("a", "t-2", "t-2-y", phase="Running"),
+        _pod("b", "t-1", "t-1-z", phase="Succeeded"),
+    ]
     got = observations_by_task(jobs, pods)
     assert set(got) == {"u1", "u2"}  # a Job being deleted is not observed
     assert sorted(got["u1"]) == [1, 2]
@@ -39,15 +48,14 @@ def test_jobs_and_pods_are_grouped_by_task_uid_attempt_and_namespace() -> None:
 
 
 def test_a_pod_reads_its_main_container_state() -> None:
-    pod = _pod("a", "t-1", "t-1-x", phase="Failed", containerStatuses=[
-        {"name": "sidecar", "state": {"running": {"startedAt": "2026-11-29T05:00:01Z"}}},
-        {"name": "main", "state": {"terminated": {"exitCode": 3, "reason": "Error", "message": "boom",
-                                                  "startedAt": "2026-11-29T05:00:01Z",
-                                                  "finishedAt": "2026-11-29T05:00:04Z"}}}],
-        conditions=[{"type": "PodScheduled", "status": "True"}])  # fmt: skip
+    times = {"startedAt": "2026-11-29T05:00:01Z", "finishedAt": "2026-11-29T05:00:04Z"}
+    main = {"name": "main", "state": {"terminated": {"exitCode": 3, "reason": "Error", "message": "boom", **times}}}
+    sidecar = {"name": "sidecar", "state": {"running": {"startedAt": "2026-11-29T05:00:01Z"}}}
+    scheduled = [{"type": "PodScheduled", "status": "True"}]
+    pod = _pod("a", "t-1", "t-1-x", phase="Failed", containerStatuses=[sidecar, main], conditions=scheduled)
     obs = pod_observation(pod)
     assert obs.terminated is not None and obs.terminated.exit_code == 3 and obs.terminated.message == "boom"
     assert obs.running_since is None and obs.unschedulable is None and not obs.deleting
-    waiting = pod_observation(_pod("a", "t-1", "p", phase="Pending", conditions=[
-        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes"}]))  # fmt: skip
+    unschedulable = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes"}
+    waiting = pod_observation(_pod("a", "t-1", "p", phase="Pending", conditions=[unschedulable]))
     assert waiting.unschedulable == "0/1 nodes" and waiting.phase == "Pending" and waiting.terminated is None

@@ -18,7 +18,12 @@ RETRYING = "Retrying"  # an attempt failed and another is scheduled
 DEAD_LETTERED = "DeadLettered"  # final: retryable failures exhausted the attempts
 CANCELLED = "Cancelled"  # final: stopped on request
 
+# Kubernetes Event types (the only two the apiserver's Event API knows); also the type of a history event
+EVENT_NORMAL = "Normal"
+EVENT_WARNING = "Warning"
+
 # Reasons
+REASON_TASK_CREATED = "Created"  # the Task CR exists (the first event of its history)
 REASON_ACCEPTED = "Accepted"  # params valid, Job created
 REASON_JOB_CREATED = "JobCreated"
 REASON_STARTED = "Started"  # container running

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kubetask import conditions as c
 from kubetask.models import FINAL_PHASES, Phase, Task
 from kubetask.timeutil import parse_time
 
@@ -71,7 +72,7 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 def _events(task: Task, created: datetime) -> list[EventRecord]:
     st = task.status
-    out = [EventRecord("created", created, "Normal", "Created", "Task created")]
+    out = [EventRecord("created", created, c.EVENT_NORMAL, c.REASON_TASK_CREATED, "Task created")]
     if st is None:
         return out
     ended = {a.number: a.finish_time for a in st.attempts}
@@ -84,8 +85,8 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
                 # attempt n's Job is created only after attempt n-1 ended (attempt 1's after the Task was).
                 # The container's start time would move the event when the mirror missed the early snapshots.
                 ended.get(a.number - 1) or created,
-                "Normal",
-                "JobCreated",
+                c.EVENT_NORMAL,
+                c.REASON_JOB_CREATED,
                 f"Job {a.job_name} created for attempt {a.number}",
             )
         )
@@ -94,13 +95,13 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
                 EventRecord(
                     f"attempt-{a.number}-started",
                     a.start_time,
-                    "Normal",
-                    "Started",
+                    c.EVENT_NORMAL,
+                    c.REASON_STARTED,
                     f"attempt {a.number} running in pod {a.pod_name}",
                 )
             )
         if a.finish_time and a.phase in (Phase.SUCCEEDED, Phase.FAILED):
-            kind = "Normal" if a.phase == Phase.SUCCEEDED else "Warning"
+            kind = c.EVENT_NORMAL if a.phase == Phase.SUCCEEDED else c.EVENT_WARNING
             out.append(
                 EventRecord(
                     f"attempt-{a.number}-ended",
@@ -110,11 +111,12 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
                     a.message or f"attempt {a.number} {a.phase.value.lower()}",
                 )
             )
-    for c in st.conditions:
-        if c.type == "Accepted" and c.status == "False" and c.last_transition_time:
-            out.append(EventRecord(f"rejected-{c.reason}", c.last_transition_time, "Warning", c.reason, c.message))
+    for cond in st.conditions:
+        if cond.type == c.ACCEPTED and cond.status == "False" and cond.last_transition_time:
+            at = cond.last_transition_time
+            out.append(EventRecord(f"rejected-{cond.reason}", at, c.EVENT_WARNING, cond.reason, cond.message))
     if st.completion_time and st.phase in FINAL_PHASES:
-        kind = "Normal" if st.phase == Phase.SUCCEEDED else "Warning"
+        kind = c.EVENT_NORMAL if st.phase == Phase.SUCCEEDED else c.EVENT_WARNING
         out.append(EventRecord("final", st.completion_time, kind, st.phase.value, st.message or st.phase.value))
     return out
 

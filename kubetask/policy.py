@@ -6,10 +6,16 @@ edited later never changes a Task already under way.
 
 from __future__ import annotations
 
-from kubetask.models import ResolvedPolicy, RetryPolicy, TaskSpec, TaskTemplateSpec
+from kubetask.models import (
+    DEFAULT_PENDING_TIMEOUT,
+    DEFAULT_TTL_AFTER_FINISHED,
+    ResolvedPolicy,
+    RetryPolicy,
+    TaskSpec,
+    TaskTemplateSpec,
+)
 
-DEFAULT_PENDING_TIMEOUT = 900
-DEFAULT_TTL_AFTER_FINISHED = 3600
+__all__ = ["DEFAULT_PENDING_TIMEOUT", "DEFAULT_TTL_AFTER_FINISHED", "merge_retry", "resolve_policy"]
 
 
 def resolve_policy(spec: TaskSpec, template: TaskTemplateSpec | None) -> ResolvedPolicy:

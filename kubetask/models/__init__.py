@@ -16,12 +16,14 @@ from kubetask.models._common import (
     Phase,
     ResourceRequirements,
 )
-from kubetask.models._policy import ResolvedPolicy, RetryPolicy
+from kubetask.models._policy import DEFAULT_PENDING_TIMEOUT, DEFAULT_TTL_AFTER_FINISHED, ResolvedPolicy, RetryPolicy
 from kubetask.models._task import Attempt, RedriveRef, Task, TaskSpec, TaskStatus, TemplateRef
 from kubetask.models._template import TaskTemplate, TaskTemplateSpec
 
 __all__ = [
     "API_VERSION",
+    "DEFAULT_PENDING_TIMEOUT",
+    "DEFAULT_TTL_AFTER_FINISHED",
     "FINAL_PHASES",
     "GROUP",
     "VERSION",

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from kubetask.models._common import API_VERSION, FREE_FORM, EnvVar, KubeModel, ResourceRequirements
-from kubetask.models._policy import RetryPolicy
+from kubetask.models._policy import DEFAULT_PENDING_TIMEOUT, DEFAULT_TTL_AFTER_FINISHED, RetryPolicy
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
@@ -41,13 +41,17 @@ class TaskTemplateSpec(KubeModel):
     )
     retry: RetryPolicy | None = Field(default=None, description="Default retry policy of its tasks.")
     pending_timeout_seconds: int | None = Field(
-        default=None, ge=1, description="Fail an attempt whose pod is not running after this long (default 900)."
+        default=None,
+        ge=1,
+        description=f"Fail an attempt whose pod is not running after this long (default {DEFAULT_PENDING_TIMEOUT}).",
     )
     deadline_seconds: int | None = Field(
         default=None, ge=1, description="Limit on a task's whole run, all attempts and delays included."
     )
     ttl_seconds_after_finished: int | None = Field(
-        default=None, ge=0, description="Delete finished Tasks after this long, once in history (default 3600)."
+        default=None,
+        ge=0,
+        description=f"Delete finished Tasks after this long, once in history (default {DEFAULT_TTL_AFTER_FINISHED}).",
     )
 
 

@@ -62,6 +62,7 @@ def resolve_run(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved |
     image = spec.image or (t.image if t else None)
     if not image:
         return None
+    policy = resolve_policy(spec, template)
     return Resolved(
         template=spec.template_ref.name if spec.template_ref else None,
         image=image,
@@ -74,8 +75,8 @@ def resolve_run(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved |
         service_account_name=t.service_account_name if t else None,
         param_schema=t.param_schema if t else None,
         result_schema=t.result_schema if t else None,
-        timeout_seconds=spec.timeout_seconds or (t.timeout_seconds if t else None),
-        policy=resolve_policy(spec, template),
+        timeout_seconds=policy.timeout_seconds,  # the Task's, else the template's: one pick, in resolve_policy
+        policy=policy,
     )
 
 

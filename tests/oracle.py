@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -59,31 +59,26 @@ from sqlalchemy.orm import Session
 
 from kubetask.store import make_engine
 from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow
-from kubetask.testing.cluster import Cluster
+from kubetask.testing.cluster import FINAL, Cluster
+from kubetask.testing.timestamps import parse_instant
 
 Raw = Mapping[str, Any]
-FINAL = ("Succeeded", "Failed", "Cancelled", "DeadLettered")
-TASK_COLUMNS = (
-    "uid", "namespace", "name", "template", "phase", "reason", "message", "params", "result", "labels",
-    "idempotency_key", "created_at", "started_at", "finished_at", "attempt_count", "duration_seconds",
-    "resource_version", "spec", "deleted_at",
-)  # fmt: skip
-ATTEMPT_COLUMNS = (
-    "number", "job_name", "pod_name", "phase", "exit_code", "reason", "message", "started_at", "finished_at",
-    "duration_seconds",
-)  # fmt: skip
-DEAD_LETTER_COLUMNS = (
-    "namespace", "name", "template", "reason", "message", "attempt_count", "dead_lettered_at", "redrive_count",
-    "last_redrive",
-)  # fmt: skip
+# the columns compared, as kubetask.store.tables names them
+TASK_COLUMNS = tuple(
+    "uid namespace name template phase reason message params result labels idempotency_key created_at started_at"
+    " finished_at attempt_count duration_seconds resource_version spec deleted_at".split()
+)
+ATTEMPT_COLUMNS = tuple(
+    "number job_name pod_name phase exit_code reason message started_at finished_at duration_seconds".split()
+)
+DEAD_LETTER_COLUMNS = tuple(
+    "namespace name template reason message attempt_count dead_lettered_at redrive_count last_redrive".split()
+)
 
 
 def instant(text: Any) -> datetime | None:
-    """An RFC 3339 timestamp of the CR as an aware datetime (naive text is UTC)."""
-    if text is None or text == "":
-        return None
-    t = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    """An RFC 3339 timestamp of the CR as an aware datetime (naive text is UTC); None when unset."""
+    return None if text is None or text == "" else parse_instant(str(text))
 
 
 def _seconds(start: Any, end: Any) -> float | None:
@@ -152,8 +147,11 @@ def expected_events(cr: Raw) -> dict[str, tuple[datetime | None, str, str, str]]
         out[f"attempt-{n}-job"] = (job_at, "Normal", "JobCreated", f"Job {a['jobName']} created for attempt {n}")
         if a.get("startTime"):
             out[f"attempt-{n}-started"] = (
-                instant(a["startTime"]), "Normal", "Started", f"attempt {n} running in pod {a.get('podName')}"
-            )  # fmt: skip
+                instant(a["startTime"]),
+                "Normal",
+                "Started",
+                f"attempt {n} running in pod {a.get('podName')}",
+            )
         if a.get("finishTime") and phase in ("Succeeded", "Failed"):
             out[f"attempt-{n}-ended"] = (
                 instant(a["finishTime"]),
@@ -265,9 +263,9 @@ def _task_differences(s: Session, cr: Raw, crs: Sequence[Raw], jobs: Sequence[Ra
     want_attempts = expected_attempts(cr)
     attempt_rows = s.scalars(select(AttemptRow).where(AttemptRow.task_id == row.id).order_by(AttemptRow.number))
     got_attempts = [_row(a, ATTEMPT_COLUMNS) for a in attempt_rows]
-    if [a["number"] for a in got_attempts] != [a["number"] for a in want_attempts]:
-        out.append(f"{name}: attempts {[a['number'] for a in got_attempts]} in SQL, "
-                   f"{[a['number'] for a in want_attempts]} by the CR")  # fmt: skip
+    got_numbers, want_numbers = [a["number"] for a in got_attempts], [a["number"] for a in want_attempts]
+    if got_numbers != want_numbers:
+        out.append(f"{name}: attempts {got_numbers} in SQL, {want_numbers} by the CR")
     else:
         for want, got in zip(want_attempts, got_attempts, strict=True):
             out += _compare(f"{name} attempt {want['number']}", want, got, ATTEMPT_COLUMNS)
@@ -294,8 +292,8 @@ def differences_in(engine: Engine, crs: Sequence[Raw], jobs: Sequence[Raw] | Non
                 out += _task_differences(s, cr, crs, jobs)
             uids = {cr["metadata"]["uid"] for cr in crs}
             namespaces = {cr["metadata"]["namespace"] for cr in crs}
-            extra = s.execute(select(TaskRow.namespace, TaskRow.name, TaskRow.uid).where(
-                TaskRow.namespace.in_(namespaces), TaskRow.deleted_at.is_(None)))  # fmt: skip
+            keys = select(TaskRow.namespace, TaskRow.name, TaskRow.uid)
+            extra = s.execute(keys.where(TaskRow.namespace.in_(namespaces), TaskRow.deleted_at.is_(None)))
             out += [f"{ns}/{n}: in SQL (not deleted) but not among the CRs" for ns, n, uid in extra if uid not in uids]
     except SQLAlchemyError as e:  # the database may be down or starting: a difference, the caller retries
         out.append(f"database: {str(e).splitlines()[0]}")

@@ -35,15 +35,26 @@ def _t(seconds: int) -> str:
 
 
 def _cr(name: str, rv: int, spec: dict[str, Any], status: dict[str, Any] | None, **meta: Any) -> dict[str, Any]:
+    identity = {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": str(rv)}
     body: dict[str, Any] = {
-        "apiVersion": "kubetask.io/v1alpha1", "kind": "Task",
-        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}", "resourceVersion": str(rv),
-                     "creationTimestamp": _t(0), **meta},
+        "apiVersion": "kubetask.io/v1alpha1",
+        "kind": "Task",
+        "metadata": {**identity, "creationTimestamp": _t(0), **meta},
         "spec": spec,
-    }  # fmt: skip
+    }
     if status is not None:
         body["status"] = status
     return body
+
+
+def _status(phase: str, *attempts: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A status holding `attempts` (so counting them), plus `fields`."""
+    return {"phase": phase, **fields, "attemptCount": len(attempts), "attempts": list(attempts)}
+
+
+def _accepted(status: str, reason: str, message: str, at: int) -> dict[str, Any]:
+    """The Accepted condition, as set at second `at`."""
+    return {"type": "Accepted", "status": status, "reason": reason, "message": message, "lastTransitionTime": _t(at)}
 
 
 def _attempt(n: int, **kw: Any) -> dict[str, Any]:
@@ -51,51 +62,66 @@ def _attempt(n: int, **kw: Any) -> dict[str, Any]:
 
 
 def _failed(n: int, start: int, end: int, **kw: Any) -> dict[str, Any]:
-    return _attempt(n, podName=f"doomed-{n}-pod", phase="Failed", exitCode=1, reason="NonZeroExit",
-                    message=f"exit code 1: boom {n}", startTime=_t(start), finishTime=_t(end), **kw)  # fmt: skip
+    times = {"startTime": _t(start), "finishTime": _t(end)}
+    fault = {"exitCode": 1, "reason": "NonZeroExit", "message": f"exit code 1: boom {n}"}
+    return _attempt(n, podName=f"doomed-{n}-pod", phase="Failed", **fault, **times, **kw)
 
 
 SPEC = {"templateRef": {"name": "flaky"}, "params": {"n": 1}, "retry": {"maxAttempts": 2}}
+TEAM, GOLD = {"team": "data"}, {"team": "data", "tier": "gold"}
+FAILED_1, FAILED_2 = _failed(1, 3, 7), _failed(2, 11, 14)
+RUNNING_1 = _attempt(1, podName="doomed-1-pod", phase="Running", startTime=_t(3))
+RUNNING_2 = _attempt(2, podName="doomed-2-pod", phase="Running", startTime=_t(11))
+RETRYING = {"reason": "Retrying", "message": "attempt 2 at 12:00:09", "nextAttemptTime": _t(9)}
+EXHAUSTED = {
+    "reason": "AttemptsExhausted",
+    "message": "2 attempts failed: exit code 1: boom 2",
+    "completionTime": _t(14),
+}
 DOOMED = [  # every status the operator writes for a Task that fails twice and is dead-lettered
-    _cr("doomed", 10, SPEC, None, labels={"team": "data"}),
-    _cr("doomed", 11, SPEC, {"phase": "Pending", "attemptCount": 1, "attempts": [_attempt(1)]},
-        labels={"team": "data"}),
-    _cr("doomed", 12, SPEC, {"phase": "Running", "attemptCount": 1, "startTime": _t(3),
-        "attempts": [_attempt(1, podName="doomed-1-pod", phase="Running", startTime=_t(3))]}, labels={"team": "data"}),
-    _cr("doomed", 13, SPEC, {"phase": "Retrying", "reason": "Retrying", "message": "attempt 2 at 12:00:09",
-        "attemptCount": 1, "startTime": _t(3), "nextAttemptTime": _t(9), "attempts": [_failed(1, 3, 7)]},
-        labels={"team": "data"}),
-    _cr("doomed", 14, SPEC, {"phase": "Pending", "attemptCount": 2, "startTime": _t(3),
-        "attempts": [_failed(1, 3, 7), _attempt(2)]}, labels={"team": "data", "tier": "gold"}),
-    _cr("doomed", 15, SPEC, {"phase": "Running", "attemptCount": 2, "startTime": _t(3),
-        "attempts": [_failed(1, 3, 7), _attempt(2, podName="doomed-2-pod", phase="Running", startTime=_t(11))]},
-        labels={"team": "data", "tier": "gold"}),
-    _cr("doomed", 16, SPEC, {"phase": "DeadLettered", "reason": "AttemptsExhausted",
-        "message": "2 attempts failed: exit code 1: boom 2", "attemptCount": 2, "startTime": _t(3),
-        "completionTime": _t(14), "attempts": [_failed(1, 3, 7), _failed(2, 11, 14)]},
-        labels={"team": "data", "tier": "gold"}),
-]  # fmt: skip
+    _cr("doomed", 10, SPEC, None, labels=TEAM),
+    _cr("doomed", 11, SPEC, _status("Pending", _attempt(1)), labels=TEAM),
+    _cr("doomed", 12, SPEC, _status("Running", RUNNING_1, startTime=_t(3)), labels=TEAM),
+    _cr("doomed", 13, SPEC, _status("Retrying", FAILED_1, startTime=_t(3), **RETRYING), labels=TEAM),
+    _cr("doomed", 14, SPEC, _status("Pending", FAILED_1, _attempt(2), startTime=_t(3)), labels=GOLD),
+    _cr("doomed", 15, SPEC, _status("Running", FAILED_1, RUNNING_2, startTime=_t(3)), labels=GOLD),
+    _cr("doomed", 16, SPEC, _status("DeadLettered", FAILED_1, FAILED_2, startTime=_t(3), **EXHAUSTED), labels=GOLD),
+]
+NEW = {"templateRef": {"name": "new"}}
+MISSING = _accepted("False", "TemplateNotFound", "TaskTemplate new not found", 1)
+ACCEPTED = _accepted("True", "Accepted", "Job late-1 created", 4)
+LATE_1 = {
+    "number": 1,
+    "jobName": "late-1",
+    "podName": "late-1-pod",
+    "phase": "Succeeded",
+    "exitCode": 0,
+    "reason": "Completed",
+    "startTime": _t(5),
+    "finishTime": _t(6),
+}
+SUCCEEDED = {"reason": "Completed", "startTime": _t(5), "completionTime": _t(6), "result": {"ok": [1, 2.5, None]}}
 WAITING = [  # refused while its template was missing, accepted once it appeared, then succeeded
-    _cr("late", 20, {"templateRef": {"name": "new"}}, {"phase": "Pending", "reason": "TemplateNotFound",
-        "conditions": [{"type": "Accepted", "status": "False", "reason": "TemplateNotFound",
-                        "message": "TaskTemplate new not found", "lastTransitionTime": _t(1)}]}),
-    _cr("late", 21, {"templateRef": {"name": "new"}}, {"phase": "Succeeded", "reason": "Completed",
-        "attemptCount": 1, "startTime": _t(5), "completionTime": _t(6), "result": {"ok": [1, 2.5, None]},
-        "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "Job late-1 created",
-                        "lastTransitionTime": _t(4)}],
-        "attempts": [{"number": 1, "jobName": "late-1", "podName": "late-1-pod", "phase": "Succeeded", "exitCode": 0,
-                      "reason": "Completed", "startTime": _t(5), "finishTime": _t(6)}]}),
-]  # fmt: skip
+    _cr("late", 20, NEW, {"phase": "Pending", "reason": "TemplateNotFound", "conditions": [MISSING]}),
+    _cr("late", 21, NEW, _status("Succeeded", LATE_1, conditions=[ACCEPTED], **SUCCEEDED)),
+]
+NOT_INTEGER = "/i: 'x' is not of type 'integer'"
 INVALID = [
-    _cr("bad", 30, {"templateRef": {"name": "echo"}, "params": {"i": "x"}, "idempotencyKey": "order-7"},
-        {"phase": "Failed", "reason": "InvalidParams", "message": "/i: 'x' is not of type 'integer'",
-         "completionTime": _t(1), "conditions": [{"type": "Accepted", "status": "False", "reason": "InvalidParams",
-         "message": "/i: 'x' is not of type 'integer'", "lastTransitionTime": _t(1)}]}),
-]  # fmt: skip
-REDRIVE = [
-    _cr("doomed-again", 40, {**SPEC, "redriveOf": {"name": "doomed", "uid": "uid-doomed"}}, None,
-        creationTimestamp=_t(30)),
-]  # fmt: skip
+    _cr(
+        "bad",
+        30,
+        {"templateRef": {"name": "echo"}, "params": {"i": "x"}, "idempotencyKey": "order-7"},
+        {
+            "phase": "Failed",
+            "reason": "InvalidParams",
+            "message": NOT_INTEGER,
+            "completionTime": _t(1),
+            "conditions": [_accepted("False", "InvalidParams", NOT_INTEGER, 1)],
+        },
+    ),
+]
+REDRIVE_SPEC = {**SPEC, "redriveOf": {"name": "doomed", "uid": "uid-doomed"}}
+REDRIVE = [_cr("doomed-again", 40, REDRIVE_SPEC, None, creationTimestamp=_t(30))]
 HISTORIES = [DOOMED, WAITING, INVALID, REDRIVE]  # a redrive is created once its original is dead-lettered
 
 
@@ -123,15 +149,28 @@ def test_the_oracle_reports_each_column_the_mirror_got_wrong(engine: Engine) -> 
         doomed = s.query(TaskRow).filter_by(name="doomed").one().id
         late = s.query(TaskRow).filter_by(name="late").one().id
         s.execute(update(TaskRow).where(TaskRow.id == doomed).values(message=None, duration_seconds=11.5))
-        s.execute(update(AttemptRow).where(AttemptRow.task_id == doomed, AttemptRow.number == 2)
-                  .values(finished_at=expected_task(finals[0])["created_at"]))  # fmt: skip
+        s.execute(
+            update(AttemptRow)
+            .where(AttemptRow.task_id == doomed, AttemptRow.number == 2)
+            .values(finished_at=expected_task(finals[0])["created_at"])
+        )
         s.execute(delete(LabelRow).where(LabelRow.task_id == doomed, LabelRow.key == "tier"))
-        s.execute(update(EventRow).where(EventRow.task_id == doomed, EventRow.key == "attempt-2-job")
-                  .values(message="Job doomed-2 created"))  # fmt: skip
+        s.execute(
+            update(EventRow)
+            .where(EventRow.task_id == doomed, EventRow.key == "attempt-2-job")
+            .values(message="Job doomed-2 created")
+        )
         s.execute(delete(EventRow).where(EventRow.task_id == late, EventRow.key == "final"))
         s.execute(update(DeadLetterRow).where(DeadLetterRow.task_id == doomed).values(attempt_count=1))
-        s.execute(insert(DeadLetterRow).values(task_id=late, namespace="ns", name="late", attempt_count=1,
-                                               dead_lettered_at=expected_task(finals[1])["finished_at"]))  # fmt: skip
+        s.execute(
+            insert(DeadLetterRow).values(
+                task_id=late,
+                namespace="ns",
+                name="late",
+                attempt_count=1,
+                dead_lettered_at=expected_task(finals[1])["finished_at"],
+            )
+        )
     got = differences_in(engine, finals)
     # one line per tampered column, each starting with the row and column (written out by hand)
     expected = [
@@ -161,19 +200,32 @@ def test_the_oracle_reports_rows_no_cr_accounts_for(engine: Engine) -> None:
 
 
 def _job(name: str, owner: str, attempt: int, **status: int) -> dict[str, Any]:
-    return {"metadata": {"name": name, "labels": {"kubetask.io/attempt": str(attempt)},
-                         "ownerReferences": [{"kind": "Task", "name": owner, "uid": f"uid-{owner}"}]},
-            "status": status}  # fmt: skip
+    return {
+        "metadata": {
+            "name": name,
+            "labels": {"kubetask.io/attempt": str(attempt)},
+            "ownerReferences": [{"kind": "Task", "name": owner, "uid": f"uid-{owner}"}],
+        },
+        "status": status,
+    }
 
 
 def test_the_oracle_checks_attempt_rows_against_the_jobs(engine: Engine) -> None:
     finals = [h[-1] for h in HISTORIES]
     _write(engine, finals)
-    right = [_job("doomed-1", "doomed", 1, failed=1), _job("doomed-2", "doomed", 2, failed=1),
-             _job("late-1", "late", 1, succeeded=1), _job("other-1", "other", 1, succeeded=1)]  # fmt: skip
+    right = [
+        _job("doomed-1", "doomed", 1, failed=1),
+        _job("doomed-2", "doomed", 2, failed=1),
+        _job("late-1", "late", 1, succeeded=1),
+        _job("other-1", "other", 1, succeeded=1),
+    ]
     assert differences_in(engine, finals, right) == []
-    wrong = [_job("doomed-1", "doomed", 1, failed=1), _job("doomed-2", "doomed", 1, failed=1),
-             _job("doomed-3", "doomed", 3, failed=1), _job("late-1", "late", 1, failed=1)]  # fmt: skip
+    wrong = [
+        _job("doomed-1", "doomed", 1, failed=1),
+        _job("doomed-2", "doomed", 1, failed=1),
+        _job("doomed-3", "doomed", 3, failed=1),
+        _job("late-1", "late", 1, failed=1),
+    ]
     assert differences_in(engine, finals, wrong) == [
         "ns/doomed: Job doomed-2 is labelled attempt 1, row 2",
         "ns/doomed: Job doomed-3 is owned by the Task but no attempt row names it",

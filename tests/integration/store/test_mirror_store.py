@@ -23,6 +23,7 @@ from kubetask.store import make_engine, migrate
 from kubetask.store.queries import CursorError, Figures, TaskQuery, list_tasks, p95_index, stats
 from kubetask.store.tables import EventRow, TaskRow
 from kubetask.store.writer import upsert, upsert_many
+from kubetask.testing.timestamps import parse_instant
 from tests.oracle import differences_in, expected_task
 
 Loaded = tuple[Engine, list[SimpleNamespace]]  # the engine, and each task's expected row (oracle columns)
@@ -63,12 +64,19 @@ def _body(i: int, rng: random.Random) -> dict[str, Any]:
     else:
         spec["image"] = "busybox:1"
     return {
-        "apiVersion": "kubetask.io/v1alpha1", "kind": "Task",
-        "metadata": {"name": f"task-{i:04d}", "namespace": rng.choice(["a", "b"]), "uid": f"uid-{i}",
-                     "resourceVersion": str(100 + i), "creationTimestamp": created.isoformat(),
-                     "labels": labels},
-        "spec": spec, "status": status,
-    }  # fmt: skip
+        "apiVersion": "kubetask.io/v1alpha1",
+        "kind": "Task",
+        "metadata": {
+            "name": f"task-{i:04d}",
+            "namespace": rng.choice(["a", "b"]),
+            "uid": f"uid-{i}",
+            "resourceVersion": str(100 + i),
+            "creationTimestamp": created.isoformat(),
+            "labels": labels,
+        },
+        "spec": spec,
+        "status": status,
+    }
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -156,8 +164,11 @@ def test_filters_sort_and_pages_return_exactly_the_right_rows(
 ) -> None:
     engine, loaded = loaded_db
     q = TaskQuery(**{**query.__dict__, "sort": sort, "limit": 37})
-    expected = sorted((r for r in loaded if predicate(r)), key=lambda r: (_key(r, sort), int(r.uid[4:]) + 1),
-                      reverse=sort.startswith("-"))  # fmt: skip
+    expected = sorted(
+        (r for r in loaded if predicate(r)),
+        key=lambda r: (_key(r, sort), int(r.uid[4:]) + 1),
+        reverse=sort.startswith("-"),
+    )
     # rows are inserted in uid order, so the id tiebreak follows the uid number
     assert _all_pages(engine, q) == [f"{r.namespace}/{r.name}" for r in expected]
 
@@ -263,7 +274,7 @@ def _newer(body: dict[str, Any], rv: int) -> dict[str, Any]:
     if status["phase"] in ("Succeeded", "Failed"):
         return {**body, "metadata": meta}
     start = status.get("startTime") or body["metadata"]["creationTimestamp"]
-    failed_at = (datetime.fromisoformat(start) + timedelta(seconds=5)).isoformat()
+    failed_at = (parse_instant(start) + timedelta(seconds=5)).isoformat()
     return {
         **body,
         "metadata": meta,

@@ -45,9 +45,9 @@ def run(ctx: Context, record: dict[str, Any], _figures: dict[str, dict[str, Any]
 def _backend(ctx: Context, db_url: str, backend: str, n: int) -> dict[str, Any]:
     log(f"api ({backend}): {n} submissions at concurrency {CONCURRENCY}, and the floor")
     ns = ctx.namespace(f"api-{backend}")
-    ctx.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasktemplates", {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskTemplate", "metadata": {"name": "echo"},
-        "spec": {"image": EXECUTOR, "handler": "echo", "paramSchema": {"type": "object"}}})  # fmt: skip
+    spec = {"image": EXECUTOR, "handler": "echo", "paramSchema": {"type": "object"}}
+    echo = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskTemplate", "metadata": {"name": "echo"}, "spec": spec}
+    ctx.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasktemplates", echo)
     engine = make_engine(db_url)
     migrate(engine)
     try:
@@ -64,12 +64,16 @@ def _floor(ctx: Context, engine: Engine, ns: str, n: int) -> dict[str, Any]:
 
     def floor_one(i: int) -> float:
         t0 = time.monotonic()
-        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "metadata": {"name": f"f{i}"},
-                "spec": {"templateRef": {"name": "echo"}, "params": {"i": i}}}  # fmt: skip
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Task",
+            "metadata": {"name": f"f{i}"},
+            "spec": {"templateRef": {"name": "echo"}, "params": {"i": i}},
+        }
         ctx.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", body)
         with engine.begin() as c:
-            c.execute(text("INSERT INTO bench_floor (id, name, body) VALUES (:i, :n, :b)"),
-                      {"i": i, "n": f"f{i}", "b": json.dumps(body)})  # fmt: skip
+            insert = text("INSERT INTO bench_floor (id, name, body) VALUES (:i, :n, :b)")
+            c.execute(insert, {"i": i, "n": f"f{i}", "b": json.dumps(body)})
         return time.monotonic() - t0
 
     t0 = time.monotonic()
@@ -84,10 +88,14 @@ def _floor(ctx: Context, engine: Engine, ns: str, n: int) -> dict[str, Any]:
 
 def _through_api(ctx: Context, db_url: str, ns: str, n: int) -> dict[str, Any]:
     port = _free_port()
-    env = {**os.environ, "KUBECONFIG": str(ctx.cluster.kubeconfig), "KUBETASK_DATABASE_URL": db_url,
-           "KUBETASK_API_PORT": str(port)}  # fmt: skip
-    api = subprocess.Popen([sys.executable, "-c", "from kubetask.api.main import main; main()"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(ctx.cluster.kubeconfig),
+        "KUBETASK_DATABASE_URL": db_url,
+        "KUBETASK_API_PORT": str(port),
+    }
+    serve = [sys.executable, "-c", "from kubetask.api.main import main; main()"]
+    api = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(api, base)

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from bench.harness import CpuMeter, Seen, rss_mib
+from kubetask.models import FINAL_PHASES
 from kubetask.testing.cluster import (
-    FINAL,
     GROUP,
     VERSION,
     Cluster,
@@ -136,7 +136,7 @@ class Context:
     def task_counts(self) -> tuple[int, int]:
         """(active, final) Tasks in the cluster, from the Tasks' own status."""
         phases = [(t.get("status") or {}).get("phase") for t in self.tasks()]
-        final = sum(1 for p in phases if p in FINAL)
+        final = sum(1 for p in phases if p in FINAL_PHASES)
         return len(phases) - final, final
 
     # -- watches -------------------------------------------------------------------------------
@@ -146,22 +146,33 @@ class Context:
 
     def tasks_final(self, ns: str) -> Seen:
         """Tasks seen in a final phase; `value` is that phase."""
-        return Seen(self.custom.list_namespaced_custom_object, lambda o: _phase(o) in FINAL, _phase,
-                    group=GROUP, version=VERSION, namespace=ns, plural="tasks")  # fmt: skip
+        return Seen(
+            self.custom.list_namespaced_custom_object,
+            lambda o: _phase(o) in FINAL_PHASES,
+            _phase,
+            group=GROUP,
+            version=VERSION,
+            namespace=ns,
+            plural="tasks",
+        )
 
     # -- the cluster ---------------------------------------------------------------------------
 
     def node_up(self) -> None:
         """Add the node (kube-scheduler, containerd, kubelet) to the node-less control plane."""
         env = {**os.environ, "KUBETASK_NODE_IMAGES": self.node_images}
-        subprocess.run(["bash", str(ROOT / "scripts/cluster/cluster.sh"), "node-up", str(self.cluster.dir)],
-                       env=env, check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            ["bash", str(ROOT / "scripts/cluster/cluster.sh"), "node-up", str(self.cluster.dir)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
 
     def clear(self, prefixes: tuple[str, ...], timeout: float = 900) -> None:
         """Delete the namespaces an earlier pass made (thousands of pending pods) and wait until they
         are gone, so the next pass does not pay for them; raises when they outlive `timeout`."""
-        mine = [x.metadata.name for x in self.core.list_namespace().items
-                if x.metadata.name.split("-")[0] in prefixes]  # fmt: skip
+        names = [x.metadata.name for x in self.core.list_namespace().items]
+        mine = [x for x in names if x.split("-")[0] in prefixes]
         for ns in mine:
             self.core.delete_namespace(ns)
         deadline = time.monotonic() + timeout
@@ -182,8 +193,12 @@ def task_body(name: str) -> dict[str, Any]:
 
 
 def job_body(name: str) -> dict[str, Any]:
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
-            "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{
-                "name": "main", "image": EXECUTOR, "imagePullPolicy": "IfNotPresent",
-                "env": [{"name": "KUBETASK_HANDLER", "value": "echo"},
-                        {"name": "KUBETASK_PARAMS", "value": json.dumps({"n": name})}]}]}}}}  # fmt: skip
+    env = [{"name": "KUBETASK_HANDLER", "value": "echo"}, {"name": "KUBETASK_PARAMS", "value": json.dumps({"n": name})}]
+    main = {"name": "main", "image": EXECUTOR, "imagePullPolicy": "IfNotPresent", "env": env}
+    pod = {"spec": {"restartPolicy": "Never", "containers": [main]}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {"backoffLimit": 0, "template": pod},
+    }

@@ -68,11 +68,11 @@ def writes_floor(ctx: Context, n: int) -> dict[str, Any]:
     def write(i: int) -> None:
         task = ctx.custom.create_namespaced_custom_object(GROUP, VERSION, ns, "tasks", task_body(f"w{i}"))
         job = job_body(f"w{i}-1")
-        job["metadata"]["ownerReferences"] = [{"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "name": f"w{i}",
-                                               "uid": task["metadata"]["uid"], "controller": True}]  # fmt: skip
+        owner = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "name": f"w{i}", "controller": True}
+        job["metadata"]["ownerReferences"] = [{**owner, "uid": task["metadata"]["uid"]}]
         ctx.batch.create_namespaced_job(ns, job)
-        status = {"phase": "Pending", "attemptCount": 1,
-                  "attempts": [{"number": 1, "jobName": f"w{i}-1", "phase": "Pending"}]}  # fmt: skip
+        attempt = {"number": 1, "jobName": f"w{i}-1", "phase": "Pending"}
+        status = {"phase": "Pending", "attemptCount": 1, "attempts": [attempt]}
         ctx.custom.patch_namespaced_custom_object_status(GROUP, VERSION, ns, "tasks", f"w{i}", {"status": status})
 
     names = [f"w{i}-1" for i in range(n)]

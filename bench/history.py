@@ -92,16 +92,18 @@ def run(ctx: Context, record: dict[str, Any], _figures: dict[str, dict[str, Any]
     queries: dict[str, Any] = record.setdefault("queries", {})
     try:
         with Session(engine) as s:
-            floor = _timed(repeats, lambda: s.execute(text(
-                "SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT 51")).all())  # fmt: skip
+            floor_sql = text("SELECT * FROM tasks ORDER BY created_at DESC, id DESC LIMIT 51")
+            floor = _timed(repeats, lambda: s.execute(floor_sql).all())
             floor.pop("answer")
             record["floor"] = {**floor, "expected": min(rows, 51), "ok": floor["returned"] == min(rows, 51)}
             for label, (q, want) in pages.items():
                 queries[label] = _page(s, q, want, repeats)
             # Half a second after the load: no row sits on the window's edge (row g is exactly g s old).
             now = loaded_at + timedelta(seconds=0.5)
-            for label, window, newest in (("stats 1h window", timedelta(hours=1), 3599),
-                                          ("stats 30d window (all rows)", timedelta(days=30), rows)):  # fmt: skip
+            for label, window, newest in (
+                ("stats 1h window", timedelta(hours=1), 3599),
+                ("stats 30d window (all rows)", timedelta(days=30), rows),
+            ):
                 queries[label] = _stats(s, now, window, expected_by_phase(rows, newest), repeats)
     finally:
         engine.dispose()
@@ -117,8 +119,12 @@ def _timed(repeats: int, fn: Callable[[], Any]) -> dict[str, Any]:
         answer = fn()
         lat.append(time.monotonic() - t)
     returned = len(answer) if isinstance(answer, Sized) else None
-    return {"p50_ms": (pct(lat, 50) or 0) * 1000, "p99_ms": (pct(lat, 99) or 0) * 1000, "returned": returned,
-            "answer": answer}  # fmt: skip
+    return {
+        "p50_ms": (pct(lat, 50) or 0) * 1000,
+        "p99_ms": (pct(lat, 99) or 0) * 1000,
+        "returned": returned,
+        "answer": answer,
+    }
 
 
 def _page(s: Session, q: TaskQuery, want: list[int] | Callable[[list[int]], bool], repeats: int) -> dict[str, Any]:

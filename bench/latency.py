@@ -84,10 +84,11 @@ def load(ctx: Context, record: dict[str, Any], figures: dict[str, dict[str, Any]
 def finish_pod(ctx: Context, ns: str, pod: str) -> None:
     """Play the kubelet: the pod's main container exited 0 with a JSON result."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    status = {"status": {"phase": "Succeeded", "containerStatuses": [{
-        "name": "main", "image": EXECUTOR, "imageID": "", "ready": False, "restartCount": 0,
-        "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": json.dumps({"ok": True}),
-                                 "startedAt": now, "finishedAt": now}}}]}}  # fmt: skip
+    result = json.dumps({"ok": True})
+    exited = {"exitCode": 0, "reason": "Completed", "message": result, "startedAt": now, "finishedAt": now}
+    main = {"name": "main", "image": EXECUTOR, "imageID": "", "ready": False, "restartCount": 0}
+    main["state"] = {"terminated": exited}
+    status = {"status": {"phase": "Succeeded", "containerStatuses": [main]}}
     ctx.core.patch_namespaced_pod_status(pod, ns, status)
 
 
@@ -96,8 +97,8 @@ def pods_by_job(ctx: Context, ns: str, jobs: list[str], timeout: float) -> dict[
     deadline = time.monotonic() + timeout
     while True:
         pods = ctx.core.list_namespaced_pod(ns, _preload_content=False)
-        found = {p["metadata"]["labels"].get("job-name"): p["metadata"]["name"]
-                 for p in json.loads(pods.data)["items"]}  # fmt: skip
+        items = json.loads(pods.data)["items"]
+        found = {p["metadata"]["labels"].get("job-name"): p["metadata"]["name"] for p in items}
         if all(j in found for j in jobs) or time.monotonic() > deadline:
             missing = sorted(set(jobs) - found.keys())
             if missing:

@@ -145,25 +145,39 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def _dispatch(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
-    lines = ["", "| tasks | floor: bare Jobs/s | kubetask Tasks→Jobs/s | ratio | floor 2: Task+Job+status/s | ratio 2 "
-             "| seen: floor · floor 2 · kubetask |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "| tasks | floor: bare Jobs/s | kubetask Tasks→Jobs/s | ratio | floor 2: Task+Job+status/s | ratio 2 "
+        "| seen: floor · floor 2 · kubetask |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for d in fig.get("rows") or []:
         floor, writes, kt = (d.get(k) or {} for k in ("floor", "writes_floor", "kubetask"))
         f, w, k = floor.get("per_s"), writes.get("per_s"), kt.get("per_s")
-        lines.append(f"| {d['n']} | {num(f)} | {num(k)} | {num(ratio(k, f), '.2f')} | {num(w)} | "
-                     f"{num(ratio(k, w), '.2f')} | {seen(floor)} · {seen(writes)} · {seen(kt)} |")  # fmt: skip
+        lines.append(
+            f"| {d['n']} | {num(f)} | {num(k)} | {num(ratio(k, f), '.2f')} | {num(w)} | "
+            f"{num(ratio(k, w), '.2f')} | {seen(floor)} · {seen(writes)} · {seen(kt)} |"
+        )
     return lines + _cpu_table(fig.get("rows") or [])
 
 
 def _cpu_table(rows: list[dict[str, Any]]) -> list[str]:
-    measured = [(f"{d['n']} {label}", d[key]["cpu_seconds"]) for d in rows
-                for key, label in (("floor", "bare Jobs"), ("writes_floor", "Task+Job+status"), ("kubetask", "Tasks"))
-                if (d.get(key) or {}).get("cpu_seconds")]  # fmt: skip
+    measured = [
+        (f"{d['n']} {label}", d[key]["cpu_seconds"])
+        for d in rows
+        for key, label in (("floor", "bare Jobs"), ("writes_floor", "Task+Job+status"), ("kubetask", "Tasks"))
+        if (d.get(key) or {}).get("cpu_seconds")
+    ]
     if not measured:
         return []
     names = list(measured[0][1])
-    out = ["", "CPU seconds used during each pass (2 cores: the machine's budget is 2 s per second):", "",
-           "| pass | " + " | ".join(names) + " | total |", "|---" * (len(names) + 2) + "|"]  # fmt: skip
+    out = [
+        "",
+        "CPU seconds used during each pass (2 cores: the machine's budget is 2 s per second):",
+        "",
+        "| pass | " + " | ".join(names) + " | total |",
+        "|---" * (len(names) + 2) + "|",
+    ]
     for label, cpu in measured:
         cells = " | ".join(f"{cpu.get(x, 0):.1f}" for x in names)
         out.append(f"| {label} | {cells} | {sum(cpu.values()):.1f} |")
@@ -175,8 +189,10 @@ def _latency(fig: dict[str, Any], figures: dict[str, Any]) -> list[str]:
 
     def row(path: str, when: str, p: dict[str, Any] | None) -> None:
         if p:
-            lines.append(f"| {path} | {when} | {seen(p)} | {num(p['p50'], '.3f')} | {num(p['p95'], '.3f')} | "
-                         f"{num(p['p99'], '.3f')} |")  # fmt: skip
+            lines.append(
+                f"| {path} | {when} | {seen(p)} | {num(p['p50'], '.3f')} | {num(p['p95'], '.3f')} | "
+                f"{num(p['p99'], '.3f')} |"
+            )
 
     idle, load = fig.get("idle") or {}, fig.get("load") or {}
     first = ((figures.get("dispatch") or {}).get("rows") or [{}])[0]
@@ -188,27 +204,39 @@ def _latency(fig: dict[str, Any], figures: dict[str, Any]) -> list[str]:
 
 
 def _api(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
-    lines = ["", "| backend | n | concurrency | floor/s (CR + 1 insert) | floor p99 ms | API/s | API p99 ms | ratio "
-             "| seen: floor · API |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "| backend | n | concurrency | floor/s (CR + 1 insert) | floor p99 ms | API/s | API p99 ms | ratio "
+        "| seen: floor · API |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for a in fig.get("rows") or []:
         floor, api = a.get("floor") or {}, a.get("api") or {}
         f, x = floor.get("per_s"), api.get("per_s")
-        lines.append(f"| {a['backend']} | {floor.get('n', '—')} | {a['concurrency']} | {num(f)} | "
-                     f"{num(floor.get('p99_ms'), '.0f')} | {num(x)} | {num(api.get('p99_ms'), '.0f')} | "
-                     f"{num(ratio(x, f), '.2f')} | {seen(floor)} · {seen(api)} |")  # fmt: skip
+        lines.append(
+            f"| {a['backend']} | {floor.get('n', '—')} | {a['concurrency']} | {num(f)} | "
+            f"{num(floor.get('p99_ms'), '.0f')} | {num(x)} | {num(api.get('p99_ms'), '.0f')} | "
+            f"{num(ratio(x, f), '.2f')} | {seen(floor)} · {seen(api)} |"
+        )
     return lines
 
 
 def _scale(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
     base = fig.get("baseline_rss_mib")
-    lines = ["", f"Operator RSS before any Task: {num(base, '.0f')} MiB. Task counts are listed from the cluster.",
-             "", "| active Tasks | final Tasks | RSS MiB | KiB per Task over the baseline | top-up seen |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        f"Operator RSS before any Task: {num(base, '.0f')} MiB. Task counts are listed from the cluster.",
+        "",
+        "| active Tasks | final Tasks | RSS MiB | KiB per Task over the baseline | top-up seen |",
+        "|---|---|---|---|---|",
+    ]
     for x in fig.get("rows") or []:
         held = x["active_tasks"] + x["final_tasks"]
         per = (x["rss_mib"] - base) * 1024 / held if base is not None and held else None
-        lines.append(f"| {x['active_tasks']} | {x['final_tasks']} | {x['rss_mib']:.0f} | {num(per)} | "
-                     f"{seen(x.get('top_up')) if 'top_up' in x else 'figure 1'} |")  # fmt: skip
+        lines.append(
+            f"| {x['active_tasks']} | {x['final_tasks']} | {x['rss_mib']:.0f} | {num(per)} | "
+            f"{seen(x.get('top_up')) if 'top_up' in x else 'figure 1'} |"
+        )
     return lines + _restart(fig.get("restart"))
 
 
@@ -216,21 +244,32 @@ def _restart(rs: dict[str, Any] | None) -> list[str]:
     if not rs:
         return []
     if rs.get("timed_out"):
-        return ["", f"SIGKILL and restart with {rs['n']} Tasks in the cluster: **timed out** — no "
-                f"`resync: N tasks reconciled` line within {rs['timeout_seconds']} s."]  # fmt: skip
-    return ["", f"SIGKILL and restart with {rs['n']} Tasks in the cluster: {rs['seen']} of them re-derived "
-            f"(log `resync: N tasks reconciled`) {num(rs['seconds'])} s after the new process began."]  # fmt: skip
+        return [
+            "",
+            f"SIGKILL and restart with {rs['n']} Tasks in the cluster: **timed out** — no "
+            f"`resync: N tasks reconciled` line within {rs['timeout_seconds']} s.",
+        ]
+    return [
+        "",
+        f"SIGKILL and restart with {rs['n']} Tasks in the cluster: {rs['seen']} of them re-derived "
+        f"(log `resync: N tasks reconciled`) {num(rs['seconds'])} s after the new process began.",
+    ]
 
 
 def _history(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
     floor = fig.get("floor") or {}
     fp99 = floor.get("p99_ms")
-    lines = ["", f"{fig.get('rows', 0):,} generated rows; floor: bare newest-50 SELECT, p99 {num(fp99)} ms "
-             f"({_answer(floor)}).", "", "| query | p50 ms | p99 ms | p99 / floor | answer |",
-             "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        f"{fig.get('rows', 0):,} generated rows; floor: bare newest-50 SELECT, p99 {num(fp99)} ms ({_answer(floor)}).",
+        "",
+        "| query | p50 ms | p99 ms | p99 / floor | answer |",
+        "|---|---|---|---|---|",
+    ]
     for label, v in (fig.get("queries") or {}).items():
-        lines.append(f"| {label} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {num(ratio(v['p99_ms'], fp99))} | "
-                     f"{_answer(v)} |")  # fmt: skip
+        lines.append(
+            f"| {label} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {num(ratio(v['p99_ms'], fp99))} | {_answer(v)} |"
+        )
     return lines
 
 
@@ -249,11 +288,15 @@ def _e2e(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
     overhead = (kt["seconds"] - floor["seconds"]) / kt["n"] * 1000 if complete else None
     other = {f"bare Jobs {k}": v for k, v in (floor.get("other_outcomes") or {}).items()}
     other |= {f"Tasks {k}": v for k, v in (kt.get("other_outcomes") or {}).items()}
-    return ["", "| n | bare Jobs (s) | kubetask (s) | ratio (kubetask rate / floor rate) | overhead per task (ms) "
-            "| seen: floor · kubetask | did not succeed |", "|---|---|---|---|---|---|---|",
-            f"| {fig.get('n')} | {num(floor.get('seconds'))} | {num(kt.get('seconds'))} | "
-            f"{num(ratio(kt.get('per_s'), floor.get('per_s')), '.2f')} | {num(overhead, '.0f')} | "
-            f"{seen(floor)} · {seen(kt)} | {', '.join(f'{k}: {v}' for k, v in other.items()) or 'none'} |"]  # fmt: skip
+    return [
+        "",
+        "| n | bare Jobs (s) | kubetask (s) | ratio (kubetask rate / floor rate) | overhead per task (ms) "
+        "| seen: floor · kubetask | did not succeed |",
+        "|---|---|---|---|---|---|---|",
+        f"| {fig.get('n')} | {num(floor.get('seconds'))} | {num(kt.get('seconds'))} | "
+        f"{num(ratio(kt.get('per_s'), floor.get('per_s')), '.2f')} | {num(overhead, '.0f')} | "
+        f"{seen(floor)} · {seen(kt)} | {', '.join(f'{k}: {v}' for k, v in other.items()) or 'none'} |",
+    ]
 
 
 RENDER = {"dispatch": _dispatch, "latency": _latency, "api": _api, "scale": _scale, "history": _history, "e2e": _e2e}

@@ -48,8 +48,14 @@ def _top_up(ctx: Context, ns: str, start: int, stop: int) -> dict[str, Any]:
     """Create Tasks s<start>..s<stop-1>; done once the operator created its Job and wrote its status."""
     names = [f"s{i}" for i in range(start, stop)]
     jobs = ctx.jobs_seen(ns)
-    written = Seen(ctx.custom.list_namespaced_custom_object, lambda o: bool((o.get("status") or {}).get("phase")),
-                   group=GROUP, version=VERSION, namespace=ns, plural="tasks")  # fmt: skip
+    written = Seen(
+        ctx.custom.list_namespaced_custom_object,
+        lambda o: bool((o.get("status") or {}).get("phase")),
+        group=GROUP,
+        version=VERSION,
+        namespace=ns,
+        plural="tasks",
+    )
     try:
         t0 = time.monotonic()
         parallel(lambda x: ctx.create_task(ns, x), names)

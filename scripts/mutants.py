@@ -220,8 +220,8 @@ class Scratch:
         ).stdout.strip()
         self.pristine = self.dir / "head"
         self.pristine.mkdir()
-        archive = subprocess.run(["git", "archive", "--format=tar", self.commit], cwd=ROOT, capture_output=True,
-                                 check=True)  # fmt: skip
+        tar = ["git", "archive", "--format=tar", self.commit]
+        archive = subprocess.run(tar, cwd=ROOT, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(self.pristine)], input=archive.stdout, check=True)
         self.cache = self.dir / "cache"
         self._make_cache()
@@ -283,8 +283,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _pytest(src: Path, env: dict[str, str], report: Path, log: Path, basetemp: Path, args: Iterable[str]) -> int:
-    cmd = [_python(), "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}", f"--basetemp={basetemp}",
-           "-q", *args]  # fmt: skip
+    outputs = [f"--junitxml={report}", f"--basetemp={basetemp}"]
+    cmd = [_python(), "-m", "pytest", "-p", "no:cacheprovider", *outputs, "-q", *args]
     with log.open("w") as out:
         # its own session: a Ctrl-C here reaches pytest once, from _stop, not also from the terminal
         proc = subprocess.Popen(cmd, cwd=src, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -327,8 +327,8 @@ def run(m: Mutant, scratch: Scratch) -> Verdict:
         if applied.returncode:
             return Verdict(m, "broken", (f"does not apply to {scratch.commit[:12]}: {applied.stderr.strip()}",))
         env = _env(src, scratch.cache)
-        where = subprocess.run([_python(), "-c", "import kubetask; print(kubetask.__file__)"], cwd=src, env=env,
-                               capture_output=True, text=True).stdout.strip()  # fmt: skip
+        which = [_python(), "-c", "import kubetask; print(kubetask.__file__)"]
+        where = subprocess.run(which, cwd=src, env=env, capture_output=True, text=True).stdout.strip()
         lines = [f"kubetask imported from {where}"]
         if not where.startswith(str(src) + os.sep):
             return Verdict(m, "broken", (*lines, "the copy does not import its own kubetask"))
@@ -397,8 +397,8 @@ def check(paths: list[Path]) -> int:
         if r.returncode:
             problems.append(f"{p.name} no longer applies; port it to the current code:\n{r.stderr.strip()}")
     if tests:
-        r = subprocess.run([_python(), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q",
-                            *sorted(set(tests))], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+        collect = [_python(), "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", *sorted(set(tests))]
+        r = subprocess.run(collect, cwd=ROOT, capture_output=True, text=True)
         if r.returncode:
             out = (r.stdout + r.stderr).splitlines()
             lines = [line for line in out if "not found" in line or "ERROR" in line] or out[-20:]

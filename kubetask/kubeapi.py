@@ -3,8 +3,10 @@ settings and credentials (kubeconfig token, client certificate, in-cluster token
 
 The generated client (v30 and later) validates every call's arguments with pydantic and converts
 request and response bodies to and from its models. kubetask builds and reads bodies as dicts
-anyway, and in the operator's dispatch profile that conversion was a quarter of its CPU; these calls
-send the dict as JSON and return the decoded JSON. Errors are the client's own `ApiException`
+anyway, so that conversion is pure overhead, and in the operator's dispatch profile it was one of
+the largest costs (bench/README.md, "Why the code is shaped this way"); these calls send the dict
+as JSON and return the decoded JSON, decoded with orjson because the operator's big LISTs (a
+restart's resync) are dominated by decoding. Errors are the client's own `ApiException`
 subclasses (404 `NotFoundException`, 409 `ConflictException`, ...), so callers keep catching those.
 """
 
@@ -84,7 +86,7 @@ class JsonApi:
         data = response.read()  # type: ignore[no-untyped-call]
         if not 200 <= response.status <= 299:
             raise ApiException.from_response(http_resp=response, body=data.decode("utf-8", "replace"), data=None)
-        return orjson.loads(data) if decode and data else None  # 3-4x faster than json on big LISTs
+        return orjson.loads(data) if decode and data else None
 
     def get(self, path: str) -> Body | None:
         """The object, or None when it does not exist."""

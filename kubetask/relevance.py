@@ -1,8 +1,8 @@
 """Which watch events can change a Task's decision (pure): the rest are skipped without API calls.
 
-Measured with the dispatch benchmark: every Task produced about four reconciles (its creation,
-its Job's creation, its pod's creation, our own status write), each of four or five API calls.
-Only these events can change what `decide()` returns:
+Without this filter every event about a Task starts a reconcile with several API calls: its
+creation, its Job's creation, its pod's creation and the echo of our own status write all did
+(the dispatch figures are in bench/README.md). Only these events can change what `decide()` returns:
 
 - a pod that left `Pending`, or reports container states (running, waiting on an image,
   terminated), or is failed/evicted; a pod that is merely created, scheduled or deleted cannot

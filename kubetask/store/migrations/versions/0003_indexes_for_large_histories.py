@@ -1,4 +1,4 @@
-"""indexes for large histories (bench figure 5, 1M rows on PostgreSQL)
+"""indexes for large histories (bench figure 5, history queries on PostgreSQL)
 
 - template + phase + created: "failed runs of this template, newest first" without sorting;
 - duration as sorted (unknown durations last): sort by duration reads the index in order;

@@ -20,6 +20,8 @@ from kubernetes.client.exceptions import ApiException
 from .audit import AuditLog
 
 GROUP, VERSION = "kubetask.io", "v1alpha1"
+# built by scripts/images.sh and loaded on the node by cluster.sh (IfNotPresent: never pulled); has python3
+EXECUTOR_IMAGE = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent"}
 T = TypeVar("T")
 
 
@@ -62,8 +64,9 @@ class Cluster:
 
     def restart_apiserver(self) -> None:
         script = Path(__file__).resolve().parents[2] / "scripts/cluster/cluster.sh"
-        r = subprocess.run(["bash", str(script), "restart-apiserver", str(self.dir)], capture_output=True, text=True,
-                           timeout=120)  # fmt: skip
+        r = subprocess.run(
+            ["bash", str(script), "restart-apiserver", str(self.dir)], capture_output=True, text=True, timeout=120
+        )
         if r.returncode:
             raise AssertionError(f"apiserver restart failed: {r.stderr}")
 
@@ -77,8 +80,9 @@ class Cluster:
         if not mark.exists():
             raise AssertionError(f"the cluster has no egress guard ({mark} missing)")
         chain = mark.read_text().strip()
-        r = subprocess.run(["iptables", "-w", "-L", chain, "-v", "-x", "-n"], capture_output=True, text=True,
-                           timeout=30)  # fmt: skip
+        r = subprocess.run(
+            ["iptables", "-w", "-L", chain, "-v", "-x", "-n"], capture_output=True, text=True, timeout=30
+        )
         if r.returncode:
             raise AssertionError(f"no egress chain {chain}: {r.stderr}")
         header, _, *rules = r.stdout.splitlines()  # "Chain NAME (N references)", column titles
@@ -246,20 +250,30 @@ def create(cluster: Cluster, ns: str, plural: str, body: dict[str, Any]) -> dict
     return obj
 
 
+def list_objects(cluster: Cluster, ns: str, plural: str) -> list[dict[str, Any]]:
+    """The `items` of one kubetask resource (`tasks`, `tasktemplates`) in namespace `ns`."""
+    items: list[dict[str, Any]] = cluster.custom().list_namespaced_custom_object(GROUP, VERSION, ns, plural)["items"]
+    return items
+
+
 def template(name: str, **spec: Any) -> dict[str, Any]:
     """A TaskTemplate body running the executor image (override anything in `spec`)."""
-    base = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent"}
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "TaskTemplate",
         "metadata": {"name": name},
-        "spec": {**base, **spec},
+        "spec": {**EXECUTOR_IMAGE, **spec},
     }
 
 
 def task(name: str, **spec: Any) -> dict[str, Any]:
     """A Task body; `spec` as in the CRD (templateRef=..., params=..., image=...)."""
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Task", "metadata": {"name": name}, "spec": spec}
+
+
+def python_spec(code: str, **spec: Any) -> dict[str, Any]:
+    """An inline Task spec running `python3 -c code` in the executor image, plus `spec`."""
+    return {**EXECUTOR_IMAGE, "command": ["python3", "-c", code], **spec}
 
 
 def task_events(cluster: Cluster, ns: str, name: str) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kubetask.testing.cluster import Cluster, create, get_task, task, template, wait_for, wait_task
+from kubetask.testing.cluster import Cluster, create, get_task, python_spec, task, template, wait_for, wait_task
 
 SCHEMA = {
     "type": "object",
@@ -18,17 +18,9 @@ SCHEMA = {
 pytestmark = pytest.mark.usefixtures("operator")
 
 
-def _py(code: str) -> dict[str, object]:
-    return {
-        "image": "kubetask/executor:dev",
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["python3", "-c", code],
-    }
-
-
 def test_exit_code_3_fails_with_the_code_and_the_commands_message(cluster: Cluster, namespace: str) -> None:
     code = "import sys; print('disk quota exceeded on /data', file=sys.stderr); sys.exit(3)"
-    create(cluster, namespace, "tasks", task("exit3", **_py(code)))
+    create(cluster, namespace, "tasks", task("exit3", **python_spec(code)))
 
     st = wait_task(cluster, namespace, "exit3")["status"]
 
@@ -109,7 +101,7 @@ def test_missing_template_waits_and_recovers_when_it_appears(cluster: Cluster, n
 def test_memory_limit_exceeded_is_oomkilled(cluster: Cluster, namespace: str) -> None:
     body = task(
         "hog",
-        **_py("b = bytearray(300 * 1024 * 1024); import time; time.sleep(5)"),
+        **python_spec("b = bytearray(300 * 1024 * 1024); import time; time.sleep(5)"),
         resources={"limits": {"memory": "48Mi"}},
     )
     create(cluster, namespace, "tasks", body)
@@ -121,7 +113,7 @@ def test_memory_limit_exceeded_is_oomkilled(cluster: Cluster, namespace: str) ->
 
 
 def test_timeout_ends_with_deadline_exceeded(cluster: Cluster, namespace: str) -> None:
-    create(cluster, namespace, "tasks", task("slow", **_py("import time; time.sleep(120)"), timeoutSeconds=3))
+    create(cluster, namespace, "tasks", task("slow", **python_spec("import time; time.sleep(120)"), timeoutSeconds=3))
 
     st = wait_task(cluster, namespace, "slow")["status"]
 
@@ -148,7 +140,7 @@ def test_spec_without_template_or_image_is_invalid(cluster: Cluster, namespace: 
 
 
 def test_a_deleted_job_ends_its_attempt_as_pod_lost(cluster: Cluster, namespace: str) -> None:
-    create(cluster, namespace, "tasks", task("lost", **_py("import time; time.sleep(300)")))
+    create(cluster, namespace, "tasks", task("lost", **python_spec("import time; time.sleep(300)")))
 
     def running() -> bool:
         return (get_task(cluster, namespace, "lost").get("status") or {}).get("phase") == "Running"

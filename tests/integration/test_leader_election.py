@@ -41,7 +41,7 @@ def replicas(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Ite
             tmp_path / f"{who}.log",
             f"sqlite:///{tmp_path / who}.db",
             env={**env, "KUBETASK_OPERATOR_IDENTITY": who},
-        )  # fmt: skip
+        )
         for who in ("replica-a", "replica-b")
     )
     a.start()
@@ -121,5 +121,6 @@ def _job_creates(audit: AuditLog, since: int, namespace: str) -> list[tuple[str,
 
 
 def _status_writes(audit: AuditLog, since: int, namespace: str) -> list[AuditRequest]:
-    return list(audit.requests(since=since, verb={"patch", "update"}, resource="tasks", subresource="status",
-                               namespace=namespace))  # fmt: skip
+    return audit.requests(
+        since=since, verb={"patch", "update"}, resource="tasks", subresource="status", namespace=namespace
+    )

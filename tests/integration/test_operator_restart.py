@@ -31,8 +31,8 @@ OPERATOR = "kubetask-operator/"  # the start of every operator replica's User-Ag
 def _job_creates(cluster: Cluster, namespace: str, since: int = 0) -> list[tuple[str, int]]:
     """(Job name, answer) of every Job create in `namespace`, by anyone, in order."""
     cluster.audit_sync()
-    return [(r.name, r.code) for r in cluster.audit().requests(since=since, verb="create", resource="jobs",
-                                                                namespace=namespace)]  # fmt: skip
+    creates = cluster.audit().requests(since=since, verb="create", resource="jobs", namespace=namespace)
+    return [(r.name, r.code) for r in creates]
 
 
 def _pods_created_per_job(cluster: Cluster, namespace: str) -> Counter[str | None]:
@@ -76,15 +76,16 @@ def test_a_job_its_status_does_not_name_is_adopted_never_made_again(
     the resync finds the Job in its listing; a running operator tries the name, gets 409 and adopts
     it. Either way the attempt keeps its one Job and its one pod."""
     create(cluster, namespace, "tasktemplates", template("sleep", handler="sleep"))
-    create(cluster, namespace, "tasks", task("lost", templateRef={"name": "sleep"},
-                                              params={"seconds": 15, "result": {"kept": True}}))  # fmt: skip
+    lost = task("lost", templateRef={"name": "sleep"}, params={"seconds": 15, "result": {"kept": True}})
+    create(cluster, namespace, "tasks", lost)
     wait_task(cluster, namespace, "lost", {"Running"})
 
     def erase_status() -> int:
         """Erase it; returns the audit log's end from before, so the operator's answer comes after it."""
         mark = cluster.audit().mark()
-        cluster.kubectl("patch", "task", "lost", "-n", namespace, "--subresource=status", "--type=merge",
-                        "-p", '{"status": null}')  # fmt: skip
+        cluster.kubectl(
+            "patch", "task", "lost", "-n", namespace, "--subresource=status", "--type=merge", "-p", '{"status": null}'
+        )
         return mark
 
     def names_its_job() -> bool:

@@ -13,9 +13,8 @@ import socket
 import subprocess
 from typing import Any
 
-from kubetask.testing.cluster import Cluster, wait_for
+from kubetask.testing.cluster import EXECUTOR_IMAGE, Cluster, wait_for
 
-IMAGE = "kubetask/executor:dev"  # any image with python3; this one is on the node already
 SERVICE_RANGE = "10.0.0.0/24"  # kube-apiserver's --service-cluster-ip-range in cluster.sh
 NO_SERVICE = "10.0.0.250"  # in the service range, no Service behind it (and no kube-proxy here)
 # TEST-NET-3 (RFC 5737): documentation only, never a host. Not 192.0.2.1: that is this machine's gateway.
@@ -60,7 +59,7 @@ with open("/dev/termination-log", "w") as f:
 
 
 def pod(name: str, command: list[str], **container: Any) -> dict[str, Any]:
-    main = {"name": "main", "image": IMAGE, "imagePullPolicy": "IfNotPresent", "command": command, **container}
+    main = {"name": "main", **EXECUTOR_IMAGE, "command": command, **container}  # python3, on the node
     spec = {"restartPolicy": "Never", "terminationGracePeriodSeconds": 0, "containers": [main]}
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 

@@ -13,12 +13,21 @@ from pathlib import Path
 import pytest
 
 from kubetask.testing.audit import WRITE_VERBS
-from kubetask.testing.cluster import Cluster, OperatorProcess, create, dedicated_operator, task, template, wait_for
+from kubetask.testing.cluster import (
+    Cluster,
+    OperatorProcess,
+    create,
+    dedicated_operator,
+    list_objects,
+    python_spec,
+    task,
+    template,
+    wait_for,
+)
 
 N = 40
 # pods that can never be scheduled keep every Task active (Pending, with its Job) for the whole test
-SPEC = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent", "command": ["python3", "-c", "1"],
-        "resources": {"requests": {"cpu": "64"}}}  # fmt: skip
+SPEC = python_spec("1", resources={"requests": {"cpu": "64"}})
 
 
 def _list_requests(cluster: Cluster, resource: str) -> float:
@@ -32,11 +41,14 @@ def _list_requests(cluster: Cluster, resource: str) -> float:
 
 def _snapshot(cluster: Cluster, namespace: str) -> dict[str, tuple[str, str, int, str]]:
     """Task name -> (resourceVersion, phase, attempts, uid of its attempt-1 Job or "") for Tasks with an attempt."""
-    items = cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", namespace, "tasks")["items"]
+    items = list_objects(cluster, namespace, "tasks")
     jobs = {j.metadata.name: j.metadata.uid for j in cluster.batch().list_namespaced_job(namespace).items}
-    return {t["metadata"]["name"]: (t["metadata"]["resourceVersion"], t["status"]["phase"],
-                                    len(t["status"]["attempts"]), jobs.get(f"{t['metadata']['name']}-1", ""))
-            for t in items if (t.get("status") or {}).get("attempts")}  # fmt: skip
+    out = {}
+    for t in items:
+        name, st = t["metadata"]["name"], t.get("status") or {}
+        if st.get("attempts"):
+            out[name] = (t["metadata"]["resourceVersion"], st["phase"], len(st["attempts"]), jobs.get(f"{name}-1", ""))
+    return out
 
 
 @pytest.fixture
@@ -87,13 +99,14 @@ def test_tasks_waiting_for_a_template_start_when_it_appears_after_a_restart(
         create(cluster, namespace, "tasks", task(f"w{i}", templateRef={"name": "later"}))
 
     def reasons() -> set[str]:
-        items = cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", namespace, "tasks")["items"]
-        return {(t.get("status") or {}).get("reason", "") for t in items}
+        return {(t.get("status") or {}).get("reason", "") for t in list_objects(cluster, namespace, "tasks")}
 
     wait_for("all waiting for the template", lambda: reasons() == {"TemplateNotFound"}, timeout=60)
     own_operator.kill()
     assert own_operator.start_and_resync(60), "no resync after the restart"
-    create(cluster, namespace, "tasktemplates", template("later", image="kubetask/executor:dev",
-                                                          imagePullPolicy="IfNotPresent", handler="echo"))  # fmt: skip
-    wait_for("every waiting Task got its Job", lambda: len(cluster.batch().list_namespaced_job(namespace).items) == 3,
-             timeout=60)  # fmt: skip
+    create(cluster, namespace, "tasktemplates", template("later", handler="echo"))
+    wait_for(
+        "every waiting Task got its Job",
+        lambda: len(cluster.batch().list_namespaced_job(namespace).items) == 3,
+        timeout=60,
+    )

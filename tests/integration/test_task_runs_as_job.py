@@ -19,6 +19,7 @@ from kubetask.testing.cluster import (
     wait_for,
     wait_task,
 )
+from kubetask.testing.timestamps import parse_instant
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,7 +93,7 @@ def test_status_is_not_rewritten_once_final(cluster: Cluster, namespace: str, op
     # Status times have 1 s resolution: a rewrite that stamps "now" (a moved completionTime, say) is
     # only visible once the clock has left the second the task finished in. Not a synchronisation:
     # what the test waits on afterwards is the operator's own handling.
-    finished = datetime.fromisoformat(done["completionTime"].replace("Z", "+00:00"))
+    finished = parse_instant(done["completionTime"])
     wait_for("the clock past the completion second", lambda: datetime.now(UTC) >= finished + timedelta(seconds=2))
 
     # A label change is a Task event the operator reconciles (a resourceVersion not of its own write);

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.testing.cluster import Cluster, OperatorProcess
-from kubetask.testing.postgres import PostgresServer
 
 
 @dataclass
@@ -27,19 +26,12 @@ def _client(cluster: Cluster, url: str, **settings: object) -> TestClient:
     return TestClient(app, raise_server_exceptions=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def stack(
-    request: pytest.FixtureRequest, cluster: Cluster, operator: OperatorProcess, tmp_path: Path
-) -> Iterator[Stack]:
-    """API + operator mirroring to the same database, on SQLite and on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'kubetask.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.new_database()
-    operator.use_database(url)
-    with _client(cluster, url) as http:
-        yield Stack(http, url, cluster)
+@pytest.fixture
+def stack(database_url: str, cluster: Cluster, operator: OperatorProcess) -> Iterator[Stack]:
+    """API + operator mirroring to the same database, on SQLite and on PostgreSQL (`database_url`'s two)."""
+    operator.use_database(database_url)
+    with _client(cluster, database_url) as http:
+        yield Stack(http, database_url, cluster)
 
 
 @pytest.fixture

@@ -7,15 +7,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from kubetask.testing.cluster import Cluster, create, template
+from kubetask.testing.cluster import Cluster, create, list_objects, template
 
-SCHEMA = {"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}, "n": {"type": "integer"}},
-          "additionalProperties": False}  # fmt: skip
-
-
-def _tasks(cluster: Cluster, ns: str) -> list[Any]:
-    items: list[Any] = cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", ns, "tasks")["items"]
-    return items
+SCHEMA = {
+    "type": "object",
+    "required": ["to"],
+    "properties": {"to": {"type": "string"}, "n": {"type": "integer"}},
+    "additionalProperties": False,
+}
 
 
 @pytest.fixture
@@ -39,7 +38,7 @@ def test_unknown_template(http: TestClient, cluster: Cluster, ns: str) -> None:
     assert [e["pointer"] for e in body["errors"]] == ["/template"]
     assert f"TaskTemplate 'nope' not found in namespace '{ns}'" in body["errors"][0]["detail"]
     assert "'nope' not found" in body["detail"]
-    assert _tasks(cluster, ns) == []
+    assert list_objects(cluster, ns, "tasks") == []
 
 
 def test_params_breaking_the_schema_list_every_error(http: TestClient, cluster: Cluster, ns: str) -> None:
@@ -48,14 +47,14 @@ def test_params_breaking_the_schema_list_every_error(http: TestClient, cluster: 
     pointers = sorted(e["pointer"] for e in body["errors"])
     assert pointers == ["/params", "/params", "/params/n"]
     assert any("'to' is a required property" in e["detail"] for e in body["errors"])
-    assert _tasks(cluster, ns) == []
+    assert list_objects(cluster, ns, "tasks") == []
 
 
 def test_body_that_is_not_json(http: TestClient, cluster: Cluster, ns: str) -> None:
     r = http.post(f"/api/v1/namespaces/{ns}/tasks", content=b"{not json", headers={"content-type": "application/json"})
     body = _problem(r, 400, "malformed-json")
     assert "not valid JSON" in body["detail"] and "errors" not in body
-    assert _tasks(cluster, ns) == []
+    assert list_objects(cluster, ns, "tasks") == []
 
 
 def test_oversize_params(http: TestClient, cluster: Cluster, ns: str) -> None:
@@ -66,7 +65,7 @@ def test_oversize_params(http: TestClient, cluster: Cluster, ns: str) -> None:
     body = _problem(huge, 413, "payload-too-large")  # refused on its Content-Length, before it is read
     assert [e["pointer"] for e in body["errors"]] == ["/"]
     assert "the limit is 69632 bytes" in body["detail"]  # 4096 for params + 64 KiB for the rest
-    assert _tasks(cluster, ns) == []
+    assert list_objects(cluster, ns, "tasks") == []
 
 
 @pytest.mark.parametrize(
@@ -84,7 +83,7 @@ def test_names_kubernetes_would_reject(
 ) -> None:
     r = http.post(f"/api/v1/namespaces/{ns}/tasks", json={"template": "mail", "params": {"to": "a"}, field: value})
     assert pointer in [e["pointer"] for e in _problem(r, 422, "invalid-request")["errors"]]
-    assert _tasks(cluster, ns) == []
+    assert list_objects(cluster, ns, "tasks") == []
 
 
 def test_missing_field_and_unknown_field(http: TestClient, ns: str) -> None:
@@ -111,8 +110,7 @@ def test_template_with_invalid_json_schema(http: TestClient, cluster: Cluster, n
     )
     body = _problem(r, 422, "invalid-template")
     assert [e["pointer"] for e in body["errors"]][0].startswith("/spec/paramSchema")
-    assert cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", ns, "tasktemplates")[
-        "items"][0]["metadata"]["name"] == "mail"  # fmt: skip
+    assert list_objects(cluster, ns, "tasktemplates")[0]["metadata"]["name"] == "mail"
 
 
 def test_list_query_errors(http: TestClient) -> None:
@@ -153,7 +151,7 @@ def test_templates_crud(http: TestClient, cluster: Cluster, ns: str) -> None:
 
     r = http.delete(f"/api/v1/namespaces/{ns}/templates/t3")
     assert (r.status_code, r.content) == (204, b"")
-    left = cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", ns, "tasktemplates")["items"]
+    left = list_objects(cluster, ns, "tasktemplates")
     assert [t["metadata"]["name"] for t in left] == ["mail"]
     body = _problem(http.get(f"/api/v1/namespaces/{ns}/templates/t3"), 404, "not-found")
     assert "TaskTemplate 't3' not found" in body["detail"]

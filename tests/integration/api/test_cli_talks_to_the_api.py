@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,7 @@ from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.cli import app as cli
 from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, template, wait_for, wait_task
-
-
-def _ts(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+from kubetask.testing.timestamps import parse_instant
 
 
 @pytest.fixture
@@ -66,7 +62,7 @@ def test_submit_prints_the_name_and_errors_are_one_line(cluster: Cluster, namesp
     # the one task created (the refused ones created nothing), as the CR says once it finished
     name = ok.output.strip()
     st = wait_task(cluster, namespace, name)["status"]
-    took = (_ts(st["completionTime"]) - _ts(st["startTime"])).total_seconds()
+    took = (parse_instant(st["completionTime"]) - parse_instant(st["startTime"])).total_seconds()
     expected = [namespace, name, "echo", "Succeeded", "1", f"{took:.0f}s", '{"message": "cli"}']
 
     def rows() -> list[list[str]] | None:

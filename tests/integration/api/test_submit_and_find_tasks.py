@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kubetask.testing.cluster import create, template, wait_for, wait_task
+from kubetask.testing.cluster import EXECUTOR_IMAGE, create, list_objects, template, wait_for, wait_task
 from tests.integration.api.conftest import Stack
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -15,11 +15,9 @@ ECHO_SCHEMA = {"type": "object", "required": ["message"], "properties": {"messag
 def _listed(stack: Stack, path: str, name: str, phase: str, namespace: str | None = None) -> dict[str, Any] | None:
     r = stack.http.get(path)
     assert r.status_code == 200, r.text
-    return next(
-        (t for t in r.json()["items"]
-         if t["name"] == name and t["phase"] == phase and namespace in (None, t["namespace"])),
-        None,
-    )  # fmt: skip
+    items = r.json()["items"]
+    matches = (t for t in items if t["name"] == name and t["phase"] == phase and namespace in (None, t["namespace"]))
+    return next(matches, None)
 
 
 def test_http_submission_runs_and_appears_in_the_list(stack: Stack, namespace: str) -> None:
@@ -27,12 +25,7 @@ def test_http_submission_runs_and_appears_in_the_list(stack: Stack, namespace: s
         f"/api/v1/namespaces/{namespace}/templates",
         json={
             "name": "echo",
-            "spec": {
-                "image": "kubetask/executor:dev",
-                "handler": "echo",
-                "imagePullPolicy": "IfNotPresent",
-                "paramSchema": ECHO_SCHEMA,
-            },
+            "spec": {**EXECUTOR_IMAGE, "handler": "echo", "paramSchema": ECHO_SCHEMA},
         },
     )
     assert r.status_code == 201, r.text
@@ -46,9 +39,8 @@ def test_http_submission_runs_and_appears_in_the_list(stack: Stack, namespace: s
     assert name.startswith("echo-") and r.headers["location"].endswith(f"/tasks/{name}")
 
     wait_task(stack.cluster, namespace, name)
-    item = wait_for("task listed as Succeeded",
-                    lambda: _listed(stack, f"/api/v1/namespaces/{namespace}/tasks?labelSelector=team%3Ddata",
-                                    name, "Succeeded"))  # fmt: skip
+    path = f"/api/v1/namespaces/{namespace}/tasks?labelSelector=team%3Ddata"
+    item = wait_for("task listed as Succeeded", lambda: _listed(stack, path, name, "Succeeded"))
     assert item["result"] == {"message": "over http"} and item["attemptCount"] == 1
     assert item["durationSeconds"] is not None and item["finishedAt"]
 
@@ -68,8 +60,8 @@ def test_http_submission_runs_and_appears_in_the_list(stack: Stack, namespace: s
 def test_task_made_with_kubectl_shows_up_in_the_api_list(stack: Stack, namespace: str) -> None:
     stack.cluster.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples/echo.yaml"))
     wait_task(stack.cluster, namespace, "hello")
-    item = wait_for("kubectl task listed", lambda: _listed(stack, "/api/v1/tasks?template=echo&q=hello",
-                                                           "hello", "Succeeded", namespace))  # fmt: skip
+    path = "/api/v1/tasks?template=echo&q=hello"
+    item = wait_for("kubectl task listed", lambda: _listed(stack, path, "hello", "Succeeded", namespace))
     assert item["namespace"] == namespace and item["result"] == {"message": "hello from kubetask", "times": 2}
 
 
@@ -82,5 +74,4 @@ def test_idempotency_key_returns_the_same_task(stack: Stack, namespace: str) -> 
     assert (first.status_code, again.status_code, other.status_code) == (201, 200, 201)
     assert first.json()["uid"] == again.json()["uid"] != other.json()["uid"]
     assert again.headers["idempotent-replayed"] == "true"
-    tasks = stack.cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", namespace, "tasks")
-    assert len(tasks["items"]) == 2
+    assert len(list_objects(stack.cluster, namespace, "tasks")) == 2

@@ -28,6 +28,8 @@ from kubetask.testing.cluster import (
     OperatorProcess,
     create,
     dedicated_operator,
+    list_objects,
+    python_spec,
     task,
     template,
     wait_for,
@@ -67,8 +69,7 @@ def _body(kind: str, i: int) -> dict[str, Any]:
         "doomed": "import sys; sys.exit(1)",
     }[kind]
     retry = {**RETRY, "maxAttempts": 2} if kind == "doomed" else RETRY
-    return task(name, image="kubetask/executor:dev", imagePullPolicy="IfNotPresent",
-                command=["python3", "-c", code], retry=retry if kind != "exit3" else None)  # fmt: skip
+    return task(name, **python_spec(code, retry=retry if kind != "exit3" else None))
 
 
 def _chaos(cluster: Cluster, op: OperatorProcess, stop: threading.Event, log: list[str]) -> None:
@@ -85,12 +86,6 @@ def _chaos(cluster: Cluster, op: OperatorProcess, stop: threading.Event, log: li
             cluster.restart_apiserver()
             log.append("apiserver restarted")
         op.start()
-
-
-def _tasks(cluster: Cluster, ns: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = cluster.custom().list_namespaced_custom_object(
-        "kubetask.io", "v1alpha1", ns, "tasks")["items"]  # fmt: skip
-    return items
 
 
 def _assert_each_job_and_pod_created_once(cluster: Cluster, namespace: str, expected_jobs: set[str]) -> None:
@@ -121,8 +116,9 @@ def _assert_each_job_and_pod_created_once(cluster: Cluster, namespace: str, expe
 
 def _task_and_job_writes(cluster: Cluster, namespace: str, since: int) -> list[tuple[str, str, str, str]]:
     """The chaos operator's writes to Tasks (their status included) and Jobs in `namespace` after `since`."""
-    writes = cluster.audit().requests(since=since, namespace=namespace, verb=WRITE_VERBS, resource={"tasks", "jobs"},
-                                      user_agent=_CHAOS_AGENT)  # fmt: skip
+    writes = cluster.audit().requests(
+        since=since, namespace=namespace, verb=WRITE_VERBS, resource={"tasks", "jobs"}, user_agent=_CHAOS_AGENT
+    )
     return [(r.verb, r.resource, r.subresource, r.name) for r in writes]
 
 
@@ -130,8 +126,8 @@ def _task_and_job_writes(cluster: Cluster, namespace: str, since: int) -> list[t
 def test_two_hundred_tasks_survive_operator_kills_and_an_apiserver_restart(
     cluster: Cluster, chaos_operator: OperatorProcess, namespace: str
 ) -> None:
-    create(cluster, namespace, "tasktemplates", template(
-        "echo", handler="echo", paramSchema={"type": "object", "properties": {"i": {"type": "integer"}}}))  # fmt: skip
+    schema = {"type": "object", "properties": {"i": {"type": "integer"}}}
+    create(cluster, namespace, "tasktemplates", template("echo", handler="echo", paramSchema=schema))
     stop, log = threading.Event(), list[str]()
     chaos = threading.Thread(target=_chaos, args=(cluster, chaos_operator, stop, log), daemon=True)
     chaos.start()
@@ -149,12 +145,11 @@ def test_two_hundred_tasks_survive_operator_kills_and_an_apiserver_restart(
 
     def all_final() -> list[dict[str, Any]] | None:
         try:
-            items = _tasks(cluster, namespace)
+            items = list_objects(cluster, namespace, "tasks")
         except Exception:  # the apiserver may be restarting
             return None
-        return (
-            items if len(items) == 200 and all((t.get("status") or {}).get("phase") in FINAL for t in items) else None
-        )
+        final = len(items) == 200 and all((t.get("status") or {}).get("phase") in FINAL for t in items)
+        return items if final else None
 
     crs = wait_for("all 200 tasks final", all_final, timeout=600, interval=2)
     stop.set()
@@ -197,7 +192,7 @@ def test_two_hundred_tasks_survive_operator_kills_and_an_apiserver_restart(
 
     def mirror_equals_the_crs() -> bool:
         try:
-            last[0] = mirror_differences(url, _tasks(cluster, namespace), raw_jobs(cluster, namespace))
+            last[0] = mirror_differences(url, list_objects(cluster, namespace, "tasks"), raw_jobs(cluster, namespace))
         except Exception as e:  # the apiserver is up again, but a poll may still meet a reset connection
             last[0] = [f"reading the cluster: {e}"]
         return not last[0]

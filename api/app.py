@@ -20,10 +20,10 @@ from kubetask.store import default_url, make_engine, migrate
 
 from . import problems
 from .custom_resources import CustomResources
-from .deadletters import DeadLetters
+from .dead_letter_service import DeadLetterService
 from .routes import deadletters, health, stats, tasks, templates
-from .service import TaskService
 from .settings import ApiSettings
+from .task_service import TaskService
 
 PREFIX = "/api/v1"
 
@@ -57,7 +57,7 @@ def create_app(
     app.state.crs = crs
     app.state.sessions = sessionmaker(eng, expire_on_commit=False)
     app.state.tasks = TaskService(crs, app.state.sessions, settings)
-    app.state.deadletters = DeadLetters(crs, app.state.sessions)
+    app.state.dead_letters = DeadLetterService(crs, app.state.sessions)
     problems.install(app)
     limit = settings.max_params_bytes + 64 * 1024
 

@@ -107,3 +107,44 @@ class StatsPublic(ApiModel):
     window_end: datetime
     overall: FiguresPublic
     per_template: dict[str, FiguresPublic]
+
+
+class DeadLetterPublic(ApiModel):
+    namespace: str
+    name: str
+    uid: str
+    template: str | None
+    reason: str | None
+    message: str | None
+    attempt_count: int
+    dead_lettered_at: Any
+    redrive_count: int
+    last_redrive: str | None
+    last_redrive_at: Any | None
+
+
+class DeadLettersPublic(ApiModel):
+    items: list[DeadLetterPublic]
+    next_cursor: str | None = None
+
+
+class RedriveItem(ApiModel):
+    namespace: str
+    name: str
+
+
+class RedriveRequest(ApiModel):
+    """Redrive these dead letters, or every not-yet-redriven one matching the filters."""
+
+    items: list[RedriveItem] | None = None
+    namespace: str | None = None
+    template: str | None = None
+    reason: str | None = None
+    limit: int = 100
+
+
+class RedriveResult(ApiModel):
+    namespace: str
+    original: str
+    task: str | None = None
+    error: str | None = None

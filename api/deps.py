@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from .custom_resources import CustomResources
-from .service import TaskService
 from .settings import ApiSettings
+from .task_service import TaskService
 
 
 def _service(request: Request) -> TaskService:

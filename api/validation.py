@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .problems import FieldProblem
+from .problems import FieldProblem, invalid
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -25,6 +25,13 @@ def namespace_problems(value: str) -> list[FieldProblem]:
     if len(value) > 63 or not _DNS_LABEL.match(value):
         return [FieldProblem("path:ns", f"{value!r} is not a valid namespace name (DNS-1123 label, ≤ 63)")]
     return []
+
+
+def check_namespace(ns: str) -> None:
+    """Raise the 422 of a namespace name Kubernetes would refuse (before any call is made)."""
+    bad = namespace_problems(ns)
+    if bad:
+        raise invalid(bad[0].message, bad)
 
 
 def label_problems(labels: dict[str, str], pointer: str = "/labels") -> list[FieldProblem]:

@@ -8,22 +8,17 @@ from fastapi import APIRouter, Query, Request
 
 from kubetask.store import queries
 
-from ..deadletters import (
-    DeadLetters,
-    DeadLettersPublic,
-    RedriveRequest,
-    RedriveResult,
-    public,
-)
+from ..bodies import DeadLettersPublic, RedriveRequest, RedriveResult
+from ..dead_letter_service import DeadLetterService, dead_letter_public
 from ..deps import SessionsDep, SettingsDep
 from ..problems import FieldProblem, invalid
-from ..service import check_namespace
+from ..validation import check_namespace
 
 router = APIRouter(tags=["dead letters"])
 
 
-def _svc(request: Request) -> DeadLetters:
-    svc: DeadLetters = request.app.state.deadletters
+def _svc(request: Request) -> DeadLetterService:
+    svc: DeadLetterService = request.app.state.dead_letters
     return svc
 
 
@@ -38,7 +33,8 @@ def _list(sessions: SessionsDep, settings: SettingsDep, ns: str | None, template
                                              pending_only=pending, limit=limit, cursor=cursor)  # fmt: skip
         except queries.CursorError as e:
             raise invalid(str(e), [FieldProblem("query:cursor", str(e))]) from e
-        return DeadLettersPublic(items=[public(dl, t) for dl, t in page.items], next_cursor=page.next_cursor)
+        items = [dead_letter_public(dl, t) for dl, t in page.items]
+        return DeadLettersPublic(items=items, next_cursor=page.next_cursor)
 
 
 Templates = Annotated[list[str] | None, Query(description="Only these templates.")]

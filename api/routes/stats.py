@@ -11,7 +11,7 @@ from kubetask.store import queries
 
 from ..bodies import FiguresPublic, StatsPublic
 from ..deps import SessionsDep
-from ..service import check_namespace
+from ..validation import check_namespace
 
 router = APIRouter(tags=["stats"])
 

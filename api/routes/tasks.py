@@ -14,7 +14,8 @@ from kubetask.store import queries
 from ..bodies import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic, TasksPublic
 from ..deps import SessionsDep, SettingsDep, TasksDep
 from ..problems import FieldProblem, invalid
-from ..service import check_namespace, public_from_row
+from ..task_service import public_from_row
+from ..validation import check_namespace
 
 router = APIRouter(tags=["tasks"])
 

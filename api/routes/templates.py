@@ -15,8 +15,7 @@ from ..bodies import TemplateBody, TemplatePublic, TemplatesPublic
 from ..custom_resources import Body
 from ..deps import CustomResourcesDep
 from ..problems import FieldProblem, invalid, not_found
-from ..service import check_namespace
-from ..validation import name_problems
+from ..validation import check_namespace, name_problems
 
 router = APIRouter(tags=["templates"])
 

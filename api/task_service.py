@@ -24,7 +24,7 @@ from .bodies import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPubl
 from .custom_resources import Body, CustomResources
 from .problems import FieldProblem, ProblemError, conflict, invalid, not_found, too_large
 from .settings import ApiSettings
-from .validation import label_problems, name_problems, namespace_problems
+from .validation import check_namespace, label_problems, name_problems
 
 
 def public_from_record(rec: TaskRecord, *, live: bool) -> TaskPublic:
@@ -45,12 +45,6 @@ def public_from_row(row: TaskRow, *, live: bool = False) -> TaskPublic:
         finished_at=row.finished_at, attempt_count=row.attempt_count, duration_seconds=row.duration_seconds,
         live=live and row.deleted_at is None,
     )  # fmt: skip
-
-
-def check_namespace(ns: str) -> None:
-    bad = namespace_problems(ns)
-    if bad:
-        raise invalid(bad[0].message, bad)
 
 
 class TaskService:

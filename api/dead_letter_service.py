@@ -11,7 +11,6 @@ gone.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,54 +20,13 @@ from kubetask.models import API_VERSION
 from kubetask.store import queries
 from kubetask.store.tables import DeadLetterRow, TaskRow
 
-from .bodies import ApiModel
+from .bodies import DeadLetterPublic, RedriveRequest, RedriveResult
 from .custom_resources import CustomResources
 from .problems import ProblemError, conflict, not_found
-from .service import check_namespace
+from .validation import check_namespace
 
 
-class DeadLetterPublic(ApiModel):
-    namespace: str
-    name: str
-    uid: str
-    template: str | None
-    reason: str | None
-    message: str | None
-    attempt_count: int
-    dead_lettered_at: Any
-    redrive_count: int
-    last_redrive: str | None
-    last_redrive_at: Any | None
-
-
-class DeadLettersPublic(ApiModel):
-    items: list[DeadLetterPublic]
-    next_cursor: str | None = None
-
-
-class RedriveItem(ApiModel):
-    namespace: str
-    name: str
-
-
-class RedriveRequest(ApiModel):
-    """Redrive these dead letters, or every not-yet-redriven one matching the filters."""
-
-    items: list[RedriveItem] | None = None
-    namespace: str | None = None
-    template: str | None = None
-    reason: str | None = None
-    limit: int = 100
-
-
-class RedriveResult(ApiModel):
-    namespace: str
-    original: str
-    task: str | None = None
-    error: str | None = None
-
-
-def public(dl: DeadLetterRow, task: TaskRow) -> DeadLetterPublic:
+def dead_letter_public(dl: DeadLetterRow, task: TaskRow) -> DeadLetterPublic:
     return DeadLetterPublic(
         namespace=dl.namespace, name=dl.name, uid=task.uid, template=dl.template, reason=dl.reason,
         message=dl.message, attempt_count=dl.attempt_count, dead_lettered_at=dl.dead_lettered_at,
@@ -76,7 +34,9 @@ def public(dl: DeadLetterRow, task: TaskRow) -> DeadLetterPublic:
     )  # fmt: skip
 
 
-class DeadLetters:
+class DeadLetterService:
+    """Dead-letter use cases: redrive one or many (a new Task per dead letter), purge history."""
+
     def __init__(self, crs: CustomResources, sessions: sessionmaker[Session]) -> None:
         self.crs = crs
         self.sessions = sessions

@@ -28,10 +28,18 @@ from .validation import check_namespace
 
 def dead_letter_public(dl: DeadLetterRow, task: TaskRow) -> DeadLetterPublic:
     return DeadLetterPublic(
-        namespace=dl.namespace, name=dl.name, uid=task.uid, template=dl.template, reason=dl.reason,
-        message=dl.message, attempt_count=dl.attempt_count, dead_lettered_at=dl.dead_lettered_at,
-        redrive_count=dl.redrive_count, last_redrive=dl.last_redrive, last_redrive_at=dl.last_redrive_at,
-    )  # fmt: skip
+        namespace=dl.namespace,
+        name=dl.name,
+        uid=task.uid,
+        template=dl.template,
+        reason=dl.reason,
+        message=dl.message,
+        attempt_count=dl.attempt_count,
+        dead_lettered_at=dl.dead_lettered_at,
+        redrive_count=dl.redrive_count,
+        last_redrive=dl.last_redrive,
+        last_redrive_at=dl.last_redrive_at,
+    )
 
 
 class DeadLetterService:
@@ -59,8 +67,12 @@ class DeadLetterService:
         spec["redriveOf"] = {"name": name, "uid": uid}
         new_name = f"{name[:240]}-r{count + 1}"
         labels[LABEL_REDRIVE_OF] = label_value(name)
-        body = {"apiVersion": API_VERSION, "kind": "Task", "metadata": {"name": new_name, "labels": labels},
-                "spec": spec}  # fmt: skip
+        body = {
+            "apiVersion": API_VERSION,
+            "kind": "Task",
+            "metadata": {"name": new_name, "labels": labels},
+            "spec": spec,
+        }
         try:
             self.crs.create(ns, "tasks", body)
         except ProblemError as e:
@@ -77,9 +89,13 @@ class DeadLetterService:
         else:
             with self.sessions() as s:
                 page = queries.list_dead_letters(
-                    s, namespace=req.namespace, templates=[req.template] if req.template else [],
-                    reasons=[req.reason] if req.reason else [], pending_only=True, limit=req.limit,
-                )  # fmt: skip
+                    s,
+                    namespace=req.namespace,
+                    templates=[req.template] if req.template else [],
+                    reasons=[req.reason] if req.reason else [],
+                    pending_only=True,
+                    limit=req.limit,
+                )
                 targets = [(dl.namespace, dl.name) for dl, _ in page.items]
         out = []
         for ns, name in targets:

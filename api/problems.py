@@ -96,10 +96,9 @@ def install(app: FastAPI) -> None:
         errors = []
         for e in exc.errors():
             if e.get("type") == "json_invalid":
-                return _response(request, ProblemError(
-                    400, "malformed-json", "Body is not valid JSON",
-                    f"the request body is not valid JSON: {e.get('ctx', {}).get('error', e.get('msg'))}",
-                ))  # fmt: skip
+                why = e.get("ctx", {}).get("error", e.get("msg"))
+                detail = f"the request body is not valid JSON: {why}"
+                return _response(request, ProblemError(400, "malformed-json", "Body is not valid JSON", detail))
             errors.append(FieldProblem(_pointer(e.get("loc", ())), str(e.get("msg", "invalid"))))
         detail = "; ".join(f"{p.pointer or '/'}: {p.message}" for p in errors[:5])
         return _response(request, invalid(detail, errors))

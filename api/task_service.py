@@ -29,22 +29,46 @@ from .validation import check_namespace, label_problems, name_problems
 
 def public_from_record(rec: TaskRecord, *, live: bool) -> TaskPublic:
     return TaskPublic(
-        namespace=rec.namespace, name=rec.name, uid=rec.uid, template=rec.template, phase=rec.phase,
-        reason=rec.reason, message=rec.message, params=rec.params, result=rec.result, labels=rec.labels,
-        idempotency_key=rec.idempotency_key, created_at=rec.created_at, started_at=rec.started_at,
-        finished_at=rec.finished_at, attempt_count=rec.attempt_count, duration_seconds=rec.duration_seconds,
+        namespace=rec.namespace,
+        name=rec.name,
+        uid=rec.uid,
+        template=rec.template,
+        phase=rec.phase,
+        reason=rec.reason,
+        message=rec.message,
+        params=rec.params,
+        result=rec.result,
+        labels=rec.labels,
+        idempotency_key=rec.idempotency_key,
+        created_at=rec.created_at,
+        started_at=rec.started_at,
+        finished_at=rec.finished_at,
+        attempt_count=rec.attempt_count,
+        duration_seconds=rec.duration_seconds,
         live=live,
-    )  # fmt: skip
+    )
 
 
 def public_from_row(row: TaskRow, *, live: bool = False) -> TaskPublic:
     return TaskPublic(
-        namespace=row.namespace, name=row.name, uid=row.uid, template=row.template, phase=row.phase,
-        reason=row.reason, message=row.message, params=row.params, result=row.result, labels=row.labels or {},
-        idempotency_key=row.idempotency_key, created_at=row.created_at, started_at=row.started_at,
-        finished_at=row.finished_at, attempt_count=row.attempt_count, duration_seconds=row.duration_seconds,
+        namespace=row.namespace,
+        name=row.name,
+        uid=row.uid,
+        template=row.template,
+        phase=row.phase,
+        reason=row.reason,
+        message=row.message,
+        params=row.params,
+        result=row.result,
+        labels=row.labels or {},
+        idempotency_key=row.idempotency_key,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        attempt_count=row.attempt_count,
+        duration_seconds=row.duration_seconds,
         live=live and row.deleted_at is None,
-    )  # fmt: skip
+    )
 
 
 class TaskService:
@@ -65,15 +89,17 @@ class TaskService:
             problems += name_problems(body.generate_name.rstrip("-") or "x", "/generateName", max_len=200)
         problems += label_problems(body.labels)
         size = len(json.dumps(body.params, separators=(",", ":")).encode())
-        if size > self.settings.max_params_bytes:
-            raise too_large(f"params are {size} bytes; the limit is {self.settings.max_params_bytes} bytes "
-                            "(KUBETASK_API_MAX_PARAMS_BYTES)", "/params")  # fmt: skip
+        limit = self.settings.max_params_bytes
+        if size > limit:
+            raise too_large(
+                f"params are {size} bytes; the limit is {limit} bytes (KUBETASK_API_MAX_PARAMS_BYTES)", "/params"
+            )
         raw = self.crs.get(ns, "tasktemplates", body.template)
         if raw is None:
-            problems.append(FieldProblem("/template", f"TaskTemplate {body.template!r} not found in namespace "
-                                                      f"{ns!r}: create it first or fix the name"))  # fmt: skip
-            raise invalid(problems[-1].message if len(problems) == 1 else "the request has several problems",
-                          problems, slug="unknown-template")  # fmt: skip
+            missing = f"TaskTemplate {body.template!r} not found in namespace {ns!r}: create it first or fix the name"
+            problems.append(FieldProblem("/template", missing))
+            detail = missing if len(problems) == 1 else "the request has several problems"
+            raise invalid(detail, problems, slug="unknown-template")
         spec = TaskTemplate.model_validate(raw).spec
         params = body.params if body.params is not None else {}
         for e in schema_check.validate(params, spec.param_schema):
@@ -87,8 +113,8 @@ class TaskService:
     def create(self, ns: str, body: TaskCreate, idempotency_key: str | None) -> tuple[TaskPublic, bool]:
         """(task, created): created is False when an idempotent repeat returned an existing task."""
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 256):
-            raise invalid("Idempotency-Key must be 1 to 256 characters",
-                          [FieldProblem("header:Idempotency-Key", "must be 1 to 256 characters")])  # fmt: skip
+            bad_key = FieldProblem("header:Idempotency-Key", "must be 1 to 256 characters")
+            raise invalid("Idempotency-Key must be 1 to 256 characters", [bad_key])
         if idempotency_key:
             with self.sessions() as s:
                 row = queries.find_by_idempotency_key(s, ns, idempotency_key)
@@ -150,8 +176,8 @@ class TaskService:
         check_namespace(ns)
         cr = self.crs.get(ns, "tasks", name)
         if cr is not None:
-            return [EventPublic(timestamp=e.timestamp, type=e.type, reason=e.reason, message=e.message)
-                    for e in sorted(snapshot(cr).events, key=lambda e: e.timestamp)]  # fmt: skip
+            events = sorted(snapshot(cr).events, key=lambda e: e.timestamp)
+            return [EventPublic(timestamp=e.timestamp, type=e.type, reason=e.reason, message=e.message) for e in events]
         with self.sessions() as s:
             row = queries.find_task(s, ns, name)
             if row is None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import re
 
+from kubetask.labels import MAX_LABEL_VALUE
+
 from .problems import FieldProblem, invalid
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_NAME_RULE = "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+_LABEL_RULE = f"≤ {MAX_LABEL_VALUE} characters, alphanumeric, '-', '_', '.'"  # a key's name part and a value alike
 
 
 def name_problems(value: str, pointer: str, *, max_len: int = 253) -> list[FieldProblem]:
@@ -16,8 +20,7 @@ def name_problems(value: str, pointer: str, *, max_len: int = 253) -> list[Field
     if len(value) > max_len:
         return [FieldProblem(pointer, f"must be at most {max_len} characters (got {len(value)})")]
     if not _DNS_SUBDOMAIN.match(value):
-        return [FieldProblem(pointer, f"{value!r} is not a valid name: use lowercase letters, digits, '-' and '.', "
-                                      "starting and ending with a letter or digit")]  # fmt: skip
+        return [FieldProblem(pointer, f"{value!r} is not a valid name: {_NAME_RULE}")]
     return []
 
 
@@ -41,11 +44,8 @@ def label_problems(labels: dict[str, str], pointer: str = "/labels") -> list[Fie
         prefix, _, name = key.rpartition("/")
         if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
             out.append(FieldProblem(where, f"label key prefix {prefix!r} must be a DNS subdomain"))
-        if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-            out.append(
-                FieldProblem(where, f"label key {key!r} is invalid: ≤ 63 characters, alphanumeric, '-', '_', '.'")
-            )
-        if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-            out.append(FieldProblem(where, f"label value {value!r} is invalid: ≤ 63 characters, alphanumeric, "
-                                           "'-', '_', '.'"))  # fmt: skip
+        if not name or len(name) > MAX_LABEL_VALUE or not _LABEL_NAME.match(name):
+            out.append(FieldProblem(where, f"label key {key!r} is invalid: {_LABEL_RULE}"))
+        if value and (len(value) > MAX_LABEL_VALUE or not _LABEL_NAME.match(value)):
+            out.append(FieldProblem(where, f"label value {value!r} is invalid: {_LABEL_RULE}"))
     return out

@@ -22,15 +22,32 @@ def _svc(request: Request) -> DeadLetterService:
     return svc
 
 
-def _list(sessions: SessionsDep, settings: SettingsDep, ns: str | None, template: list[str] | None,
-          reason: list[str] | None, pending: bool, limit: int, cursor: str | None) -> DeadLettersPublic:  # fmt: skip
+def _list(
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    ns: str | None,
+    template: list[str] | None,
+    reason: list[str] | None,
+    pending: bool,
+    limit: int,
+    cursor: str | None,
+) -> DeadLettersPublic:
     if limit > settings.max_page_size:
-        raise invalid(f"limit must be at most {settings.max_page_size}",
-                      [FieldProblem("query:limit", f"at most {settings.max_page_size}")])  # fmt: skip
+        raise invalid(
+            f"limit must be at most {settings.max_page_size}",
+            [FieldProblem("query:limit", f"at most {settings.max_page_size}")],
+        )
     with sessions() as s:
         try:
-            page = queries.list_dead_letters(s, namespace=ns, templates=template or (), reasons=reason or (),
-                                             pending_only=pending, limit=limit, cursor=cursor)  # fmt: skip
+            page = queries.list_dead_letters(
+                s,
+                namespace=ns,
+                templates=template or (),
+                reasons=reason or (),
+                pending_only=pending,
+                limit=limit,
+                cursor=cursor,
+            )
         except queries.CursorError as e:
             raise invalid(str(e), [FieldProblem("query:cursor", str(e))]) from e
         items = [dead_letter_public(dl, t) for dl, t in page.items]
@@ -44,16 +61,30 @@ Limit = Annotated[int, Query(ge=1)]
 
 
 @router.get("/deadletters", response_model=DeadLettersPublic)
-def list_all(sessions: SessionsDep, settings: SettingsDep, template: Templates = None, reason: Reasons = None,
-             pending: Pending = False, limit: Limit = 50, cursor: str | None = None) -> DeadLettersPublic:  # fmt: skip
+def list_all(
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    template: Templates = None,
+    reason: Reasons = None,
+    pending: Pending = False,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> DeadLettersPublic:
     """Dead-lettered tasks in every namespace, newest first."""
     return _list(sessions, settings, None, template, reason, pending, limit, cursor)
 
 
 @router.get("/namespaces/{ns}/deadletters", response_model=DeadLettersPublic)
-def list_ns(ns: str, sessions: SessionsDep, settings: SettingsDep, template: Templates = None,
-            reason: Reasons = None, pending: Pending = False, limit: Limit = 50,
-            cursor: str | None = None) -> DeadLettersPublic:  # fmt: skip
+def list_ns(
+    ns: str,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    template: Templates = None,
+    reason: Reasons = None,
+    pending: Pending = False,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> DeadLettersPublic:
     """Dead-lettered tasks in one namespace, newest first."""
     check_namespace(ns)
     return _list(sessions, settings, ns, template, reason, pending, limit, cursor)

@@ -31,5 +31,9 @@ def get_stats(
         check_namespace(namespace)
     with sessions() as s:
         st = queries.stats(s, now=datetime.now(UTC), window=timedelta(seconds=window), namespace=namespace)
-    return StatsPublic(window_start=st.window_start, window_end=st.window_end, overall=_fig(st.overall),
-                       per_template={k: _fig(v) for k, v in st.per_template.items()})  # fmt: skip
+    return StatsPublic(
+        window_start=st.window_start,
+        window_end=st.window_end,
+        overall=_fig(st.overall),
+        per_template={k: _fig(v) for k, v in st.per_template.items()},
+    )

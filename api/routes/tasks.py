@@ -79,13 +79,19 @@ Cursor = Annotated[str | None, Query(description="nextCursor of the previous pag
 
 
 def list_query(
-    settings: SettingsDep, template: Template = None, phase: PhaseQ = None, label_selector: Selector = None,
+    settings: SettingsDep,
+    template: Template = None,
+    phase: PhaseQ = None,
+    label_selector: Selector = None,
     created_after: Annotated[When, Query(alias="createdAfter")] = None,
     created_before: Annotated[When, Query(alias="createdBefore")] = None,
     finished_after: Annotated[When, Query(alias="finishedAfter")] = None,
     finished_before: Annotated[When, Query(alias="finishedBefore")] = None,
-    q: Text = None, sort: Sort = "-created", limit: Limit = 50, cursor: Cursor = None,
-) -> queries.TaskQuery:  # fmt: skip
+    q: Text = None,
+    sort: Sort = "-created",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> queries.TaskQuery:
     """The list filters of a request, checked all at once (422 naming every bad parameter)."""
     problems = []
     try:
@@ -97,17 +103,29 @@ def list_query(
         problems.append(FieldProblem("query:sort", f"sort must be one of {', '.join(queries.SORT_KEYS)}"))
     if limit > settings.max_page_size:
         problems.append(FieldProblem("query:limit", f"limit must be at most {settings.max_page_size}"))
-    for key, value in (("createdAfter", created_after), ("createdBefore", created_before),
-                       ("finishedAfter", finished_after), ("finishedBefore", finished_before)):  # fmt: skip
+    for key, value in (
+        ("createdAfter", created_after),
+        ("createdBefore", created_before),
+        ("finishedAfter", finished_after),
+        ("finishedBefore", finished_before),
+    ):
         if value is not None and value.tzinfo is None:
             problems.append(FieldProblem(f"query:{key}", "give a timezone, e.g. 2026-01-02T03:04:05Z"))
     if problems:
         raise invalid("; ".join(f"{p.pointer}: {p.message}" for p in problems), problems)
     return queries.TaskQuery(
-        templates=template or (), phases=phase or (), selector=selector, created_after=created_after,
-        created_before=created_before, finished_after=finished_after, finished_before=finished_before, q=q,
-        sort=sort, limit=limit, cursor=cursor,
-    )  # fmt: skip
+        templates=template or (),
+        phases=phase or (),
+        selector=selector,
+        created_after=created_after,
+        created_before=created_before,
+        finished_after=finished_after,
+        finished_before=finished_before,
+        q=q,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
 
 
 ListQuery = Annotated[queries.TaskQuery, Depends(list_query)]

@@ -24,10 +24,12 @@ def _public(raw: Body) -> TemplatePublic:
     meta = raw["metadata"]
     created = meta.get("creationTimestamp")
     return TemplatePublic(
-        namespace=meta["namespace"], name=meta["name"], spec=raw.get("spec") or {},
+        namespace=meta["namespace"],
+        name=meta["name"],
+        spec=raw.get("spec") or {},
         created_at=parse_time(created),
         resource_version=meta.get("resourceVersion"),
-    )  # fmt: skip
+    )
 
 
 def _checked(ns: str, body: TemplateBody) -> dict[str, Any]:
@@ -46,8 +48,12 @@ def _checked(ns: str, body: TemplateBody) -> dict[str, Any]:
     if problems:
         raise invalid("; ".join(f"{p.pointer}: {p.message}" for p in problems[:5]), problems, slug="invalid-template")
     assert spec is not None
-    return {"apiVersion": API_VERSION, "kind": "TaskTemplate", "metadata": {"name": body.name},
-            "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True)}  # fmt: skip
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "TaskTemplate",
+        "metadata": {"name": body.name},
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
 
 
 @router.post("/namespaces/{ns}/templates", status_code=201, response_model=TemplatePublic)

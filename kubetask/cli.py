@@ -113,6 +113,13 @@ def list_tasks(
     table.add_column("RESULT", no_wrap=True, overflow="ellipsis", max_width=40)
     for t in page["items"]:
         d = t["durationSeconds"]
-        table.add_row(t["namespace"], t["name"], t["template"] or "", t["phase"], str(t["attemptCount"]),
-                      "" if d is None else f"{d:.0f}s", json.dumps(t["result"])[:60])  # fmt: skip
+        table.add_row(
+            t["namespace"],
+            t["name"],
+            t["template"] or "",
+            t["phase"],
+            str(t["attemptCount"]),
+            "" if d is None else f"{d:.0f}s",
+            json.dumps(t["result"])[:60],
+        )
     Console(width=None if sys.stdout.isatty() else 200).print(table)  # pipes get full rows

@@ -22,7 +22,8 @@ from bench.context import Context, log
 from bench.harness import counted, pct
 from kubetask.selectors import Requirement
 from kubetask.store import make_engine, migrate
-from kubetask.store.queries import TaskQuery, list_tasks, stats
+from kubetask.store.aggregates import stats
+from kubetask.store.queries import TaskQuery, list_tasks
 
 PHASES = ("Succeeded", "Failed", "Running", "Pending", "DeadLettered")  # phase of row g: PHASES[g % 5]
 LOAD = """

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from kubetask.store import queries
+from kubetask.store import aggregates
 
 from ..bodies import FiguresPublic, StatsPublic
 from ..deps import SessionsDep
@@ -16,7 +16,7 @@ from ..validation import check_namespace
 router = APIRouter(tags=["stats"])
 
 
-def _fig(f: queries.Figures) -> FiguresPublic:
+def _fig(f: aggregates.Figures) -> FiguresPublic:
     return FiguresPublic(**f.__dict__)
 
 
@@ -30,7 +30,7 @@ def get_stats(
     if namespace:
         check_namespace(namespace)
     with sessions() as s:
-        st = queries.stats(s, now=datetime.now(UTC), window=timedelta(seconds=window), namespace=namespace)
+        st = aggregates.stats(s, now=datetime.now(UTC), window=timedelta(seconds=window), namespace=namespace)
     return StatsPublic(
         window_start=st.window_start,
         window_end=st.window_end,

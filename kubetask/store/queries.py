@@ -1,32 +1,30 @@
-"""Read side of the mirror: filtered, sorted, cursor-paginated listing; history; stats."""
+"""Read side of the mirror: filtered, sorted, cursor-paginated listing of tasks and dead letters; history.
+
+Aggregates (counts, success rate, durations) are in `kubetask.store.aggregates`.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
-    case,
     exists,
     func,
     literal,
     literal_column,
     not_,
-    or_,
     select,
     tuple_,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from kubetask.models import FINAL_PHASES, Phase
 from kubetask.selectors import Requirement
 from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow, UTCDateTime
 
@@ -34,10 +32,6 @@ SortKey = Literal["created", "name", "finished", "duration"]
 SORT_KEYS: tuple[str, ...] = tuple(f"{sign}{key}" for key in get_args(SortKey) for sign in ("", "-"))
 FAR_FUTURE = datetime(9999, 12, 31, tzinfo=UTC)  # unfinished tasks sort as if they finish last
 NO_DURATION = 1e18
-# The final phases the success rate and the durations count: Cancelled is left out on purpose. A
-# task stopped on request neither succeeded nor failed, so cancelling one must not lower the rate,
-# and the time it ran until the cancel is not a run time of its template.
-SUCCESS_RATE_PHASES: tuple[str, ...] = tuple(p.value for p in Phase if p in FINAL_PHASES and p != Phase.CANCELLED)
 
 
 class CursorError(ValueError):
@@ -193,105 +187,6 @@ def attempts(session: Session, task_id: int) -> list[AttemptRow]:
 def events(session: Session, task_id: int) -> list[EventRow]:
     stmt = select(EventRow).where(EventRow.task_id == task_id).order_by(EventRow.timestamp, EventRow.id)
     return list(session.scalars(stmt))
-
-
-@dataclass(frozen=True)
-class Figures:
-    total: int
-    by_phase: dict[str, int]
-    success_rate: float | None
-    avg_duration_seconds: float | None
-    p95_duration_seconds: float | None
-    tasks_per_minute: float
-
-
-@dataclass(frozen=True)
-class Stats:
-    window_start: datetime
-    window_end: datetime
-    overall: Figures
-    per_template: dict[str, Figures] = field(default_factory=dict)
-
-
-def p95_index(n: int) -> int:
-    """Nearest-rank 95th percentile: the ceil(0.95 n)-th smallest value (0-based index)."""
-    return max(0, math.ceil(0.95 * n) - 1)
-
-
-def _figures(by_phase: dict[str, int], timed: int, duration_sum: float, p95: float | None, minutes: float) -> Figures:
-    total = sum(by_phase.values())
-    finished = sum(by_phase.get(p, 0) for p in SUCCESS_RATE_PHASES)
-    return Figures(
-        total=total,
-        by_phase=by_phase,
-        success_rate=by_phase.get(Phase.SUCCEEDED, 0) / finished if finished else None,
-        avg_duration_seconds=duration_sum / timed if timed else None,
-        p95_duration_seconds=p95,
-        tasks_per_minute=total / minutes if minutes else 0.0,
-    )
-
-
-def _p95_rank(n: Any) -> Any:
-    """The nearest-rank 95th percentile's 1-based rank, ceil(0.95 n), in integer SQL on both backends."""
-    return (95 * n + 99) // 100
-
-
-def stats(session: Session, *, now: datetime, window: timedelta, namespace: str | None = None) -> Stats:
-    """Counts, success rate, durations and throughput of tasks created in [now - window, now).
-
-    Two statements whatever the number of templates: counts and duration sums grouped by
-    (template, phase), and the nearest-rank p95 per template and overall from one pass of window functions.
-    """
-    start = now - window
-    where: list[ColumnElement[bool]] = [TaskRow.created_at >= start, TaskRow.created_at < now]
-    if namespace:
-        where.append(TaskRow.namespace == namespace)
-    minutes = window.total_seconds() / 60
-    is_timed = and_(TaskRow.phase.in_(SUCCESS_RATE_PHASES), TaskRow.duration_seconds.is_not(None))
-    timed_duration = case((is_timed, TaskRow.duration_seconds))
-    grouped = session.execute(
-        select(TaskRow.template, TaskRow.phase, func.count(), func.count(timed_duration), func.sum(timed_duration))
-        .where(*where)
-        .group_by(TaskRow.template, TaskRow.phase)
-    ).all()
-    d = TaskRow.duration_seconds
-    ranked = (
-        select(
-            TaskRow.template.label("template"),
-            d.label("d"),
-            func.row_number().over(partition_by=TaskRow.template, order_by=d).label("rn"),
-            func.count().over(partition_by=TaskRow.template).label("n"),
-            func.row_number().over(order_by=d).label("rn_all"),
-            func.count().over().label("n_all"),
-        )
-        .where(*where, is_timed)
-        .subquery()
-    )
-    per_template = ranked.c.rn == _p95_rank(ranked.c.n)
-    overall = ranked.c.rn_all == _p95_rank(ranked.c.n_all)
-    p95: dict[str | None, float] = {}
-    p95_all: float | None = None
-    for template, value, is_template_p95, is_overall_p95 in session.execute(
-        select(ranked.c.template, ranked.c.d, per_template, overall).where(or_(per_template, overall))
-    ).all():
-        if is_template_p95:
-            p95[template] = float(value)
-        if is_overall_p95:
-            p95_all = float(value)
-    phases: dict[str | None, dict[str, int]] = {}
-    sums: dict[str | None, tuple[int, float]] = {}
-    for template, phase, n, timed, dsum in grouped:
-        phases.setdefault(template, {})[str(phase)] = int(n)
-        t, s = sums.get(template, (0, 0.0))
-        sums[template] = (t + int(timed), s + float(dsum or 0))
-    per = {(t or ""): _figures(phases[t], *sums[t], p95.get(t), minutes) for t in phases}
-    all_phases: dict[str, int] = {}
-    for by_phase in phases.values():
-        for phase, n in by_phase.items():
-            all_phases[phase] = all_phases.get(phase, 0) + n
-    timed_all = sum(t for t, _ in sums.values())
-    sum_all = sum(s for _, s in sums.values())
-    return Stats(start, now, _figures(all_phases, timed_all, sum_all, p95_all, minutes), per)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 from kubetask.history import snapshot
 from kubetask.selectors import parse
 from kubetask.store import make_engine, migrate
-from kubetask.store.queries import CursorError, Figures, TaskQuery, list_tasks, p95_index, stats
+from kubetask.store.aggregates import Figures, p95_index, stats
+from kubetask.store.queries import CursorError, TaskQuery, list_tasks
 from kubetask.store.tables import EventRow, TaskRow
 from kubetask.store.writer import upsert, upsert_many
 from kubetask.testing.timestamps import parse_instant

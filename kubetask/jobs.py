@@ -38,7 +38,7 @@ JobManifest = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Resolved:
+class ResolvedRun:
     """What an attempt runs: the template's defaults with the Task's overrides applied."""
 
     template: str | None
@@ -56,14 +56,14 @@ class Resolved:
     policy: ResolvedPolicy
 
 
-def resolve_run(spec: TaskSpec, template: TaskTemplateSpec | None) -> Resolved | None:
+def resolve_run(spec: TaskSpec, template: TaskTemplateSpec | None) -> ResolvedRun | None:
     """Merge template and Task; None when there is no image to run (invalid spec)."""
     t = template
     image = spec.image or (t.image if t else None)
     if not image:
         return None
     policy = resolve_policy(spec, template)
-    return Resolved(
+    return ResolvedRun(
         template=spec.template_ref.name if spec.template_ref else None,
         image=image,
         image_pull_policy=spec.image_pull_policy or (t.image_pull_policy if t else None),
@@ -90,7 +90,7 @@ def job_name(task: str, attempt: int) -> str:
     return task[: MAX_LABEL_VALUE - len(suffix)].rstrip("-.") + suffix
 
 
-def _env(r: Resolved, *, task: str, attempt: int, params_json: str) -> list[dict[str, Any]]:
+def _env(r: ResolvedRun, *, task: str, attempt: int, params_json: str) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "KUBETASK_TASK", "value": task},
         {"name": "KUBETASK_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -105,7 +105,7 @@ def _env(r: Resolved, *, task: str, attempt: int, params_json: str) -> list[dict
 
 
 def build_job(
-    r: Resolved,
+    r: ResolvedRun,
     *,
     task: str,
     namespace: str,

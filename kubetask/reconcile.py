@@ -29,7 +29,7 @@ from typing import Any
 
 from kubetask import conditions as c
 from kubetask import retry, schema_check
-from kubetask.jobs import Resolved, job_name, resolve_run
+from kubetask.jobs import ResolvedRun, job_name, resolve_run
 from kubetask.models import (
     FINAL_PHASES,
     Attempt,
@@ -67,7 +67,7 @@ class Event:
 class Decision:
     status: TaskStatus
     create_attempt: int | None = None  # create the Job of this attempt (`status` already records it)
-    resolved: Resolved | None = None  # what that Job runs
+    resolved: ResolvedRun | None = None  # what that Job runs
     delete_jobs: tuple[str, ...] = ()
     events: tuple[Event, ...] = field(default_factory=tuple)
     requeue_at: datetime | None = None  # decide again at this time even without events

@@ -4,20 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from kubetask.operator.loops import Loop
-
-
-def _until(cond: Callable[[], object], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
+from kubetask.testing.cluster import wait_for
 
 
 def test_a_step_waits_as_long_as_the_previous_one_asked_and_a_wake_cuts_it_short() -> None:
@@ -29,15 +20,15 @@ def test_a_step_waits_as_long_as_the_previous_one_asked_and_a_wake_cuts_it_short
 
     loop = Loop("t-wait", step)
     loop.start()
-    assert _until(lambda: len(calls) == 1)
+    wait_for("len(calls) == 1", lambda: len(calls) == 1, timeout=5, interval=0.005)
     time.sleep(0.2)
     assert len(calls) == 1  # None: waits until woken
     loop.wake()
-    assert _until(lambda: len(calls) == 2)
+    wait_for("len(calls) == 2", lambda: len(calls) == 2, timeout=5, interval=0.005)
     time.sleep(0.2)
     assert len(calls) == 2  # 60 s asked for
     loop.wake()
-    assert _until(lambda: len(calls) == 3)
+    wait_for("len(calls) == 3", lambda: len(calls) == 3, timeout=5, interval=0.005)
     loop.stop(timeout=5)
     assert loop.stopping and not loop._thread.is_alive()
 
@@ -59,7 +50,7 @@ def test_a_wake_during_a_step_is_not_lost() -> None:
     assert inside.wait(5)
     loop.wake()  # arrives while the first step runs
     release.set()
-    assert _until(lambda: calls == 2)
+    wait_for("calls == 2", lambda: calls == 2, timeout=5, interval=0.005)
     loop.stop(timeout=5)
 
 
@@ -75,7 +66,7 @@ def test_first_wait_delays_the_first_step() -> None:
     time.sleep(0.2)
     assert calls == []
     loop.wake()
-    assert _until(lambda: len(calls) >= 2)
+    wait_for("len(calls) >= 2", lambda: len(calls) >= 2, timeout=5, interval=0.005)
     loop.stop(timeout=5)
 
 
@@ -91,7 +82,7 @@ def test_a_failing_step_is_logged_and_tried_again(caplog: pytest.LogCaptureFixtu
 
     loop = Loop("t-error", step, retry_wait=0.05)
     loop.start()
-    assert _until(lambda: calls == 2)
+    wait_for("calls == 2", lambda: calls == 2, timeout=5, interval=0.005)
     loop.stop(timeout=5)
     assert "t-error: step failed" in caplog.text
 

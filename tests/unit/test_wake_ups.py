@@ -4,22 +4,12 @@ and one failing reconcile does not stop the others."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from kubetask.operator.requeue import Requeue
-
-
-def _until(cond: Callable[[], object], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return False
+from kubetask.testing.cluster import wait_for
 
 
 def test_only_the_earliest_wake_up_per_task_is_kept() -> None:
@@ -41,9 +31,9 @@ def test_due_wake_ups_run_in_time_order_and_a_new_one_wakes_the_thread() -> None
     now = datetime.now(UTC)
     requeue.at(now - timedelta(seconds=1), "ns", "second")
     requeue.at(now - timedelta(seconds=2), "ns", "first")
-    assert _until(lambda: len(woken) == 2)
+    wait_for("len(woken) == 2", lambda: len(woken) == 2, timeout=5, interval=0.005)
     requeue.at(datetime.now(UTC) + timedelta(seconds=0.1), "ns", "third")  # well before the 5 s cap
-    assert _until(lambda: len(woken) == 3, timeout=3)
+    wait_for("len(woken) == 3", lambda: len(woken) == 3, timeout=3, interval=0.005)
     requeue.stop()
     assert woken == ["first", "second", "third"]
     assert requeue.pending() == 0

@@ -1,5 +1,5 @@
-"""After an operator restart the mirror knows what SQL already holds: kopf's re-listing of every
-live Task writes only the Tasks that changed meanwhile."""
+"""After an operator restart the mirror knows what SQL already holds: the start-up resync, which
+re-submits every live Task, writes only the Tasks that changed meanwhile."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from kubetask.store.tables import TaskRow
 
 
 def _body(i: int, rv: int) -> dict[str, Any]:
-    return {"apiVersion": "kubetask.io/v1alpha1", "kind": "Task",
-            "metadata": {"name": f"t{i}", "namespace": "ns", "uid": f"uid-{i}", "resourceVersion": str(rv),
-                         "creationTimestamp": "2026-11-29T05:00:00Z"},
-            "spec": {"image": "busybox:1"}, "status": {"phase": "Pending"}}  # fmt: skip
+    meta = {"name": f"t{i}", "namespace": "ns", "uid": f"uid-{i}", "resourceVersion": str(rv)}
+    meta["creationTimestamp"] = "2026-11-29T05:00:00Z"
+    spec, status = {"image": "busybox:1"}, {"phase": "Pending"}
+    return {"apiVersion": "kubetask.io/v1alpha1", "kind": "Task", "metadata": meta, "spec": spec, "status": status}
 
 
 def _settle(m: Mirror) -> None:
@@ -40,7 +40,7 @@ def test_a_restarted_mirror_skips_versions_sql_already_holds(database_url: str) 
     second = Mirror(engine)  # a new process: it knows nothing until it reads SQL
     second.start()
     assert second.primed.wait(30)
-    for i in range(20):  # kopf re-lists every Task: 19 unchanged, one moved on meanwhile
+    for i in range(20):  # the resync re-submits every Task: 19 unchanged, one moved on meanwhile
         second.submit(_body(i, 500 if i == 7 else 100 + i))
     _settle(second)
     second.stop()

@@ -2,9 +2,16 @@
 
 Kubernetes wants a *structural* OpenAPI v3 schema: every node has a `type`, no `$ref`, no `anyOf`
 with types, no `const`. pydantic emits JSON Schema 2020-12, so this module rewrites it:
-`$ref`s are inlined, `X | None` becomes `X` with `nullable: true`, `const` becomes a one-value
-`enum`, free-form fields keep `x-kubernetes-preserve-unknown-fields`, and titles/defaults are dropped
-(defaults stay in the models, so the apiserver never invents values the operator did not choose).
+`$ref`s are inlined, `X | None` becomes plain `X`, `const` becomes a one-value `enum`, free-form
+fields keep `x-kubernetes-preserve-unknown-fields`, and titles/defaults are dropped (defaults stay in
+the models, so the apiserver never invents values the operator did not choose).
+
+No field is `nullable`. An unset optional field is omitted, as in Kubernetes' own APIs
+(`to_wire()` drops None, and the operator removes status keys with a JSON Patch, not a null), so
+null never carries a meaning that omission does not; and the apiserver publishes a `nullable` field
+without a type, which leaves `kubectl explain` showing `<>` for it. A client that still sends null
+for an optional field loses nothing: the apiserver prunes nulls from non-nullable fields before it
+validates.
 """
 
 from __future__ import annotations
@@ -47,9 +54,8 @@ def _free_form(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def _any_of(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """`X | None` → X + nullable; `int | str` → int-or-string; anything else is not structural."""
+    """`X | None` → X (omitted when unset); `int | str` → int-or-string; anything else is not structural."""
     branches = [b for b in node["anyOf"] if b.get("type") != "null"]
-    nullable = len(branches) < len(node["anyOf"])
     rest = {k: v for k, v in node.items() if k != "anyOf"}
     if len(branches) == 1:
         out: dict[str, Any] = structural({**branches[0], **rest}, defs)
@@ -57,8 +63,6 @@ def _any_of(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         out = {"x-kubernetes-int-or-string": True, **structural(rest, defs)}
     else:
         raise ValueError(f"cannot make a structural schema of anyOf {node['anyOf']}")
-    if nullable:
-        out["nullable"] = True
     return out
 
 
@@ -102,8 +106,6 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema["properties"]["metadata"] = {"type": "object"}
     for key in ("apiVersion", "kind"):  # the apiserver owns these; no enum that would block conversion
         schema["properties"][key] = {"type": "string"}
-    if "status" in schema["properties"]:
-        schema["properties"]["status"].pop("nullable", None)
     return schema
 
 

@@ -108,3 +108,66 @@ def test_reachable_tasks_with_their_status_validate_against_the_crd_and_survive_
     for part in ("spec", "status"):
         assert _kept(wire[part], schema["properties"][part]) == wire[part], part
     assert Task.model_validate(wire) == r.task
+
+
+def _schemas(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every schema node under `node` with its path (`/spec/retry/maxAttempts`, `[]` for items)."""
+    out = [(path or "/", node)]
+    for name, sub in (node.get("properties") or {}).items():
+        out += _schemas(sub, f"{path}/{name}")
+    if isinstance(node.get("items"), dict):
+        out += _schemas(node["items"], f"{path}[]")
+    if isinstance(node.get("additionalProperties"), dict):
+        out += _schemas(node["additionalProperties"], f"{path}{{}}")
+    return out
+
+
+def _crd_schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = crdgen.crds()[name]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    return schema
+
+
+@pytest.mark.parametrize("name", sorted(crdgen.crds()))
+def test_no_field_is_nullable_so_unset_fields_are_omitted(name: str) -> None:
+    # null carries no meaning anywhere in kubetask's API: an unset field is omitted; the apiserver
+    # publishes a nullable field without its type (kubectl explain shows `<>`)
+    assert "nullable" not in (ROOT / "crds" / name).read_text()
+    assert [path for path, node in _schemas(_crd_schema(name)) if "nullable" in node] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "any_json"),
+    [
+        ("kubetask.io_tasks.yaml", ["/spec/params", "/status/result"]),
+        ("kubetask.io_tasktemplates.yaml", []),
+    ],
+)
+def test_every_field_has_a_type_but_the_free_form_json_values(name: str, any_json: list[str]) -> None:
+    # params and result may be any JSON value (a string, a list, an object); quantities and retryOn
+    # entries are int-or-string, which Kubernetes publishes as such
+    nodes = _schemas(_crd_schema(name))
+    untyped = [path for path, node in nodes if "type" not in node and not node.get("x-kubernetes-int-or-string")]
+    assert untyped == any_json
+    assert all(dict(nodes)[path].get("x-kubernetes-preserve-unknown-fields") for path in any_json)
+
+
+def _nulls(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
+    """Paths of nulls in `value` outside free-form JSON (whose nulls are the user's data)."""
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    if value is None:
+        return [path or "/"]
+    if isinstance(value, dict):
+        props, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+        subs = {k: extra if isinstance(extra, dict) else props.get(k, {}) for k in value}
+        return [p for k, v in value.items() for p in _nulls(v, subs[k], f"{path}/{k}")]
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [p for i, v in enumerate(value) for p in _nulls(v, schema["items"], f"{path}/{i}")]
+    return []
+
+
+@settings(max_examples=100, deadline=None)
+@given(r=runs())
+def test_reachable_tasks_on_the_wire_hold_no_null(r: Run) -> None:
+    # the spec and the status the operator writes, in every phase decide() reaches
+    assert _nulls(r.task.to_wire(), _crd_schema("kubetask.io_tasks.yaml")) == []

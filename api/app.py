@@ -34,7 +34,11 @@ def create_app(
     """Build the app; tests pass their own engine and Kubernetes client."""
     settings = settings or ApiSettings()
     own_engine = engine is None
-    eng = engine or make_engine(settings.database_url or default_url())
+    eng = engine or make_engine(
+        settings.database_url or default_url(),
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -58,7 +62,7 @@ def create_app(
     app.state.sessions = sessionmaker(eng, expire_on_commit=False)
     app.state.tasks = TaskService(crs, app.state.sessions, settings)
     app.state.dead_letters = DeadLetterService(crs, app.state.sessions)
-    problems.install(app)
+    problems.install(app, retry_after=settings.retry_after_seconds)
     limit = settings.max_params_bytes + 64 * 1024
 
     @app.middleware("http")

@@ -5,7 +5,12 @@ ProblemError                    (any status; carries type, title, detail, per-fi
 ├── PayloadTooLarge      413    params over the configured limit
 ├── NotFound             404    namespace, task or template does not exist
 ├── Conflict             409    name taken (or idempotency key reused with another name)
-└── Unavailable          503    Kubernetes or the database cannot be reached
+└── Unavailable          503    Kubernetes or the database cannot be reached (with Retry-After)
+
+SQLAlchemy's errors are mapped here too, once, not per route: a database that refuses, drops or
+does not answer a connection or a statement within its timeout (`OperationalError`,
+`InterfaceError`, an invalidated connection, the pool's `TimeoutError`) is a 503 with
+`Retry-After`; any other `DBAPIError` is a bug, still answered as a 500 problem, never a bare 500.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://kubetask.io/problems/"
@@ -80,16 +86,40 @@ def _pointer(loc: tuple[Any, ...] | list[Any]) -> str:
     return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def _response(request: Request, problem: ProblemError) -> JSONResponse:
-    return JSONResponse(problem.body(request.url.path), status_code=problem.status, media_type=MEDIA_TYPE)
+def _first_line(e: BaseException) -> str:
+    cause = getattr(e, "orig", None) or e
+    lines = str(cause).strip().splitlines()
+    return (lines[0] if lines else type(cause).__name__)[:300]
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem details."""
+def database_problem(e: sa_exc.SQLAlchemyError) -> ProblemError:
+    """The problem for a database error: 503 when the database is unreachable or hung, else 500."""
+    if isinstance(e, sa_exc.TimeoutError):
+        return unavailable(f"database unavailable: no connection free in time ({_first_line(e)})")
+    if isinstance(e, sa_exc.OperationalError | sa_exc.InterfaceError) or (
+        isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated
+    ):
+        return unavailable(f"database unavailable: {_first_line(e)}")
+    return ProblemError(500, "internal", "Internal error", f"database error: {type(e).__name__}")
+
+
+def install(app: FastAPI, *, retry_after: int = 5) -> None:
+    """Register the handlers that turn every error into problem details; 503s carry `Retry-After`."""
+
+    def _response(request: Request, problem: ProblemError) -> JSONResponse:
+        headers = {"Retry-After": str(retry_after)} if problem.status == 503 else None
+        return JSONResponse(
+            problem.body(request.url.path), status_code=problem.status, media_type=MEDIA_TYPE, headers=headers
+        )
 
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         return _response(request, exc)
+
+    @app.exception_handler(sa_exc.DBAPIError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _database(request: Request, exc: sa_exc.SQLAlchemyError) -> JSONResponse:
+        return _response(request, database_problem(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

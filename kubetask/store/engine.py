@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from . import deadlines
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,24 +27,57 @@ def default_url() -> str:
     return f"sqlite:///{data / 'kubetask.db'}"
 
 
-def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
-    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")  # readers (the API) do not block the writer (the operator)
-    cur.execute("PRAGMA busy_timeout=5000")
-    cur.close()
+def _sqlite_pragmas(busy_ms: int) -> Callable[[object, object], None]:
+    def pragmas(dbapi_conn: object, _record: object) -> None:
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")  # readers (the API) do not block the writer (the operator)
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.close()
+
+    return pragmas
 
 
-def make_engine(url: str | None = None, *, pool_size: int = 5) -> Engine:
-    """An engine for `url`; `postgresql://` URLs use psycopg 3; SQLite gets WAL and foreign keys."""
+def make_engine(
+    url: str | None = None,
+    *,
+    pool_size: int = 5,
+    connect_timeout: int | None = None,
+    statement_timeout: float | None = None,
+) -> Engine:
+    """An engine for `url`; `postgresql://` URLs use psycopg 3; SQLite gets WAL and foreign keys.
+
+    With `connect_timeout` (seconds, at least 2: libpq's minimum) a new PostgreSQL connection
+    gives up after that long, and waiting for a pooled one too. With `statement_timeout` (seconds)
+    the server cancels longer statements and a server that does not answer at all is cut off
+    client-side (kubetask.store.deadlines); on SQLite it is how long a statement waits for a lock.
+    Without them (the operator) nothing is bounded beyond the defaults below.
+    """
     u = make_url(url or default_url())
     if u.drivername in ("postgresql", "postgres"):
         u = u.set(drivername="postgresql+psycopg")
     if u.get_backend_name() == "sqlite":
-        engine = create_engine(u, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        wait = statement_timeout if statement_timeout is not None else 5.0
+        engine = create_engine(u, connect_args={"check_same_thread": False, "timeout": wait})
+        event.listen(engine, "connect", _sqlite_pragmas(int(wait * 1000)))
         return engine
-    return create_engine(u, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size * 2)
+    connect_args: dict[str, Any] = {}
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = max(2, connect_timeout)
+    if statement_timeout is not None:
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
+    engine = create_engine(
+        u,
+        # the bounded ping of deadlines.install replaces SQLAlchemy's, which no timeout covers
+        pool_pre_ping=statement_timeout is None,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_timeout=connect_timeout if connect_timeout is not None else 30,
+        connect_args=connect_args,
+    )
+    if statement_timeout is not None:
+        deadlines.install(engine, seconds=statement_timeout)
+    return engine
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

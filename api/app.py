@@ -28,17 +28,34 @@ from .task_service import TaskService
 PREFIX = "/api/v1"
 
 
+def _migrate_unbounded(url: str) -> None:
+    """Migrate through an engine of its own: the API's is bounded, and a migration may build an index for minutes."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+
+
 def create_app(
     settings: ApiSettings | None = None, *, engine: Engine | None = None, api: client.ApiClient | None = None
 ) -> FastAPI:
     """Build the app; tests pass their own engine and Kubernetes client."""
     settings = settings or ApiSettings()
     own_engine = engine is None
-    eng = engine or make_engine(
-        settings.database_url or default_url(),
-        connect_timeout=settings.database_connect_timeout_seconds,
-        statement_timeout=settings.database_statement_timeout_seconds,
-    )
+    if engine is None:
+        url = settings.database_url or default_url()
+        if settings.migrate:
+            _migrate_unbounded(url)
+        eng = make_engine(
+            url,
+            connect_timeout=settings.database_connect_timeout_seconds,
+            statement_timeout=settings.database_statement_timeout_seconds,
+        )
+    else:
+        eng = engine
+        if settings.migrate:
+            migrate(eng)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -54,8 +71,6 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    if settings.migrate:
-        migrate(eng)
     crs = CustomResources(api or load_client())
     app.state.settings = settings
     app.state.crs = crs

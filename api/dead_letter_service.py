@@ -64,6 +64,8 @@ class DeadLetterService:
             raise conflict(f"the spec of {name!r} is not in history (mirrored before 0002); cannot redrive")
         for key in ("cancel", "idempotencyKey"):
             spec.pop(key, None)
+        # a spec stored before the CRDs stopped declaring nullable fields may hold nulls: omit them
+        spec = {key: value for key, value in spec.items() if value is not None}
         spec["redriveOf"] = {"name": name, "uid": uid}
         new_name = f"{name[:240]}-r{count + 1}"
         labels[LABEL_REDRIVE_OF] = label_value(name)

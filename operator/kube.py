@@ -12,7 +12,7 @@ import enum
 import threading
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -24,6 +24,8 @@ from kubetask.observe import JobObservation, observations_by_task
 from kubetask.reconcile import Event
 
 from .events import EventRecorder, event_body
+
+JSON_PATCH = "application/json-patch+json"
 
 
 def task_path(ns: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
@@ -38,13 +40,15 @@ def pod_path(ns: str | None = None) -> str:
     return resource_path("", "v1", "pods", ns)
 
 
-def _status_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """A merge patch from `old` to `new` status: removed keys become null."""
-    patch: dict[str, Any] = dict(new)
-    for key in old:
-        if key not in new:
-            patch[key] = None
-    return patch
+def _status_patch(new: dict[str, Any]) -> list[dict[str, Any]]:
+    """A JSON Patch (RFC 6902) that makes the status exactly `new`, keys that went away included.
+
+    A merge patch can remove a key only by sending it as null, and Kubernetes APIs omit unset fields
+    rather than store null (the CRDs declare no field nullable). One `add` of the whole status
+    replaces it: no `remove` that fails when a key is already gone, still one request per write;
+    only the operator writes status, so nothing of anyone else's is replaced.
+    """
+    return [{"op": "add", "path": "/status", "value": new}]
 
 
 class JobCreate(enum.Enum):
@@ -159,7 +163,7 @@ class Apiserver:
             return None
         meta = raw["metadata"]
         path = task_path(meta["namespace"], meta["name"], "status")
-        written = self.json.merge_patch(path, {"status": _status_patch(old, new)})
+        written = cast(Body, self.json.request("PATCH", path, body=_status_patch(new), content_type=JSON_PATCH))
         self._count("status")
         return written
 

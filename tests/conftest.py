@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from kubetask.testing.cluster import Cluster, OperatorProcess, wait_namespace_ready
-from kubetask.testing.postgres import PostgresServer
+from kubetask.testing.postgres import PostgresServer, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,12 +119,8 @@ def namespace(cluster: Cluster) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A real PostgreSQL 15 for the run; failing to start is a test failure, never a skip."""
-    server = PostgresServer()
-    server.start()
-    try:
+    with throwaway_postgres() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

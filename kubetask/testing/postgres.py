@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -65,6 +68,42 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def pids(self) -> list[int]:
+        """The postmaster and every backend it forked; [] when the server is not running."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return []
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
+        return [postmaster, *map(int, children)]
+
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextmanager
+def paused(pids: Iterable[int]) -> Iterator[None]:
+    """SIGSTOP these processes (a hung server: connections accepted, nothing answered) until the block
+    ends, then SIGCONT them, whatever the block raised."""
+    stopped = list(pids)
+    for pid in stopped:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+
+
+@contextmanager
+def throwaway_postgres() -> Iterator[PostgresServer]:
+    """A started server, destroyed afterwards (resumed first, should a failed test leave it paused)."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        for pid in server.pids():
+            os.kill(pid, signal.SIGCONT)
+        server.destroy()

@@ -9,8 +9,6 @@ itself is what answers.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Iterator
 
@@ -19,19 +17,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from kubetask.store import deadlines, make_engine
-from kubetask.testing.postgres import PostgresServer
+from kubetask.testing.postgres import PostgresServer, paused, throwaway_postgres
 
 TIMEOUT = 1.0
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    try:
+    with throwaway_postgres() as server:
         yield server
-    finally:
-        server.destroy()
 
 
 def test_a_slow_statement_is_cancelled_by_the_server_and_the_connection_kept(own_postgres: PostgresServer) -> None:
@@ -54,14 +48,11 @@ def test_a_statement_on_a_hung_backend_is_cut_before_it_resumes(own_postgres: Po
         with engine.connect() as conn:
             pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
             conn.rollback()
-            os.kill(pid, signal.SIGSTOP)
-            try:
+            with paused([pid]):
                 start = time.monotonic()
                 with pytest.raises(OperationalError) as caught:
                     conn.execute(text("SELECT 1"))
                 took = time.monotonic() - start
-            finally:
-                os.kill(pid, signal.SIGCONT)
             assert caught.value.connection_invalidated, caught.value
             assert took < TIMEOUT + deadlines.GRACE_SECONDS + 5
         with engine.connect() as conn:  # a fresh connection to the resumed server

@@ -9,9 +9,6 @@ parallel, through the app in-process, so a route that hung would hold the whole 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +21,7 @@ from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.store import deadlines
 from kubetask.testing.cluster import Cluster, create, template
-from kubetask.testing.postgres import PostgresServer
+from kubetask.testing.postgres import PostgresServer, paused, throwaway_postgres
 
 TIMEOUT = 3  # connect and statement timeout of the app under test, seconds
 # a hung server costs at most the checkout ping plus a new connection's timeout; 5 s of slack on top
@@ -92,30 +89,10 @@ def _send(app: Any, calls: list[Call]) -> list[Answer]:
     return asyncio.run(every())
 
 
-def _server_pids(server: PostgresServer) -> list[int]:
-    """The postmaster and every backend it forked."""
-    postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
-    children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True).stdout.split()
-    return [postmaster, *map(int, children)]
-
-
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    try:
+    with throwaway_postgres() as server:
         yield server
-    finally:
-        for pid in _server_pids_or_none(server):
-            os.kill(pid, signal.SIGCONT)  # a failed assertion must not leave it stopped
-        server.destroy()
-
-
-def _server_pids_or_none(server: PostgresServer) -> list[int]:
-    try:
-        return _server_pids(server)
-    except (FileNotFoundError, ValueError):
-        return []
 
 
 def _unavailable(answers: list[Answer]) -> list[str]:
@@ -171,14 +148,8 @@ def _outages(app: Any, own_postgres: PostgresServer, namespace: str) -> None:
     # stale pooled connections are replaced on checkout: the first calls after the restart succeed
     assert _as_when_up(_send(app, again)) == []
 
-    pids = _server_pids(own_postgres)
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with paused(own_postgres.pids()):
         answers = _send(app, again + no_sql)
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
     assert _unavailable(answers[: len(again)]) == [], "PostgreSQL hung"
     assert _as_when_up(answers[len(again) :]) == []
     # connections cut while it hung were dropped; the others and fresh ones reach the resumed server

@@ -40,6 +40,18 @@ def load_client(user_agent: str | None = None) -> client.ApiClient:
     return api
 
 
+def namespace_terminating(e: ApiException) -> bool:
+    """Whether a create was refused because its namespace is being deleted (403, cause
+    NamespaceTerminating): nothing new can be made there, and what is there goes with it."""
+    if e.status != 403 or not e.body:
+        return False
+    try:
+        causes = (orjson.loads(e.body).get("details") or {}).get("causes") or []
+    except (orjson.JSONDecodeError, AttributeError):
+        return False
+    return any(c.get("reason") == "NamespaceTerminating" for c in causes if isinstance(c, dict))
+
+
 def resource_path(
     group: str,
     version: str,

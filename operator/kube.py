@@ -17,7 +17,7 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from kubetask.kubeapi import Body, JsonApi, resource_path
+from kubetask.kubeapi import Body, JsonApi, namespace_terminating, resource_path
 from kubetask.labels import LABEL_TASK_UID
 from kubetask.models import GROUP, VERSION, TaskTemplate, TaskTemplateSpec
 from kubetask.observe import JobObservation, observations_by_task
@@ -52,12 +52,14 @@ def _status_patch(new: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class JobCreate(enum.Enum):
-    """What asking for a Job gave: it was made, it was already there (ours: adopt it), or a Job of an
-    earlier Task of the same name is still there (wait for garbage collection to take it)."""
+    """What asking for a Job gave: it was made, it was already there (ours: adopt it), a Job of an
+    earlier Task of the same name is still there (wait for garbage collection to take it), or the
+    namespace is being deleted (nothing new can be made there; the Task goes with it)."""
 
     CREATED = "created"
     ADOPTED = "adopted"
     NOT_OURS = "not-ours"
+    NAMESPACE_TERMINATING = "namespace-terminating"
 
 
 class Apiserver:
@@ -135,6 +137,8 @@ class Apiserver:
         try:
             self.json.create(job_path(ns), body, decode=False)
         except ApiException as e:
+            if namespace_terminating(e):
+                return JobCreate.NAMESPACE_TERMINATING
             if e.status != 409:
                 raise
             existing = self.json.get(job_path(ns, body["metadata"]["name"])) or {"metadata": {}}

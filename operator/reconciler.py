@@ -101,7 +101,12 @@ class Reconciler:
         n = 0
         for (ns, name), body in self.memory.stop_holding().items():
             if not self.memory.superseded(ns, name, _version(body)):
-                self.reconcile(ns, name, body)
+                try:
+                    self.reconcile(ns, name, body)
+                except Exception:  # one Task's failure must not drop the others' held events
+                    log.exception("reconcile of held %s/%s failed; trying again shortly", ns, name)
+                    if self.requeue is not None:
+                        self.requeue(datetime.now(UTC) + NOT_OURS_RETRY, ns, name)
                 n += 1
         return n
 
@@ -148,7 +153,8 @@ class Reconciler:
         return self._write(rec, raw, status, d.events)
 
     def _create_job(self, raw: Body, task: Task, d: Decision, now: datetime) -> bool:
-        """Create the decided attempt's Job; False when a Job of another Task is in the way."""
+        """Create the decided attempt's Job; False when a Job of another Task is in the way or the
+        namespace is being deleted."""
         assert d.create_attempt is not None and d.resolved is not None
         meta = raw["metadata"]
         ns, name, uid = meta["namespace"], meta["name"], meta["uid"]
@@ -165,6 +171,10 @@ class Reconciler:
             log.info("Job %s belongs to an earlier Task of this name; waiting for it to go", job, extra=ctx)
             if self.requeue is not None:
                 self.requeue(now + NOT_OURS_RETRY, ns, name)
+            return False
+        if created is JobCreate.NAMESPACE_TERMINATING:
+            # the Task goes with its namespace; its deletion event follows and needs nothing from us
+            log.info("namespace %s is being deleted; no Job %s is created", ns, job, extra=ctx)
             return False
         if created is JobCreate.ADOPTED:
             log.info("Job %s already exists: adopting it", job, extra=ctx)

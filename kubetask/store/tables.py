@@ -73,6 +73,7 @@ class TaskRow(Base):
     resource_version: Mapped[int] = mapped_column(BigInteger, default=0)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     spec: Mapped[Any] = mapped_column(JSON, nullable=True)  # for redrive after the CR expired
+    redrive_of_uid: Mapped[str | None] = mapped_column(String(64))  # spec.redriveOf.uid: the dead letter re-run
 
     __table_args__ = (
         Index("ix_tasks_created", "created_at", "id"),
@@ -84,6 +85,7 @@ class TaskRow(Base):
         Index("ix_tasks_idempotency", "namespace", "idempotency_key"),
         Index("ix_tasks_template_phase_created", "template", "phase", "created_at", "id"),
         Index("ix_tasks_duration", text("coalesce(duration_seconds, 1e18)"), "id"),
+        Index("ix_tasks_redrive_of", "redrive_of_uid"),
         # PostgreSQL also gets ix_tasks_name_trgm (pg_trgm, migration 0003) when the extension can be created
     )
 

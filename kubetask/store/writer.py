@@ -33,6 +33,7 @@ _TASK_FIELDS = (
     "duration_seconds",
     "resource_version",
     "spec",
+    "redrive_of_uid",
 )
 _ATTEMPT_FIELDS = (
     "job_name",
@@ -82,9 +83,14 @@ def upsert_many(session: Session, recs: Sequence[TaskRecord]) -> list[bool]:
         stored.append(True)
     session.flush()  # ids for the new rows, all inserted at once
     have = _children(session, [row.id for _, row, new in todo if not new])
+    recount = set()  # dead letters whose redrives may have changed: a redrive arrived, or the row is new
     for rec, row, new in todo:
         _write_children(session, rec, row, new, have)
-        _dead_letters(session, row, rec)
+        if _dead_letter(session, row, rec):
+            recount.add(rec.uid)
+        if rec.redrive_of_uid:
+            recount.add(rec.redrive_of_uid)
+    _count_redrives(session, recount)
     return stored
 
 
@@ -127,34 +133,49 @@ def _write_children(session: Session, rec: TaskRecord, row: TaskRow, new: bool, 
     )
 
 
-def _dead_letters(session: Session, row: TaskRow, rec: TaskRecord) -> None:
-    """Keep dead_letters in step: one row per dead-lettered task; redrives update the original's row."""
-    if rec.phase == Phase.DEAD_LETTERED:
-        dl = session.scalars(select(DeadLetterRow).where(DeadLetterRow.task_id == row.id)).one_or_none()
-        if dl is None:
-            dl = DeadLetterRow(
-                task_id=row.id,
-                namespace=rec.namespace,
-                name=rec.name,
-                template=rec.template,
-                reason=rec.reason,
-                message=rec.message,
-                attempt_count=rec.attempt_count,
-                dead_lettered_at=rec.finished_at or rec.created_at,
-                redrive_count=0,
-            )
-            session.add(dl)
-    if rec.redrive_of_uid:
-        of_original = select(DeadLetterRow).join(TaskRow, TaskRow.id == DeadLetterRow.task_id)
-        original = session.scalars(of_original.where(TaskRow.uid == rec.redrive_of_uid)).one_or_none()
-        if (
-            original is not None
-            and original.last_redrive != rec.name
-            and (original.last_redrive_at is None or original.last_redrive_at <= rec.created_at)
-        ):
-            original.redrive_count += 1
-            original.last_redrive = rec.name
-            original.last_redrive_at = rec.created_at
+def _dead_letter(session: Session, row: TaskRow, rec: TaskRecord) -> bool:
+    """One dead_letters row per dead-lettered task; True when this call added it."""
+    if rec.phase != Phase.DEAD_LETTERED:
+        return False
+    if session.scalars(select(DeadLetterRow.id).where(DeadLetterRow.task_id == row.id)).first() is not None:
+        return False
+    session.add(
+        DeadLetterRow(
+            task_id=row.id,
+            namespace=rec.namespace,
+            name=rec.name,
+            template=rec.template,
+            reason=rec.reason,
+            message=rec.message,
+            attempt_count=rec.attempt_count,
+            dead_lettered_at=rec.finished_at or rec.created_at,
+            redrive_count=0,
+        )
+    )
+    return True
+
+
+def _count_redrives(session: Session, originals: set[str]) -> None:
+    """Derive each original's redrive count and newest redrive from the task rows that name it.
+
+    Counted, not incremented: a redrive's snapshot arrives once per status change, and two redrives
+    created in the same second (timestamps have 1 s resolution) arrive in any order, so a counter
+    bumped on arrival could not tell a new redrive from a repeat."""
+    if not originals:
+        return
+    session.flush()  # the batch's new rows count too
+    redrives: dict[str, list[tuple[datetime, int, str]]] = {}
+    for chunk in _chunks(sorted(originals)):
+        found = select(TaskRow.redrive_of_uid, TaskRow.created_at, TaskRow.id, TaskRow.name)
+        for of, created, rid, name in session.execute(found.where(TaskRow.redrive_of_uid.in_(chunk))):
+            redrives.setdefault(str(of), []).append((created, rid, name))
+        of_original = select(DeadLetterRow, TaskRow.uid).join(TaskRow, TaskRow.id == DeadLetterRow.task_id)
+        for dl, uid in session.execute(of_original.where(TaskRow.uid.in_(chunk))):
+            runs = redrives.get(uid, [])
+            newest = max(runs, default=None)
+            dl.redrive_count = len(runs)
+            dl.last_redrive = newest[2] if newest else None
+            dl.last_redrive_at = newest[0] if newest else None
 
 
 def mark_deleted(session: Session, uid: str, when: datetime) -> None:

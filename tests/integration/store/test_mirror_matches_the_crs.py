@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from kubetask.history import snapshot
@@ -140,6 +140,35 @@ def test_the_mirror_holds_exactly_what_the_crs_state(engine: Engine, seen: str) 
     else:
         _write(engine, [h[-1] for h in HISTORIES])
     assert differences_in(engine, [h[-1] for h in HISTORIES]) == []
+
+
+def _redrive(name: str, rv: int, status: dict[str, Any] | None) -> dict[str, Any]:
+    return _cr(name, rv, REDRIVE_SPEC, status, creationTimestamp=_t(30))
+
+
+# Two redrives of one dead letter created in the same second (1 s timestamps), each mirrored once per
+# status it reaches, their versions interleaved: a counter bumped on arrival counts the repeats too.
+SAME_SECOND = [
+    [_redrive("doomed-r1", 50, None)],
+    [_redrive("doomed-r2", 51, None)],
+    [_redrive("doomed-r1", 52, {"phase": "Pending"})],
+    [_redrive("doomed-r2", 53, {"phase": "Pending"}), _redrive("doomed-r1", 54, {"phase": "Running"})],
+    [_redrive("doomed-r1", 55, {"phase": "Running", "startTime": _t(31)})],
+]
+
+
+@pytest.mark.parametrize("original_first", [True, False], ids=["original-first", "redrives-first"])
+def test_redrives_are_counted_once_whatever_order_their_versions_arrive(engine: Engine, original_first: bool) -> None:
+    if original_first:
+        _write(engine, [DOOMED[-1]])
+    for batch in SAME_SECOND:
+        _write(engine, batch)
+    if not original_first:  # a mirror rebuilt from the CRs may write the original last
+        _write(engine, [DOOMED[-1]])
+    finals = [DOOMED[-1], SAME_SECOND[-1][0], SAME_SECOND[3][0]]
+    assert differences_in(engine, finals) == []
+    with Session(engine) as s:
+        assert s.scalars(select(DeadLetterRow.redrive_count)).one() == 2
 
 
 def test_the_oracle_reports_each_column_the_mirror_got_wrong(engine: Engine) -> None:

@@ -15,7 +15,9 @@ another Task in the way means nothing is written and the decision is taken again
     Pending ─Job created─► Pending ─running─► Running ─exit 0, valid result─► Succeeded
        │ TemplateNotFound waits                 │
        │                                        └─failure─► retryable, attempts left? ─yes─► Retrying ─delay─► Pending
-       └─invalid spec/params─► Failed                                │ no: retried before? DeadLettered : Failed
+       └─invalid spec/params─► Failed                                │ no (attempts used up, or the deadline
+                                                                     │ leaves no time for the next one):
+                                                                     │ retryable, maxAttempts > 1? DeadLettered : Failed
     spec.cancel at any time ─► Cancelled (the running attempt's Job is deleted)
     deadlineSeconds over (all attempts) ─► Failed/DeadlineExceeded
 """
@@ -265,7 +267,12 @@ def _fail(
             return Decision(status=new, events=events, delete_jobs=stop, requeue_at=nxt)
         message += "; no retry: the task's deadline leaves no time for another attempt"
     if can_retry and policy.max_attempts > 1:
-        msg = f"all {number} attempts failed; last: {reason}: {message}"
+        # retries were wanted and this failure was retryable: the dead-letter queue is where it waits for a
+        # redrive, whether the attempts ran out or the deadline cut them short
+        used = (
+            f"all {number} attempts" if number >= policy.max_attempts else f"attempt {number} of {policy.max_attempts}"
+        )
+        msg = f"{used} failed; last: {reason}: {message}"
         new = _finish(status, o, phase=Phase.DEAD_LETTERED, reason=reason, message=msg, at=at)
         new = _cond(new, o, c.DEAD_LETTERED, "True", c.REASON_ATTEMPTS_EXHAUSTED, msg)
         return _final_decision(o.task.status or TaskStatus(), new, delete_jobs=stop)

@@ -117,6 +117,14 @@ def test_overall_deadline_stops_retries() -> None:
     assert "deadline of 100s" in (d.status.message or "")
 
 
+def test_a_deadline_that_leaves_no_time_for_a_retry_dead_letters_after_one_attempt() -> None:
+    t = _running_attempt({"retry": RETRY3, "deadlineSeconds": 20})  # the retry would start at 35 s
+    d, _ = _step(t, job(exited(1, "boom")), now=NOW + timedelta(seconds=6), created=NOW)
+    assert (d.status.phase, d.status.reason) == (Phase.DEAD_LETTERED, "NonZeroExit")
+    assert d.status.message is not None and d.status.message.startswith("attempt 1 of 3 failed; last: NonZeroExit")
+    assert d.status.message.endswith("no retry: the task's deadline leaves no time for another attempt")
+
+
 def test_ttl_expires_finished_tasks() -> None:
     t = _running_attempt({"ttlSecondsAfterFinished": 60})
     d, t = _step(t, job(exited(0, "{}")))

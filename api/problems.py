@@ -21,6 +21,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,6 +56,27 @@ class ProblemError(Exception):
         if self.errors:
             out["errors"] = [{"pointer": e.pointer, "detail": e.message} for e in self.errors]
         return out
+
+
+class ProblemFieldModel(BaseModel):
+    """One bad field of a request, as `ProblemError.body` writes it."""
+
+    pointer: str = Field(description="JSON pointer into the body, or `query:x`, `path:x`, `header:x`.")
+    detail: str = Field(description="What is wrong with the field and how to fix it.")
+
+
+class Problem(BaseModel):
+    """The OpenAPI schema of every error body (RFC 9457), exactly as `ProblemError.body` writes it:
+    `instance` and `errors` are left out when empty, never null."""
+
+    type: str = Field(description="URI of the problem type, under " + PROBLEM_BASE + ".")
+    title: str = Field(description="Short summary of the problem type.")
+    status: int = Field(ge=400, le=599, description="The HTTP status code.")
+    detail: str = Field(description="What went wrong with this request.")
+    instance: str | SkipJsonSchema[None] = Field(default=None, description="The request's path.")
+    errors: list[ProblemFieldModel] | SkipJsonSchema[None] = Field(
+        default=None, description="One entry per bad field (input errors only)."
+    )
 
 
 def invalid(detail: str, errors: list[FieldProblem] | None = None, slug: str = "invalid-request") -> ProblemError:

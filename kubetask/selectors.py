@@ -19,6 +19,21 @@ class SelectorError(ValueError):
     """The selector text is not a valid label selector."""
 
 
+# Kubernetes' limits: a key's name and a value at most 63 characters, a key's prefix (a DNS subdomain) 253
+NAME_MAX, PREFIX_MAX = 63, 253
+
+
+def _check_lengths(term: str, key: str, values: tuple[str, ...]) -> None:
+    prefix, _, name = key.rpartition("/")
+    if len(name) > NAME_MAX or len(prefix) > PREFIX_MAX:
+        raise SelectorError(
+            f"label selector term {term.strip()!r}: a key is at most {PREFIX_MAX} characters of prefix, '/', "
+            f"and {NAME_MAX} of name"
+        )
+    if any(len(v) > NAME_MAX for v in values):
+        raise SelectorError(f"label selector term {term.strip()!r}: a value is at most {NAME_MAX} characters")
+
+
 @dataclass(frozen=True)
 class Requirement:
     key: str
@@ -52,16 +67,19 @@ def parse(text: str) -> list[Requirement]:
             bad = [v for v in values if not _VALUE_RE.match(v)]
             if not values or bad:
                 raise SelectorError(f"invalid values in label selector term {term.strip()!r}")
+            _check_lengths(term, m.group(1), values)
             out.append(Requirement(m.group(1), m.group(2), values))  # type: ignore[arg-type]
         elif m := _EQ.match(term):
             op: Op = "!=" if m.group(2) == "!=" else "="
+            _check_lengths(term, m.group(1), (m.group(3),))
             out.append(Requirement(m.group(1), op, (m.group(3),)))
         elif m := _EXISTS.match(term):
+            _check_lengths(term, m.group(2), ())
             out.append(Requirement(m.group(2), "!exists" if m.group(1) else "exists"))
         else:
             raise SelectorError(
                 f"invalid label selector term {term.strip()!r}: use key=value, key!=value, "
-                "key in (a,b), key notin (a,b), key or !key"
+                "key in (a,b), key notin (a,b), key or !key (the > and < of node selectors are not supported)"
             )
     return out
 

@@ -73,12 +73,21 @@ def test_parse_reads_each_operator(text: str, expected: list[Requirement]) -> No
         pytest.param("a>1", "'a>1'", id="greater-than-unsupported"),
         pytest.param("-a=b", "'-a=b'", id="key-starting-with-dash"),
         pytest.param("a=with space", "'a=with space'", id="space-in-value"),
+        pytest.param("a=" + "v" * 64, "at most 63", id="value-over-63"),
+        pytest.param("a in (x," + "v" * 64 + ")", "at most 63", id="set-value-over-63"),
+        pytest.param("k" * 64, "at most 253 characters of prefix", id="key-name-over-63"),
+        pytest.param("p" * 254 + "/k=v", "at most 253 characters of prefix", id="key-prefix-over-253"),
     ],
 )
 def test_invalid_selectors_are_refused_naming_the_bad_term(text: str, names: str) -> None:
     with pytest.raises(SelectorError) as e:
         parse(text)
     assert names in str(e.value)
+
+
+def test_keys_and_values_at_kubernetes_limits_are_accepted() -> None:
+    key = "p" * 253 + "/" + "k" * 63
+    assert parse(f"{key}={'v' * 63}") == [Requirement(key, "=", ("v" * 63,))]
 
 
 def test_an_unknown_operator_is_explained() -> None:

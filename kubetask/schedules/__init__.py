@@ -1,0 +1,56 @@
+"""Cron schedules of TaskSchedules, as pure functions: parsing, instants across DST, run decisions.
+
+- `cron`: parse and validate a schedule and its zone; the instants it names (Vixie cron's DST rule).
+- `plan`: one controller pass: what starts, what is missed, skipped, queued or replaced.
+- `naming`: the run Task's name and an instant's jitter, both from the schedule's identity.
+"""
+
+from kubetask.schedules.cron import (
+    DEFAULT_TIME_ZONE,
+    MACROS,
+    Cron,
+    ScheduleError,
+    instants_after,
+    local_wall,
+    next_instants,
+    parse_schedule,
+    parse_time_zone,
+)
+from kubetask.schedules.naming import RUN_NAME_MAX, jitter_delay, run_task_name
+from kubetask.schedules.plan import (
+    DEFAULT_CONCURRENCY_POLICY,
+    DEFAULT_MAX_MISSED_RUNS,
+    DEFAULT_MISSED_RUN_POLICY,
+    SCAN_LIMIT,
+    ConcurrencyPolicy,
+    MissedRunPolicy,
+    Observed,
+    Plan,
+    Policies,
+    plan_runs,
+)
+
+__all__ = [
+    "DEFAULT_CONCURRENCY_POLICY",
+    "DEFAULT_MAX_MISSED_RUNS",
+    "DEFAULT_MISSED_RUN_POLICY",
+    "DEFAULT_TIME_ZONE",
+    "MACROS",
+    "RUN_NAME_MAX",
+    "SCAN_LIMIT",
+    "ConcurrencyPolicy",
+    "Cron",
+    "MissedRunPolicy",
+    "Observed",
+    "Plan",
+    "Policies",
+    "ScheduleError",
+    "instants_after",
+    "jitter_delay",
+    "local_wall",
+    "next_instants",
+    "parse_schedule",
+    "parse_time_zone",
+    "plan_runs",
+    "run_task_name",
+]

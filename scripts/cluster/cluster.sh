@@ -200,8 +200,15 @@ guard_egress() {  # guard_egress POD_SUBNET
   # kubelet 1.20 hard-codes /var/lib/kubelet/device-plugins; the mark tells the last node it may remove it.
   [ -e /var/lib/kubelet ] || { mkdir -p /var/lib/kubelet && touch /var/lib/kubelet/.made-by-kubetask; }
 }
+# kubelet and the CNI plugin change these host-wide sysctls. The first node records their values in one
+# shared file; the last node to go restores them and removes it. A per-node copy would let a node that
+# started after another record that one's changes as "original", and a node that goes first reset them
+# under a node still running.
+SYSCTL_ORIG=/run/kubetask-sysctl.orig
+save_sysctls() { [ -f "$SYSCTL_ORIG" ] || for f in $SYSCTLS; do echo "$f=$(sysctl -n "$f")"; done > "$SYSCTL_ORIG"; }
 unguard_shared() {  # the last node to go removes the route and /var/lib/kubelet if a kubetask node made them
   other_nodes && return 0
+  [ ! -f "$SYSCTL_ORIG" ] || { sysctl -q -p "$SYSCTL_ORIG" >/dev/null && rm -f "$SYSCTL_ORIG"; }
   [ -z "$(ip route show exact "$SVC" proto "$RT_PROTO")" ] || ip route del unreachable "$SVC" proto "$RT_PROTO"
   [ ! -e /var/lib/kubelet/.made-by-kubetask ] && [ ! -f "$D/made-var-lib-kubelet" ] || rm -rf /var/lib/kubelet
 }
@@ -209,7 +216,7 @@ unguard_shared() {  # the last node to go removes the route and /var/lib/kubelet
 node() {
   node_vars; local N=$D/node name=node-1 P_KUBELET IMPORT net i f
   mkdir -p "$N" "$RUN"
-  for f in $SYSCTLS; do echo "$f=$(sysctl -n "$f")"; done > "$D/sysctl.orig"   # kubelet + CNI change these
+  locked save_sysctls
   for i in $(seq 0 250); do net=10.$((200 + 0x${ID:0:2} % 50)).$(( (0x${ID:2:2} + i) % 250 )); ip route | grep -q "^$net\." || break; done
   # restrict_oom_score_adj: root here may lack CAP_SYS_RESOURCE; without it every pod sandbox fails.
   cat > "$N/containerd.toml" <<EOT
@@ -330,7 +337,6 @@ down() {
   for f in /var/lib/cni/results/"kubetask-$ID"-*-eth0; do
     [ -e "$f" ] || continue; id=${f%-eth0}; id=${id##*-}; rm -f "$f" "/var/lib/cni/results/cni-loopback-$id-lo"; done
   locked unguard_shared; rm -f "$D/made-var-lib-kubelet"
-  [ ! -f "$D/sysctl.orig" ] || sysctl -q -p "$D/sysctl.orig" >/dev/null
   data=$(cat "$D/etcd-data-dir" 2>/dev/null || true)
   case "$data" in */kubetask-etcd.??????) rm -rf -- "$data" ;; esac
   rm -rf -- "$N/containerd" "$N/kubelet" "$N/ipam" "$RUN"

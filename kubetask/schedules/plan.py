@@ -96,19 +96,19 @@ def plan_runs(cron: Cron, policies: Policies, observed: Observed) -> Plan:
         return Plan(skipped=(o.queued,) if o.queued else (), last_scheduled=o.last_scheduled)
     lower = max(o.since, o.last_scheduled) if o.last_scheduled else o.since
     due = _due(cron, policies.jitter_seconds, o.key, lower, o.now)
-    fresh = [(n, p) for n, p in due.instants if n not in o.existing]
     deadline = policies.starting_deadline
-    expired = [n for n, p in fresh if deadline is not None and o.now - p > deadline]
-    live = [(n, p) for n, p in fresh if n not in expired]
+    expired = [n for n, p in due.instants if deadline is not None and o.now - p > deadline]
+    live = [(n, p) for n, p in due.instants if n not in expired]
     on_time = live[-1][0] if live and live[-1][1] >= o.up_since else None
     backlog = [n for n, _ in live if n != on_time]
-    run = _from_backlog(backlog, policies, has_on_time=on_time is not None)
-    missed = [*expired, *(n for n in backlog if n not in run)]
+    run = [*_from_backlog(backlog, policies, has_on_time=on_time is not None), *([on_time] if on_time else [])]
+    # a run Task that exists already ran (its status write may have been lost): neither started nor missed
+    missed = [n for n in (*expired, *backlog) if n not in run and n not in o.existing]
     waiting = o.queued if o.queued is not None and o.queued not in o.existing else None
     if waiting is not None and _expired(cron, policies, o, waiting):
         missed.insert(0, waiting)
         waiting = None
-    candidates = [*([waiting] if waiting else []), *run, *([on_time] if on_time else [])]
+    candidates = [*([waiting] if waiting else []), *(n for n in run if n not in o.existing)]
     start, cancel, queued, skipped = _concurrency(policies.concurrency, candidates, o.active)
     return Plan(
         start=start,

@@ -51,7 +51,7 @@ up() {
   echo "result: $(kubectl get task hello -o jsonpath='{.status.result}')"
   log "submitting the same template over HTTP: POST $API/api/v1/namespaces/default/tasks"
   local name
-  name=$(kubetask submit echo --api "$API" -p '{"message": "hello over HTTP"}')
+  name=$(kubetask submit echo --api "$API" -p message='hello over HTTP')
   kubectl wait "task/$name" --for=jsonpath='{.status.phase}'=Succeeded --timeout=120s >/dev/null
   for _ in $(seq 50); do   # the operator mirrors to SQL asynchronously
     kubetask list --api "$API" -n default --phase Succeeded | grep -q "$name" && break; sleep 0.2

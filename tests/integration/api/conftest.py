@@ -1,12 +1,17 @@
-"""API fixtures: the FastAPI app in-process (real SQL, real cluster), optionally with the operator."""
+"""API fixtures: the FastAPI app in-process (real SQL, real cluster), optionally with the operator;
+`api_url`: the app served by uvicorn on loopback, for the CLI."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from kubetask.api.app import create_app
@@ -39,3 +44,24 @@ def http(cluster: Cluster, tmp_path: Path) -> Iterator[TestClient]:
     """The API alone (no operator): for validation paths that must create nothing."""
     with _client(cluster, f"sqlite:///{tmp_path / 'kubetask.db'}", max_params_bytes=4096) as client:
         yield client
+
+
+@pytest.fixture
+def api_url(cluster: Cluster, operator: OperatorProcess) -> Iterator[str]:
+    """The API on a loopback port, reading the history the session's operator mirrors (its current
+    database, so the operator is not restarted; tests tell their tasks apart by namespace)."""
+    operator.use_database(operator.database_url)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(ApiSettings(database_url=operator.database_url), api=cluster.api())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)

@@ -1,76 +1,111 @@
-"""`kubetask submit` / `kubetask list` against a real uvicorn server: output, exit codes, one-line errors."""
+"""The CLI against a real uvicorn server and cluster: submit, get and list in every output format,
+and every error as one line on stderr with its exit code."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-import uvicorn
-from typer.testing import CliRunner
+import yaml
+from typer.testing import CliRunner, Result
 
-from kubetask.api.app import create_app
-from kubetask.api.settings import ApiSettings
 from kubetask.cli import app as cli
-from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, template, wait_for, wait_task
-from kubetask.testing.timestamps import parse_instant
+from kubetask.testing.cluster import Cluster, create, get_task, template, wait_for, wait_task
+
+SCHEMA = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {"message": {"type": "string"}, "times": {"type": "integer"}},
+}
 
 
 @pytest.fixture
-def api_url(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterator[str]:
-    """The API on a loopback port, reading the history the session's operator mirrors."""
-    url = f"sqlite:///{tmp_path / 'cli.db'}"
-    operator.use_database(url)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app = create_app(ApiSettings(database_url=url), api=cluster.api())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+def kt(api_url: str, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`kubetask ARGS...` in process, aimed at the test's API and namespace through the environment."""
+    monkeypatch.setenv("KUBETASK_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("KUBETASK_API_URL", api_url)
+    monkeypatch.setenv("KUBETASK_NAMESPACE", namespace)
+    monkeypatch.delenv("KUBETASK_TOKEN", raising=False)
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args))
+
+    return run
 
 
-def test_submit_prints_the_name_and_errors_are_one_line(cluster: Cluster, namespace: str, api_url: str) -> None:
-    schema = {"type": "object", "required": ["message"]}
-    create(cluster, namespace, "tasktemplates", template("echo", handler="echo", paramSchema=schema))
-    run = CliRunner().invoke
+def _one_error_line(r: Result, code: int) -> str:
+    assert r.exit_code == code, (r.exit_code, r.stdout, r.stderr)
+    assert r.stdout == ""
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    return lines[0]
 
-    ok = run(cli, ["submit", "echo", "-n", namespace, "-p", '{"message": "cli"}', "--api", api_url])
-    assert ok.exit_code == 0, ok.output
-    assert get_task(cluster, namespace, ok.output.strip())["spec"]["params"] == {"message": "cli"}
 
-    bad_json = run(cli, ["submit", "echo", "-n", namespace, "-p", "{nope", "--api", api_url])
-    assert bad_json.exit_code == 1 and "--params is not JSON" in bad_json.output
+def test_submit_then_get_and_list_in_every_format(cluster: Cluster, namespace: str, kt) -> None:
+    create(cluster, namespace, "tasktemplates", template("echo", handler="echo", paramSchema=SCHEMA))
+    sub = kt("submit", "echo", "-p", "message=cli", "-p", "times=2", "-l", "team=data")
+    assert sub.exit_code == 0, sub.stderr
+    name = sub.stdout.strip()
+    cr = get_task(cluster, namespace, name)
+    assert cr["spec"]["params"] == {"message": "cli", "times": 2}  # -p times=2 is an integer
+    assert cr["metadata"]["labels"]["team"] == "data"
+    wait_task(cluster, namespace, name)
 
-    bad_params = run(cli, ["submit", "echo", "-n", namespace, "-p", "{}", "--api", api_url])
-    assert bad_params.exit_code == 1
-    assert bad_params.output.strip().splitlines() == ["error: 422: /params: 'message' is a required property"]
+    got = kt("get", name, "-o", "json")
+    assert got.exit_code == 0, got.stderr
+    task = json.loads(got.stdout)
+    assert (task["name"], task["phase"], task["result"]) == (name, "Succeeded", {"message": "cli", "times": 2})
+    assert task["createdAt"].startswith("20") and "T" in task["createdAt"]  # ISO 8601, as the API sent it
+    assert yaml.safe_load(kt("get", name, "-o", "yaml").stdout) == task
+    assert kt("get", name, "-o", "name").stdout == f"{name}\n"
+    assert kt("get", name, "-o", "jsonpath={.phase} {.result.times}").stdout == "Succeeded 2"
+    table = kt("get", name).stdout.splitlines()
+    assert table[0].split() == ["NAME", "TEMPLATE", "PHASE", "ATTEMPTS", "DURATION", "AGE"]
+    assert table[1].split()[:4] == [name, "echo", "Succeeded", "1"]
+    wide = kt("get", name, "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[-5:] == ["REASON", "CREATED", "FINISHED", "RESULT", "LABELS"]
+    assert wide[1].split()[-2:] == ['{"message":"cli","times":2}', "team=data"]
 
-    down = run(cli, ["list", "--api", "http://127.0.0.1:9"])
-    assert down.exit_code == 1 and "cannot reach the kubetask API" in down.output
+    def listed() -> dict[str, Any] | None:  # the mirror writes SQL asynchronously
+        r = kt("list", "-o", "json")
+        assert r.exit_code == 0, r.stderr
+        page = json.loads(r.stdout)
+        return page if [t["phase"] for t in page["items"]] == ["Succeeded"] else None
 
-    # the one task created (the refused ones created nothing), as the CR says once it finished
-    name = ok.output.strip()
-    st = wait_task(cluster, namespace, name)["status"]
-    took = (parse_instant(st["completionTime"]) - parse_instant(st["startTime"])).total_seconds()
-    expected = [namespace, name, "echo", "Succeeded", "1", f"{took:.0f}s", '{"message": "cli"}']
+    page = wait_for("the finished task in `kubetask list`", listed)
+    assert page["items"][0]["name"] == name and page["nextCursor"] is None
+    assert kt("list", "-o", "name").stdout == f"{name}\n"
+    assert kt("list", "-o", "jsonpath={range .items[*]}{.name}:{.phase}{end}").stdout == f"{name}:Succeeded"
+    assert yaml.safe_load(kt("list", "-o", "yaml").stdout) == page
+    rows = kt("list").stdout.splitlines()
+    assert rows[0].split() == ["NAME", "TEMPLATE", "PHASE", "ATTEMPTS", "DURATION", "AGE"]
+    assert rows[1].split()[:3] == [name, "echo", "Succeeded"]
 
-    def rows() -> list[list[str]] | None:
-        listed = run(cli, ["list", "-n", namespace, "--api", api_url])
-        assert listed.exit_code == 0, listed.output
-        lines = listed.output.splitlines()
-        assert lines[0].split() == ["NAMESPACE", "NAME", "TEMPLATE", "PHASE", "ATTEMPTS", "DURATION", "RESULT"]
-        found = [line.rstrip().split(None, 6) for line in lines[1:] if line.strip()]
-        return found if found and found[0][3] == "Succeeded" else None  # the mirror has the final state
 
-    assert wait_for("the finished task in `kubetask list`", rows) == [expected]
+def test_errors_are_one_line_on_stderr_with_their_exit_code(cluster: Cluster, namespace: str, kt) -> None:
+    create(cluster, namespace, "tasktemplates", template("echo", handler="echo", paramSchema=SCHEMA))
+
+    # 2: usage errors, the parser's and ours, before any request
+    assert "Missing argument" in _one_error_line(kt("get"), 2)
+    assert "No such option: --bogus" in _one_error_line(kt("list", "--bogus"), 2)
+    assert "-o 'xml': use one of" in _one_error_line(kt("list", "-o", "xml"), 2)
+    bad = _one_error_line(kt("submit", "echo", "-p", "times=x"), 2)  # checked against the paramSchema first
+    assert bad == (
+        "error: params do not match the paramSchema of template 'echo': /params: 'message' is a required "
+        "property; /params/times: 'x' is not of type 'integer'"
+    )
+
+    # 3: the API's problems, with title, detail and field pointer
+    missing = _one_error_line(kt("get", "nope"), 3)
+    assert missing == f"error: 404 Not found: Task 'nope' not found in namespace '{namespace}' (nor in history)"
+    no_template = _one_error_line(kt("submit", "nope", "-p", "message=x"), 3)
+    assert no_template.startswith("error: 404 Not found: TaskTemplate 'nope' not found")
+    bad_label = _one_error_line(kt("submit", "echo", "-p", "message=x", "-l", "bad key=v"), 3)
+    assert bad_label.startswith("error: 422 ") and "/labels" in bad_label
+    down = _one_error_line(kt("list", "--api-url", "http://127.0.0.1:9"), 3)
+    assert down.startswith("error: cannot reach the kubetask API at http://127.0.0.1:9")
+
+    # nothing was created by any of them
+    assert cluster.custom().list_namespaced_custom_object("kubetask.io", "v1alpha1", namespace, "tasks")["items"] == []

@@ -1,0 +1,25 @@
+"""The `kubetask` command line: one module per command group, registered here in one line each.
+
+Foundation shared by every group (see each module's docstring):
+- `_client`: `connect()` and `Api.call()`, the connection options (`ApiUrlOpt`, `TokenOpt`,
+  `ContextOpt`, `NamespaceOpt`), API problems as one-line errors with exit code 3;
+- `_output`: `OutputOpt`, `parse_format()`, `Column`, `emit()`, `age()`/`local_time()`;
+- `_errors`: `CliError` and its exit codes (`UsageProblem` 2, `ApiError` 3, `TaskFailed` 1,
+  `WaitTimedOut` 4); raise them, the root group prints them;
+- `_config`: contexts (the config file, environment overrides, flags over both).
+A group is a `typer.Typer()` of its own: `app.add_typer(x_app)` merges its commands at the top
+level, `app.add_typer(x_app, name="x")` makes them `kubetask x ...`.
+"""
+
+from __future__ import annotations
+
+from ._app import app
+from ._crds import app as crds_app
+from .config import app as config_app
+from .tasks import app as tasks_app
+
+__all__ = ["app"]
+
+app.add_typer(crds_app)
+app.add_typer(config_app, name="config", help="Contexts: API URL, token and namespace (kubectl-style).")
+app.add_typer(tasks_app)

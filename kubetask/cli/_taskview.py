@@ -1,0 +1,91 @@
+"""How tasks look in tables and which phases a `--phase` filter means (pure).
+
+`--phase` takes phase names and `!Phase` exclusions, repeatable. The API filters only by
+inclusion (`phase=` repeatable), so exclusions are turned into the inclusion of every other phase
+here (the phases are a closed set, `kubetask.models.Phase`): paging and `--limit` stay exact,
+with no client-side filtering.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from kubetask.models import FINAL_PHASES, Phase
+
+from ._errors import UsageProblem
+from ._output import Column, age_of, duration, local_time
+
+PHASES = tuple(p.value for p in Phase)
+
+
+def phases_for(values: Sequence[str]) -> list[str]:
+    """The phases to ask the API for ([] = all): inclusions, minus `!`-exclusions."""
+    included: list[str] = []
+    excluded: set[str] = set()
+    for raw in values:
+        for value in (v.strip() for v in raw.split(",")):
+            name = value[1:] if value.startswith("!") else value
+            match = next((p for p in PHASES if p.lower() == name.lower()), None)
+            if match is None:
+                raise UsageProblem(f"--phase {value!r}: use one of {', '.join(PHASES)}, or !PHASE to exclude one")
+            (excluded.add if value.startswith("!") else included.append)(match)
+    if not excluded:
+        return included
+    kept = [p for p in (included or PHASES) if p not in excluded]
+    if not kept:
+        raise UsageProblem("--phase: the exclusions leave no phase to list")
+    return kept
+
+
+def is_final(task: dict[str, Any]) -> bool:
+    return task.get("phase") in FINAL_PHASES
+
+
+def _result(task: dict[str, Any]) -> str:
+    r = task.get("result")
+    return "" if r is None else json.dumps(r, separators=(",", ":"), ensure_ascii=False)
+
+
+def _labels(task: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted((task.get("labels") or {}).items()))
+
+
+def task_columns(*, namespaces: bool = False) -> tuple[Column, ...]:
+    """The columns of a task table; NAMESPACE first when listing several namespaces (-A)."""
+    ns = (Column("NAMESPACE", lambda t: t["namespace"]),) if namespaces else ()
+    return ns + (
+        Column("NAME", lambda t: t["name"]),
+        Column("TEMPLATE", lambda t: t.get("template") or ""),
+        Column("PHASE", lambda t: t["phase"], styled=True),
+        Column("ATTEMPTS", lambda t: str(t.get("attemptCount", 0))),
+        Column("DURATION", lambda t: duration(t.get("durationSeconds"))),
+        Column("AGE", age_of("createdAt")),
+        Column("REASON", lambda t: t.get("reason") or "", wide=True),
+        Column("CREATED", lambda t: local_time(t.get("createdAt")), wide=True),
+        Column("FINISHED", lambda t: local_time(t.get("finishedAt")), wide=True),
+        Column("RESULT", _result, wide=True),
+        Column("LABELS", _labels, wide=True),
+    )
+
+
+ATTEMPT_COLUMNS = (
+    Column("ATTEMPT", lambda a: str(a["number"])),
+    Column("JOB", lambda a: a["jobName"]),
+    Column("PHASE", lambda a: a["phase"], styled=True),
+    Column("EXIT", lambda a: "" if a.get("exitCode") is None else str(a["exitCode"])),
+    Column("REASON", lambda a: a.get("reason") or ""),
+    Column("DURATION", lambda a: duration(a.get("durationSeconds"))),
+    Column("STARTED", lambda a: local_time(a.get("startedAt"))),
+    Column("POD", lambda a: a.get("podName") or "", wide=True),
+    Column("MESSAGE", lambda a: a.get("message") or "", wide=True),
+)
+
+EVENT_COLUMNS = (
+    Column("TIME", lambda e: local_time(e.get("timestamp"))),
+    Column("AGE", age_of("timestamp")),
+    Column("TYPE", lambda e: e["type"]),
+    Column("REASON", lambda e: e["reason"], styled=True),
+    Column("MESSAGE", lambda e: e.get("message") or ""),
+)

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from kubetask.models import GROUP, VERSION, Task, TaskTemplate
+from kubetask.models import GROUP, VERSION, Task, TaskSchedule, TaskTemplate
 
 _DROP = {"title", "default", "$defs", "discriminator", "examples"}
 
@@ -38,6 +38,17 @@ _TEMPLATE_COLUMNS: list[dict[str, Any]] = [
     {"name": "Image", "type": "string", "jsonPath": ".spec.image"},
     {"name": "Handler", "type": "string", "jsonPath": ".spec.handler"},
     {"name": "Timeout", "type": "integer", "jsonPath": ".spec.timeoutSeconds"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+_SCHEDULE_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},
+    {"name": "TimeZone", "type": "string", "jsonPath": ".spec.timeZone"},
+    {"name": "Suspended", "type": "boolean", "jsonPath": ".spec.suspend"},
+    {"name": "Last", "type": "date", "jsonPath": ".status.lastScheduleTime"},
+    # a printer column shows the first result of its JSONPath only, so Next is nextRunTimes[0]
+    # and Active a count the operator writes (`.status.active[*]` would show one name)
+    {"name": "Next", "type": "date", "jsonPath": ".status.nextRunTimes[0]"},
+    {"name": "Active", "type": "integer", "jsonPath": ".status.activeCount"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]
 
@@ -152,6 +163,9 @@ def crds() -> dict[str, dict[str, Any]]:
             columns=_TEMPLATE_COLUMNS,
         ),
         "kubetask.io_tasks.yaml": _crd(Task, kind="Task", plural="tasks", short=["kt"], columns=_TASK_COLUMNS),
+        "kubetask.io_taskschedules.yaml": _crd(
+            TaskSchedule, kind="TaskSchedule", plural="taskschedules", short=["kts"], columns=_SCHEDULE_COLUMNS
+        ),
     }
 
 

@@ -1,7 +1,8 @@
 """API types of kubetask (`kubetask.io/v1alpha1`): pydantic models that become the CRDs.
 
 The models carry fields, defaults, constraints and descriptions only; behaviour lives in the domain
-modules that import them (`kubetask.reconcile`, `kubetask.jobs`, `kubetask.schema_check`).
+modules that import them (`kubetask.reconcile`, `kubetask.jobs`, `kubetask.schema_check`,
+`kubetask.schedules`, whose parser the TaskSchedule's validators call).
 """
 
 from kubetask.models._common import (
@@ -17,6 +18,13 @@ from kubetask.models._common import (
     ResourceRequirements,
 )
 from kubetask.models._policy import DEFAULT_PENDING_TIMEOUT, DEFAULT_TTL_AFTER_FINISHED, ResolvedPolicy, RetryPolicy
+from kubetask.models._schedule import (
+    ScheduledTask,
+    ScheduleRun,
+    TaskSchedule,
+    TaskScheduleSpec,
+    TaskScheduleStatus,
+)
 from kubetask.models._task import Attempt, RedriveRef, Task, TaskSpec, TaskStatus, TemplateRef
 from kubetask.models._template import TaskTemplate, TaskTemplateSpec
 
@@ -37,9 +45,14 @@ __all__ = [
     "ResolvedPolicy",
     "ResourceRequirements",
     "RetryPolicy",
+    "ScheduleRun",
+    "ScheduledTask",
     "Task",
     "TaskSpec",
     "TaskStatus",
+    "TaskSchedule",
+    "TaskScheduleSpec",
+    "TaskScheduleStatus",
     "TaskTemplate",
     "TaskTemplateSpec",
     "TemplateRef",

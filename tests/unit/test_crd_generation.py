@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from kubetask import crdgen
 from kubetask.cli import app
-from kubetask.models import Task
+from kubetask.models import Task, TaskSchedule
 from tests.unit.strategies import Run, runs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,6 +71,77 @@ def test_task_crd_has_status_subresource_columns_short_names_and_category() -> N
     ]
     assert crd["spec"]["names"]["shortNames"] == ["kt"]
     assert crd["spec"]["names"]["categories"] == ["kubetask"]
+
+
+def test_schedule_crd_has_status_subresource_columns_short_name_and_category() -> None:
+    crd = crdgen.crds()["kubetask.io_taskschedules.yaml"]
+    version = crd["spec"]["versions"][0]
+    assert version["subresources"] == {"status": {}}
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == [
+        "Schedule",
+        "TimeZone",
+        "Suspended",
+        "Last",
+        "Next",
+        "Active",
+        "Age",
+    ]
+    assert crd["spec"]["names"]["shortNames"] == ["kts"]
+    assert crd["spec"]["names"]["categories"] == ["kubetask"]
+    assert version["schema"]["openAPIV3Schema"]["properties"]["spec"]["required"] == ["schedule", "task"]
+
+
+SCHEDULE: dict[str, Any] = {
+    "apiVersion": "kubetask.io/v1alpha1",
+    "kind": "TaskSchedule",
+    "metadata": {"name": "nightly", "namespace": "ns"},
+    "spec": {
+        "schedule": "H 2 * * *",
+        "timeZone": "Europe/Berlin",
+        "task": {
+            "templateRef": {"name": "report"},
+            "params": {"day": "yesterday", "formats": ["csv", None]},
+            "retry": {"maxAttempts": 3, "retryOn": ["OOMKilled", 3]},
+            "timeoutSeconds": 600,
+            "labels": {"team": "a"},
+            "annotations": {"owner": "a@example.com"},
+        },
+        "concurrencyPolicy": "Queue",
+        "startingDeadlineSeconds": 300,
+        "missedRunPolicy": "RunAll",
+        "maxMissedRuns": 5,
+        "suspend": True,
+        "suspendReason": "migration",
+        "jitterSeconds": 60,
+        "successfulHistoryLimit": 5,
+        "failedHistoryLimit": 2,
+    },
+    "status": {
+        "lastScheduleTime": "2026-10-25T00:07:00Z",
+        "lastSuccessfulTime": "2026-10-25T00:09:31Z",
+        "active": [{"name": "nightly-20261025000700", "scheduledTime": "2026-10-25T00:07:00Z"}],
+        "activeCount": 1,
+        "queued": "2026-10-25T00:07:00Z",
+        "nextRunTimes": ["2026-10-26T01:07:00Z"],
+        "missedRuns": 2,
+        "lastMissedTime": "2026-10-24T00:07:00Z",
+        "skippedRuns": 1,
+        "lastSkippedTime": "2026-10-23T00:07:00Z",
+        "conditions": [{"type": "InvalidSpec", "status": "False", "reason": "Valid", "message": ""}],
+        "observedGeneration": 4,
+    },
+}
+
+
+def test_a_full_schedule_validates_survives_pruning_round_trips_and_holds_no_null() -> None:
+    schema = _crd_schema("kubetask.io_taskschedules.yaml")
+    assert [e.message for e in Draft4Validator(schema).iter_errors(SCHEDULE)] == []
+    model = TaskSchedule.model_validate(SCHEDULE)
+    wire = model.to_wire()
+    for part in ("spec", "status"):
+        assert _kept(wire[part], schema["properties"][part]) == wire[part], part
+    assert TaskSchedule.model_validate(wire) == model
+    assert _nulls(wire, schema) == []  # the null inside params is the user's data
 
 
 def test_example_objects_validate_against_the_generated_schema_and_round_trip() -> None:
@@ -140,6 +211,7 @@ def test_no_field_is_nullable_so_unset_fields_are_omitted(name: str) -> None:
     [
         ("kubetask.io_tasks.yaml", ["/spec/params", "/status/result"]),
         ("kubetask.io_tasktemplates.yaml", []),
+        ("kubetask.io_taskschedules.yaml", ["/spec/task/params"]),
     ],
 )
 def test_every_field_has_a_type_but_the_free_form_json_values(name: str, any_json: list[str]) -> None:

@@ -1,21 +1,23 @@
 """API fixtures: the FastAPI app in-process (real SQL, real cluster), optionally with the operator;
-`api_url`: the app served by uvicorn on loopback, for the CLI."""
+`api_url`: the app served by uvicorn on loopback, and `kt`: the CLI in process, aimed at it."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
 
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
+from kubetask.cli import app as cli
 from kubetask.testing.cluster import Cluster, OperatorProcess
 
 
@@ -65,3 +67,18 @@ def api_url(cluster: Cluster, operator: OperatorProcess) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def kt(api_url: str, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """`kt("get", name)`: `kubetask ARGS...` in process (Typer's runner; stdout and stderr apart),
+    aimed at `api_url` and the test's namespace through the environment, with a config file of its own."""
+    monkeypatch.setenv("KUBETASK_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("KUBETASK_API_URL", api_url)
+    monkeypatch.setenv("KUBETASK_NAMESPACE", namespace)
+    monkeypatch.delenv("KUBETASK_TOKEN", raising=False)
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args))
+
+    return run

@@ -4,14 +4,11 @@ and every error as one line on stderr with its exit code."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from kubetask.cli import app as cli
 from kubetask.testing.cluster import Cluster, create, get_task, template, wait_for, wait_task
 
 SCHEMA = {
@@ -19,20 +16,6 @@ SCHEMA = {
     "required": ["message"],
     "properties": {"message": {"type": "string"}, "times": {"type": "integer"}},
 }
-
-
-@pytest.fixture
-def kt(api_url: str, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """`kubetask ARGS...` in process, aimed at the test's API and namespace through the environment."""
-    monkeypatch.setenv("KUBETASK_CONFIG", str(tmp_path / "config.yaml"))
-    monkeypatch.setenv("KUBETASK_API_URL", api_url)
-    monkeypatch.setenv("KUBETASK_NAMESPACE", namespace)
-    monkeypatch.delenv("KUBETASK_TOKEN", raising=False)
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(cli, list(args))
-
-    return run
 
 
 def _one_error_line(r: Result, code: int) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine, migrate
 
-from . import problems
+from . import openapi, problems
 from .custom_resources import CustomResources
 from .dead_letter_service import DeadLetterService
 from .routes import deadletters, health, stats, tasks, templates
@@ -78,6 +78,7 @@ def create_app(
     app.state.tasks = TaskService(crs, app.state.sessions, settings)
     app.state.dead_letters = DeadLetterService(crs, app.state.sessions)
     problems.install(app, retry_after=settings.retry_after_seconds)
+    openapi.install(app, max_page_size=settings.max_page_size)
     limit = settings.max_params_bytes + 64 * 1024
 
     @app.middleware("http")

@@ -7,6 +7,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
+
+from kubetask.models import TaskTemplateSpec
+
+from .validation import DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, MAX_GENERATE_NAME, MAX_NAME
+
+# Declared in the schema, checked by the service (`validation.name_problems`, `label_problems`), so a
+# request's every bad name and label is reported at once, each with a message saying how to fix it.
+_NAME: JsonDict = {"pattern": DNS_SUBDOMAIN, "maxLength": MAX_NAME}
+_GENERATE_NAME: JsonDict = {"pattern": rf"^({DNS_SUBDOMAIN[1:-1]})?-*$", "maxLength": MAX_GENERATE_NAME}
+_LABELS: JsonDict = {
+    "propertyNames": {"pattern": LABEL_KEY},
+    "additionalProperties": {"type": "string", "pattern": LABEL_VALUE},
+}
 
 
 class ApiModel(BaseModel):
@@ -16,11 +30,22 @@ class ApiModel(BaseModel):
 class TaskCreate(ApiModel):
     """A task to run: a template and its params."""
 
-    template: str = Field(min_length=1, max_length=253, description="Name of the TaskTemplate in this namespace.")
+    template: str = Field(
+        min_length=1,
+        max_length=MAX_NAME,
+        json_schema_extra={"pattern": DNS_SUBDOMAIN},
+        description="Name of the TaskTemplate in this namespace.",
+    )
     params: Any = Field(default=None, description="Input, checked against the template's paramSchema.")
-    name: str | None = Field(default=None, description="Task name; default: generated from the template name.")
-    generate_name: str | None = Field(default=None, description="Name prefix; a random suffix is added.")
-    labels: dict[str, str] = Field(default_factory=dict, description="Labels of the Task (and its pods).")
+    name: str | None = Field(
+        default=None, json_schema_extra=_NAME, description="Task name; default: generated from the template name."
+    )
+    generate_name: str | None = Field(
+        default=None, json_schema_extra=_GENERATE_NAME, description="Name prefix; a random suffix is added."
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, json_schema_extra=_LABELS, description="Labels of the Task (and its pods)."
+    )
     timeout_seconds: int | None = Field(default=None, ge=1, description="Limit on one attempt's run time.")
 
 
@@ -77,8 +102,8 @@ class TasksPublic(ApiModel):
 class TemplateBody(ApiModel):
     """A TaskTemplate: its name and spec (as in the CRD)."""
 
-    name: str = Field(min_length=1, max_length=253)
-    spec: dict[str, Any]
+    name: str = Field(min_length=1, max_length=MAX_NAME, json_schema_extra={"pattern": DNS_SUBDOMAIN})
+    spec: TaskTemplateSpec
 
 
 class TemplatePublic(ApiModel):
@@ -140,7 +165,7 @@ class RedriveRequest(ApiModel):
     namespace: str | None = None
     template: str | None = None
     reason: str | None = None
-    limit: int = 100
+    limit: int = Field(default=100, ge=1, le=1000, description="Redrive at most this many.")
 
 
 class RedriveResult(ApiModel):

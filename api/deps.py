@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from .custom_resources import CustomResources
 from .settings import ApiSettings
 from .task_service import TaskService
+from .validation import DNS_LABEL, DNS_SUBDOMAIN, MAX_NAME, MAX_NAMESPACE, valid_name, valid_namespace
 
 
 def _service(request: Request) -> TaskService:
@@ -36,3 +38,23 @@ TasksDep = Annotated[TaskService, Depends(_service)]
 CustomResourcesDep = Annotated[CustomResources, Depends(_crs)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
+
+
+# Path parameters as Kubernetes names: the schema declares the rule, the validator enforces it with
+# a message that says how to fix the name (pydantic's own would only quote the pattern).
+Namespace = Annotated[
+    str,
+    Path(
+        description="Namespace: a DNS-1123 label.",
+        json_schema_extra={"pattern": DNS_LABEL, "minLength": 1, "maxLength": MAX_NAMESPACE},
+    ),
+    AfterValidator(valid_namespace),
+]
+Name = Annotated[
+    str,
+    Path(
+        description="Name of the object: a DNS-1123 subdomain.",
+        json_schema_extra={"pattern": DNS_SUBDOMAIN, "minLength": 1, "maxLength": MAX_NAME},
+    ),
+    AfterValidator(valid_name),
+]

@@ -15,6 +15,7 @@ does not answer a connection or a statement within its timeout (`OperationalErro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,8 +130,9 @@ def database_problem(e: sa_exc.SQLAlchemyError) -> ProblemError:
 def install(app: FastAPI, *, retry_after: int = 5) -> None:
     """Register the handlers that turn every error into problem details; 503s carry `Retry-After`."""
 
-    def _response(request: Request, problem: ProblemError) -> JSONResponse:
-        headers = {"Retry-After": str(retry_after)} if problem.status == 503 else None
+    def _response(request: Request, problem: ProblemError, headers: dict[str, str] | None = None) -> JSONResponse:
+        if problem.status == 503:
+            headers = {**(headers or {}), "Retry-After": str(retry_after)}
         return JSONResponse(
             problem.body(request.url.path), status_code=problem.status, media_type=MEDIA_TYPE, headers=headers
         )
@@ -161,4 +163,16 @@ def install(app: FastAPI, *, retry_after: int = 5) -> None:
         slug = {404: "not-found", 405: "method-not-allowed", 415: "unsupported-media-type"}.get(
             exc.status_code, "error"
         )
-        return _response(request, ProblemError(exc.status_code, slug, str(exc.detail), str(exc.detail)))
+        problem = ProblemError(exc.status_code, slug, str(exc.detail), str(exc.detail))
+        return _response(request, problem, {"Allow": _allowed(request, exc)} if exc.status_code == 405 else None)
+
+
+def _allowed(request: Request, exc: StarletteHTTPException) -> str:
+    """The `Allow` of a 405 (RFC 9110): every method the OpenAPI document has on the path. FastAPI
+    has one route per method and names only the methods of the first that matched the path."""
+    methods = {m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()}
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in re.split(r"(\{[^/}]+\})", template))
+        if re.fullmatch(pattern, request.url.path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods))

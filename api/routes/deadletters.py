@@ -10,9 +10,9 @@ from kubetask.store import queries
 
 from ..bodies import DeadLettersPublic, RedriveRequest, RedriveResult
 from ..dead_letter_service import DeadLetterService, dead_letter_public
-from ..deps import SessionsDep, SettingsDep
+from ..deps import Name, Namespace, SessionsDep, SettingsDep
+from ..openapi import READ_MANY, READ_ONE, WRITE_BODY, errors
 from ..problems import FieldProblem, invalid
-from ..validation import check_namespace
 
 router = APIRouter(tags=["dead letters"])
 
@@ -60,7 +60,7 @@ Pending = Annotated[bool, Query(description="Hide dead letters that were already
 Limit = Annotated[int, Query(ge=1)]
 
 
-@router.get("/deadletters", response_model=DeadLettersPublic)
+@router.get("/deadletters", response_model=DeadLettersPublic, responses=errors(*READ_MANY))
 def list_all(
     sessions: SessionsDep,
     settings: SettingsDep,
@@ -74,9 +74,9 @@ def list_all(
     return _list(sessions, settings, None, template, reason, pending, limit, cursor)
 
 
-@router.get("/namespaces/{ns}/deadletters", response_model=DeadLettersPublic)
+@router.get("/namespaces/{ns}/deadletters", response_model=DeadLettersPublic, responses=errors(*READ_MANY))
 def list_ns(
-    ns: str,
+    ns: Namespace,
     sessions: SessionsDep,
     settings: SettingsDep,
     template: Templates = None,
@@ -86,25 +86,27 @@ def list_ns(
     cursor: str | None = None,
 ) -> DeadLettersPublic:
     """Dead-lettered tasks in one namespace, newest first."""
-    check_namespace(ns)
     return _list(sessions, settings, ns, template, reason, pending, limit, cursor)
 
 
-@router.post("/namespaces/{ns}/deadletters/{name}/redrive", response_model=RedriveResult, status_code=201)
-def redrive_one(ns: str, name: str, request: Request) -> RedriveResult:
+@router.post(
+    "/namespaces/{ns}/deadletters/{name}/redrive",
+    response_model=RedriveResult,
+    status_code=201,
+    responses=errors(*READ_ONE, 409),
+)
+def redrive_one(ns: Namespace, name: Name, request: Request) -> RedriveResult:
     """Re-run a dead-lettered task as a new Task linked to it (repeats return the same new task)."""
     return RedriveResult(namespace=ns, original=name, task=_svc(request).redrive(ns, name))
 
 
-@router.post("/deadletters/redrive", response_model=list[RedriveResult])
+@router.post("/deadletters/redrive", response_model=list[RedriveResult], responses=errors(*WRITE_BODY))
 def redrive_many(body: RedriveRequest, request: Request) -> list[RedriveResult]:
     """Redrive the listed dead letters, or all not-yet-redriven ones matching the filters."""
-    if body.limit < 1 or body.limit > 1000:
-        raise invalid("limit must be 1 to 1000", [FieldProblem("/limit", "must be 1 to 1000")])
     return _svc(request).redrive_many(body)
 
 
-@router.delete("/namespaces/{ns}/deadletters/{name}", status_code=204)
-def purge(ns: str, name: str, request: Request) -> None:
+@router.delete("/namespaces/{ns}/deadletters/{name}", status_code=204, responses=errors(*READ_ONE))
+def purge(ns: Namespace, name: Name, request: Request) -> None:
     """Delete a dead letter and its history (and the Task, if it still exists)."""
     _svc(request).purge(ns, name)

@@ -7,6 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..deps import CustomResourcesDep, SessionsDep
+from ..openapi import errors
 from ..problems import unavailable
 
 router = APIRouter(tags=["health"])
@@ -18,9 +19,9 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=errors(503))
 def readyz(crs: CustomResourcesDep, sessions: SessionsDep) -> dict[str, str]:
-    """Database and Kubernetes both answer (503 problem details naming the one that does not)."""
+    """Database and Kubernetes both answer (503 problem details naming the first that does not)."""
     try:
         with sessions() as s:
             s.execute(text("SELECT 1"))

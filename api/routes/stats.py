@@ -11,7 +11,8 @@ from kubetask.store import aggregates
 
 from ..bodies import FiguresPublic, StatsPublic
 from ..deps import SessionsDep
-from ..validation import check_namespace
+from ..openapi import READ_MANY, errors
+from ..validation import DNS_LABEL, MAX_NAMESPACE, check_namespace
 
 router = APIRouter(tags=["stats"])
 
@@ -20,15 +21,24 @@ def _fig(f: aggregates.Figures) -> FiguresPublic:
     return FiguresPublic(**f.__dict__)
 
 
-@router.get("/stats", response_model=StatsPublic)
+NamespaceQ = Annotated[
+    str | None,
+    Query(
+        description="Only this namespace.",
+        json_schema_extra={"pattern": DNS_LABEL, "minLength": 1, "maxLength": MAX_NAMESPACE},
+    ),
+]
+
+
+@router.get("/stats", response_model=StatsPublic, responses=errors(*READ_MANY))
 def get_stats(
     sessions: SessionsDep,
     window: Annotated[int, Query(ge=60, le=90 * 86400, description="Window length in seconds.")] = 3600,
-    namespace: Annotated[str | None, Query(description="Only this namespace.")] = None,
+    namespace: NamespaceQ = None,
 ) -> StatsPublic:
     """Counts by phase, success rate, average and p95 duration, tasks per minute; overall and per template."""
-    if namespace:
-        check_namespace(namespace)
+    if namespace is not None:
+        check_namespace(namespace, pointer="query:namespace")
     with sessions() as s:
         st = aggregates.stats(s, now=datetime.now(UTC), window=timedelta(seconds=window), namespace=namespace)
     return StatsPublic(

@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import ValidationError
 
-from kubetask.models import API_VERSION, TaskTemplateSpec
+from kubetask.models import API_VERSION
 from kubetask.schema_check import schema_errors
 from kubetask.timeutil import parse_time
 
 from ..bodies import TemplateBody, TemplatePublic, TemplatesPublic
 from ..custom_resources import Body
-from ..deps import CustomResourcesDep
+from ..deps import CustomResourcesDep, Name, Namespace
+from ..openapi import READ_MANY, READ_ONE, WRITE_BODY, errors
 from ..problems import FieldProblem, invalid, not_found
-from ..validation import check_namespace, name_problems
+from ..validation import name_problems
 
 router = APIRouter(tags=["templates"])
 
@@ -32,59 +32,53 @@ def _public(raw: Body) -> TemplatePublic:
     )
 
 
-def _checked(ns: str, body: TemplateBody) -> dict[str, Any]:
-    """The body as a CR, after checking name, spec fields and both JSON Schemas; all problems at once."""
-    check_namespace(ns)
+def _checked(body: TemplateBody) -> dict[str, Any]:
+    """The body as a CR, after checking its name and both JSON Schemas; all problems at once (the
+    spec's fields were checked against the model already, as the OpenAPI document declares)."""
     problems = name_problems(body.name, "/name")
-    try:
-        spec = TaskTemplateSpec.model_validate(body.spec)
-    except ValidationError as e:
-        problems += [FieldProblem("/spec/" + "/".join(str(x) for x in err["loc"]), err["msg"]) for err in e.errors()]
-        spec = None
-    for key in ("paramSchema", "resultSchema"):
-        if key in body.spec and body.spec[key] is not None:
-            for err in schema_errors(body.spec[key]):
+    for key, schema in (("paramSchema", body.spec.param_schema), ("resultSchema", body.spec.result_schema)):
+        if schema is not None:
+            for err in schema_errors(schema):
                 problems.append(FieldProblem(f"/spec/{key}{err.pointer}", f"not a valid JSON Schema: {err.message}"))
     if problems:
         raise invalid("; ".join(f"{p.pointer}: {p.message}" for p in problems[:5]), problems, slug="invalid-template")
-    assert spec is not None
     return {
         "apiVersion": API_VERSION,
         "kind": "TaskTemplate",
         "metadata": {"name": body.name},
-        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "spec": body.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
 
 
-@router.post("/namespaces/{ns}/templates", status_code=201, response_model=TemplatePublic)
-def create_template(ns: str, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
+@router.post(
+    "/namespaces/{ns}/templates", status_code=201, response_model=TemplatePublic, responses=errors(*WRITE_BODY, 404, 409)
+)
+def create_template(ns: Namespace, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
     """Create a TaskTemplate."""
-    return _public(crs.create(ns, "tasktemplates", _checked(ns, body)))
+    return _public(crs.create(ns, "tasktemplates", _checked(body)))
 
 
-@router.get("/namespaces/{ns}/templates", response_model=TemplatesPublic)
-def list_templates(ns: str, crs: CustomResourcesDep) -> TemplatesPublic:
+@router.get("/namespaces/{ns}/templates", response_model=TemplatesPublic, responses=errors(*READ_MANY))
+def list_templates(ns: Namespace, crs: CustomResourcesDep) -> TemplatesPublic:
     """All TaskTemplates of a namespace."""
-    check_namespace(ns)
     return TemplatesPublic(items=[_public(t) for t in crs.list(ns, "tasktemplates")])
 
 
-@router.get("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic)
-def get_template(ns: str, name: str, crs: CustomResourcesDep) -> TemplatePublic:
+@router.get("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic, responses=errors(*READ_ONE))
+def get_template(ns: Namespace, name: Name, crs: CustomResourcesDep) -> TemplatePublic:
     """One TaskTemplate."""
-    check_namespace(ns)
     raw = crs.get(ns, "tasktemplates", name)
     if raw is None:
         raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
     return _public(raw)
 
 
-@router.put("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic)
-def replace_template(ns: str, name: str, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
+@router.put("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic, responses=errors(*WRITE_BODY, 404, 409))
+def replace_template(ns: Namespace, name: Name, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
     """Replace a TaskTemplate's spec (running tasks keep the schema they started with)."""
     if body.name != name:
         raise invalid("the body's name must match the URL", [FieldProblem("/name", f"expected {name!r}")])
-    cr = _checked(ns, body)
+    cr = _checked(body)
     current = crs.get(ns, "tasktemplates", name)
     if current is None:
         raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
@@ -92,10 +86,9 @@ def replace_template(ns: str, name: str, body: TemplateBody, crs: CustomResource
     return _public(crs.replace(ns, "tasktemplates", name, cr))
 
 
-@router.delete("/namespaces/{ns}/templates/{name}", status_code=204)
-def delete_template(ns: str, name: str, crs: CustomResourcesDep) -> None:
+@router.delete("/namespaces/{ns}/templates/{name}", status_code=204, responses=errors(*READ_ONE))
+def delete_template(ns: Namespace, name: Name, crs: CustomResourcesDep) -> None:
     """Delete a TaskTemplate (tasks already created keep running)."""
-    check_namespace(ns)
     if crs.get(ns, "tasktemplates", name) is None:
         raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")
     crs.delete(ns, "tasktemplates", name)

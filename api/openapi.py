@@ -1,0 +1,89 @@
+"""The OpenAPI document, true to what the API answers: error responses declared once, here.
+
+Routes name the error statuses they can answer (`errors(404, 409, 422, 503)`); every one is an
+RFC 9457 `application/problem+json` body with the `Problem` schema, and a 503 documents its
+`Retry-After`. FastAPI files a response `model` under the route's own media type
+(`application/json`), so `install` moves every 4xx/5xx body to the problem media type once the
+document is built, and writes the page-size limit, a setting, into each `limit` parameter.
+
+Not declared on purpose: 405 (an operation is one method; any other method on its path is a 405
+problem with `Allow`, described in the README) and a 500 (a bug, still answered as a problem).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from .problems import MEDIA_TYPE, Problem
+
+_WHY = {
+    400: "The body is not valid JSON.",
+    404: "The namespace or object does not exist.",
+    409: "The name is taken, or the object's state forbids the change.",
+    413: "The body (or its params) is over the configured limit.",
+    422: "A parameter or field is invalid; `errors` names each one (a JSON pointer, or `path:`, `query:`, "
+    "`header:` and the parameter's name).",
+    503: "The database or the Kubernetes apiserver is unreachable or did not answer within its timeout; "
+    "retry after `Retry-After` seconds.",
+}
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying (KUBETASK_API_RETRY_AFTER_SECONDS).",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+# The statuses of the usual kinds of route; routes add the ones particular to them.
+READ_MANY = (422, 503)  # a list or figures: no one object to miss
+READ_ONE = (404, 422, 503)
+WRITE_BODY = (400, 413, 422, 503)
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route that can answer these error statuses."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in sorted(set(statuses)):
+        out[status] = {"model": Problem, "description": _WHY[status]}
+        if status == 503:
+            out[status]["headers"] = RETRY_AFTER
+    return out
+
+
+def _document(app: FastAPI, *, max_page_size: int) -> dict[str, Any]:
+    doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content")
+                if int(status) >= 400 and content and "application/json" in content:
+                    response["content"] = {MEDIA_TYPE: content["application/json"]}
+            for param in operation.get("parameters", []):
+                _drop_null(param["schema"])
+                if param["in"] == "query" and param["name"] == "limit":
+                    param["schema"]["maximum"] = max_page_size
+    return doc
+
+
+def _drop_null(schema: dict[str, Any]) -> None:
+    """`X | None` of a query or header parameter is `anyOf: [X, null]` to FastAPI, but a parameter is
+    absent or a string, never null: declare X alone (clients and fuzzers then send what is meant)."""
+    options = schema.get("anyOf", [])
+    kept = [o for o in options if o != {"type": "null"}]
+    if len(options) == 2 and len(kept) == 1:
+        del schema["anyOf"]
+        schema.update(kept[0])
+
+
+def install(app: FastAPI, *, max_page_size: int) -> None:
+    """Serve the corrected document at the app's `openapi_url` (built once, on first request)."""
+    cache: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        if not cache:
+            cache.update(_document(app, max_page_size=max_page_size))
+        return cache
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -14,12 +14,16 @@ level, `app.add_typer(x_app, name="x")` makes them `kubetask x ...`.
 from __future__ import annotations
 
 from ._app import app
+from ._complete import completion
 from ._crds import app as crds_app
 from .config import app as config_app
 from .tasks import app as tasks_app
+from .templates import app as templates_app
 
 __all__ = ["app"]
 
 app.add_typer(crds_app)
 app.add_typer(config_app, name="config", help="Contexts: API URL, token and namespace (kubectl-style).")
 app.add_typer(tasks_app)
+app.add_typer(templates_app, name="templates", help="TaskTemplates: list, get, apply -f, delete.")
+app.command()(completion)

@@ -1,0 +1,165 @@
+"""`kubetask templates list|get|apply|delete`: TaskTemplates through the API, as kubectl handles them.
+
+`apply -f` creates a template that is absent and replaces one whose spec differs, printing
+`tasktemplate.kubetask.io/NAME created|configured|unchanged` per document (kubectl's words). The
+whole file is checked first (`_manifests`), so a bad document sends nothing; documents go in file
+order and the first one the API refuses stops the run (those before it stay applied). A
+document's `metadata.namespace` wins over the context's and the environment's namespace; one that
+contradicts an explicit `-n` is a usage error, as with kubectl.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ._client import Api, ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
+from ._complete import complete_template_names
+from ._errors import ApiError, UsageProblem
+from ._manifests import ManifestError, TemplateManifest, apply_verb, parse_templates
+from ._output import Column, OutputOpt, age_of, emit, parse_format
+
+app = typer.Typer(help="TaskTemplates: list, get, apply -f, delete.", no_args_is_help=True)
+
+KIND = "tasktemplate.kubetask.io"
+
+
+def _runs(t: dict[str, Any]) -> str:
+    spec = t.get("spec") or {}
+    return str(spec.get("handler") or " ".join(spec.get("command") or []) or "(image entrypoint)")
+
+
+def _required(t: dict[str, Any]) -> str:
+    return ",".join((t.get("spec") or {}).get("paramSchema", {}).get("required") or [])
+
+
+def _spec(key: str, *path: str) -> Any:
+    def value(t: dict[str, Any]) -> str:
+        v: Any = (t.get("spec") or {}).get(key)
+        for p in path:
+            v = v.get(p) if isinstance(v, dict) else None
+        return "" if v is None else str(v)
+
+    return value
+
+
+COLUMNS = (
+    Column("NAME", lambda t: str(t["name"])),
+    Column("RUNS", _runs),
+    Column("TIMEOUT", _spec("timeoutSeconds")),
+    Column("AGE", age_of("createdAt")),
+    Column("IMAGE", _spec("image"), wide=True),
+    Column("MAX-ATTEMPTS", _spec("retry", "maxAttempts"), wide=True),
+    Column("REQUIRED-PARAMS", _required, wide=True),
+    Column("DESCRIPTION", _spec("description"), wide=True),
+)
+
+NameArg = Annotated[str, typer.Argument(help="TaskTemplate name.", autocompletion=complete_template_names)]
+
+
+@app.command("list")
+def list_templates(
+    output: OutputOpt = None,
+    namespace: NamespaceOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """List the TaskTemplates of a namespace."""
+    fmt = parse_format(output)
+    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
+        emit(api.call("GET", api.ns("templates")), fmt, COLUMNS, many=True)
+
+
+@app.command("get")
+def get_template(
+    name: NameArg,
+    output: OutputOpt = None,
+    namespace: NamespaceOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Show one TaskTemplate (`-o yaml` for its whole spec)."""
+    fmt = parse_format(output)
+    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
+        emit(api.call("GET", api.ns("templates", name)), fmt, COLUMNS)
+
+
+def _read(path: str) -> tuple[str, str]:
+    if path == "-":
+        return sys.stdin.read(), "stdin"
+    try:
+        return Path(path).read_text(), path
+    except OSError as e:
+        raise UsageProblem(f"-f {path}: cannot read it: {e.strerror or e}") from e
+
+
+def _current(api: Api, ns: str, name: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = api.call("GET", api.ns("templates", name, namespace=ns))
+    except ApiError as e:
+        if e.status == 404:
+            return None
+        raise
+    return found
+
+
+def _apply_one(api: Api, m: TemplateManifest, ns: str) -> tuple[str, dict[str, Any]]:
+    current = _current(api, ns, m.name)
+    verb = apply_verb(None if current is None else current["spec"], m.spec)
+    body = {"name": m.name, "spec": m.spec}
+    if verb == "created":
+        current = api.call("POST", api.ns("templates", namespace=ns), json=body)
+    elif verb == "configured":
+        current = api.call("PUT", api.ns("templates", m.name, namespace=ns), json=body)
+    assert current is not None
+    return verb, current
+
+
+@app.command("apply")
+def apply_templates(
+    filename: Annotated[str, typer.Option("--filename", "-f", help="YAML or JSON file of TaskTemplates; - for stdin.")],
+    output: OutputOpt = None,
+    namespace: NamespaceOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Create or update TaskTemplates from a file, like `kubectl apply -f`."""
+    fmt = parse_format(output) if output else None
+    text, source = _read(filename)
+    try:
+        manifests = parse_templates(text, source)
+    except ManifestError as e:
+        raise UsageProblem(f"-f {e}") from e
+    for m in manifests:
+        if namespace and m.namespace and m.namespace != namespace:
+            raise UsageProblem(f"{m.where} ({m.name}): metadata.namespace {m.namespace!r} contradicts -n {namespace!r}")
+    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
+        applied = []
+        for m in manifests:
+            verb, obj = _apply_one(api, m, m.namespace or api.namespace)
+            applied.append(obj)
+            if fmt is None:
+                typer.echo(f"{KIND}/{m.name} {verb}")
+        if fmt is not None:
+            emit({"items": applied}, fmt, COLUMNS, many=True)
+
+
+@app.command("delete")
+def delete_templates(
+    names: Annotated[list[str], typer.Argument(help="TaskTemplate names.", autocompletion=complete_template_names)],
+    namespace: NamespaceOpt = None,
+    api_url: ApiUrlOpt = None,
+    token: TokenOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Delete TaskTemplates (tasks already created keep running)."""
+    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
+        for name in names:
+            api.call("DELETE", api.ns("templates", name))
+            typer.echo(f"{KIND}/{name} deleted")

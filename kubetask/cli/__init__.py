@@ -19,11 +19,13 @@ from ._crds import app as crds_app
 from .config import app as config_app
 from .tasks import app as tasks_app
 from .templates import app as templates_app
+from .watching import app as watching_app
 
 __all__ = ["app"]
 
 app.add_typer(crds_app)
 app.add_typer(config_app, name="config", help="Contexts: API URL, token and namespace (kubectl-style).")
 app.add_typer(tasks_app)
+app.add_typer(watching_app)
 app.add_typer(templates_app, name="templates", help="TaskTemplates: list, get, apply -f, delete.")
 app.command()(completion)

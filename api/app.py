@@ -71,7 +71,7 @@ def create_app(
         docs_url="/docs",
         openapi_url="/openapi.json",
     )
-    crs = CustomResources(api or load_client())
+    crs = CustomResources(api or load_client(), timeout=settings.kubernetes_timeout_seconds)
     app.state.settings = settings
     app.state.crs = crs
     app.state.sessions = sessionmaker(eng, expire_on_commit=False)

@@ -2,7 +2,10 @@
 
 Third-party errors are wrapped once here: a missing object becomes `NotFound`, a name collision
 `Conflict`, the apiserver's own validation `InvalidRequest` (with its causes), an unreachable
-apiserver `Unavailable`.
+apiserver or one that does not answer within the timeout `Unavailable` (503 either way, as the
+lead decided; the detail says which). Every call has the one timeout: the API reads single objects
+and one namespace's templates, and creates, patches and deletes single objects, all answered in
+milliseconds by a live apiserver; no call of the API watches or streams.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from kubetask.kubeapi import JSON, MERGE_PATCH, JsonApi, resource_path
 from kubetask.models import GROUP, VERSION
@@ -46,14 +50,17 @@ def _path(ns: str, plural: str, name: str | None = None) -> str:
 class CustomResources:
     """Task and TaskTemplate CRs by namespace, plural and name; every error is a `ProblemError`."""
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self.json = JsonApi(api)
+    def __init__(self, api: client.ApiClient, *, timeout: float) -> None:
+        self.json = JsonApi(api, timeout=timeout)
+        self.timeout = timeout
 
     def _call(self, what: str, method: str, path: str, body: Body | None = None, content_type: str = JSON) -> Body:
         try:
             return cast(Body, self.json.request(method, path, body=body, content_type=content_type))
         except ApiException as e:
             raise _wrap(e, what) from e
+        except Urllib3Timeout as e:
+            raise unavailable(f"{what}: Kubernetes did not answer within {self.timeout:g} s") from e
         except HTTPError as e:
             raise unavailable(f"{what}: Kubernetes is unreachable: {e}") from e
 

@@ -31,6 +31,12 @@ class ApiSettings(BaseSettings):
         description="Longest SQL statement: PostgreSQL cancels it; a server that does not answer at all is "
         "cut off 1 s later; on SQLite, the longest wait for a lock. Then 503.",
     )
+    kubernetes_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest apiserver call (a read of one object, a list of one namespace's templates, a create, "
+        "patch or delete): connecting, TLS and the answer's headers; a timed-out call is not retried. Then 503.",
+    )
     retry_after_seconds: int = Field(
         default=5, ge=1, description="`Retry-After` of a 503 problem (a dependency is unreachable or hung)."
     )

@@ -8,21 +8,59 @@ the largest costs (bench/README.md, "Why the code is shaped this way"); these ca
 as JSON and return the decoded JSON, decoded with orjson because the operator's big LISTs (a
 restart's resync) are dominated by decoding. Errors are the client's own `ApiException`
 subclasses (404 `NotFoundException`, 409 `ConflictException`, ...), so callers keep catching those.
+
+Every call has a timeout (urllib3's `total`: connecting, TLS and waiting for the answer's headers;
+then each read of the body), `JsonApi`'s own unless the call names another. A hung apiserver
+(connections accepted, nothing answered) would otherwise hold the calling thread for as long as it
+lasts. Retries: urllib3 retries a failed connect or a dropped pooled connection up to 3 times (at
+once, no backoff), as the client did before, but a timed-out attempt is final (`_Retry`): retrying
+it would multiply the wait by four, so a caller could not promise an answer within its timeout.
+Watches and log streams must not get a timeout; kubetask makes none through this module (kopf runs
+its own watches).
 """
 
 from __future__ import annotations
 
+import enum
+import json
 import os
-from typing import Any, cast
+from typing import Any, Final, Literal, cast
 from urllib.parse import quote, urlencode
 
 import orjson
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.client.rest import RESTResponse
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.util.retry import Retry
 
 Body = dict[str, Any]
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+
+
+class _Default(enum.Enum):
+    TIMEOUT = "the JsonApi's own timeout"
+
+
+DEFAULT_TIMEOUT: Final = _Default.TIMEOUT
+Timeout = float | None | Literal[_Default.TIMEOUT]
+
+
+class _Retry(Retry):
+    """urllib3's default retries, except that a timeout is raised at once instead of retried."""
+
+    def increment(self, *args: Any, **kwargs: Any) -> _Retry:
+        error = kwargs.get("error")
+        if isinstance(error, Urllib3Timeout):
+            raise error
+        return super().increment(*args, **kwargs)
+
+
+# urllib3's default: 3 retries of connects and of reads that broke off (a pooled connection the
+# server closed); reads of POST and PATCH are never retried (urllib3's allowed_methods)
+RETRIES = _Retry(3, redirect=False)
 
 
 def load_client(user_agent: str | None = None) -> client.ApiClient:
@@ -73,10 +111,13 @@ def resource_path(
 
 
 class JsonApi:
-    """Requests with dict bodies; one instance is safe to share between threads (urllib3's pool is)."""
+    """Requests with dict bodies; one instance is safe to share between threads (urllib3's pool is).
 
-    def __init__(self, api: client.ApiClient) -> None:
+    `timeout` (seconds; None: none) bounds each call that names no timeout of its own."""
+
+    def __init__(self, api: client.ApiClient, *, timeout: float | None = None) -> None:
         self.api = api
+        self.timeout = timeout
 
     def request(
         self,
@@ -87,14 +128,30 @@ class JsonApi:
         query: dict[str, str] | None = None,
         content_type: str = JSON,
         decode: bool = True,
+        timeout: Timeout = DEFAULT_TIMEOUT,
     ) -> Any:
-        """One call; the decoded JSON answer (None when `decode` is false: the body is read and dropped)."""
+        """One call; the decoded JSON answer (None when `decode` is false: the body is read and dropped).
+
+        Raises `ApiException` for an answer outside 2xx, urllib3's `TimeoutError` when the apiserver
+        did not answer within `timeout` (default: the instance's), another urllib3 `HTTPError` when it
+        could not be reached."""
         url = str(self.api.configuration.host) + path
         if query:
             url += "?" + urlencode(query)
         headers = {**self.api.default_headers, "Accept": JSON, "Content-Type": content_type}
         self.api.update_params_for_auth(headers, [], ["BearerToken"], path, method, body)
-        response = self.api.call_api(method, url, headers, body)
+        seconds = self.timeout if timeout is DEFAULT_TIMEOUT else timeout
+        # the pool directly, not ApiClient.call_api: its rest client gives no say over retries
+        raw = self.api.rest_client.pool_manager.request(
+            method,
+            url,
+            body=None if body is None else json.dumps(body),
+            headers=headers,
+            timeout=urllib3.Timeout(total=seconds) if seconds is not None else None,
+            retries=RETRIES,
+            preload_content=False,
+        )
+        response = RESTResponse(raw)
         data = response.read()  # type: ignore[no-untyped-call]
         if not 200 <= response.status <= 299:
             raise ApiException.from_response(http_resp=response, body=data.decode("utf-8", "replace"), data=None)
@@ -109,13 +166,20 @@ class JsonApi:
                 return None
             raise
 
-    def list(self, path: str, label_selector: str | None = None, *, cached: bool = False) -> list[Body]:
+    def list(
+        self,
+        path: str,
+        label_selector: str | None = None,
+        *,
+        cached: bool = False,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+    ) -> list[Body]:
         """The items; `cached` serves them from the apiserver's watch cache (`resourceVersion=0`): no
-        etcd read, but possibly a moment behind it."""
+        etcd read, but possibly a moment behind it. `timeout`: for listings larger than one call's."""
         query = {"labelSelector": label_selector} if label_selector else {}
         if cached:
             query["resourceVersion"] = "0"
-        return cast(list[Body], self.request("GET", path, query=query or None)["items"])
+        return cast(list[Body], self.request("GET", path, query=query or None, timeout=timeout)["items"])
 
     def create(self, path: str, body: Body, *, decode: bool = True) -> Body | None:
         return cast(Body | None, self.request("POST", path, body=body, decode=decode))

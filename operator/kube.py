@@ -1,5 +1,9 @@
 """The operator's reads and writes on the apiserver, and nothing else: no decisions, no memory.
 
+Every call has a timeout (kubetask.kubeapi): `timeout` for the calls about one Task, `list_timeout`
+for the cluster-wide listings of a resync or sweep, so a hung apiserver fails a reconcile or a
+resync instead of holding its thread forever.
+
 Reads of Tasks go to etcd (quorum reads), so a reconcile after a restart sees exactly what exists;
 Job creation is guarded by the deterministic Job name (409 = already there), and `create_job`
 reports which of the three outcomes happened instead of acting on it. Every write is counted, so
@@ -26,6 +30,9 @@ from kubetask.reconcile import Event
 from .events import EventRecorder, event_body
 
 JSON_PATCH = "application/json-patch+json"
+# defaults of KUBETASK_OPERATOR_KUBERNETES_TIMEOUT_SECONDS and _LIST_TIMEOUT_SECONDS (reasons in settings.py)
+CALL_TIMEOUT_SECONDS = 30.0
+LIST_TIMEOUT_SECONDS = 300.0
 
 
 def task_path(ns: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
@@ -65,8 +72,15 @@ class JobCreate(enum.Enum):
 class Apiserver:
     """One operator process's reads and writes; safe to share between reconciles (threads)."""
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self.json = JsonApi(api)
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        timeout: float = CALL_TIMEOUT_SECONDS,
+        list_timeout: float = LIST_TIMEOUT_SECONDS,
+    ) -> None:
+        self.json = JsonApi(api, timeout=timeout)
+        self.list_timeout = list_timeout
         self.events = EventRecorder(self.json)
         self._guard = threading.Lock()
         # writes made so far ("status", "job-create", "job-delete"): the recovery sweep reports what it changed
@@ -88,7 +102,7 @@ class Apiserver:
 
     def list_tasks(self) -> list[Body]:
         """Every Task of the cluster, in one LIST."""
-        return self.json.list(task_path())
+        return self.json.list(task_path(), timeout=self.list_timeout)
 
     def get_template(self, ns: str, name: str) -> TaskTemplateSpec | None:
         body = self.json.get(resource_path(GROUP, VERSION, "tasktemplates", ns, name))
@@ -122,13 +136,13 @@ class Apiserver:
 
         For a full resync: call it right after listing the Tasks, so no Job or pod can be older than
         the Task it is decided with (the same order the per-Task reads follow)."""
-        jobs = self.json.list(job_path(), LABEL_TASK_UID)
-        pods = self.json.list(pod_path(), LABEL_TASK_UID)
+        jobs = self.json.list(job_path(), LABEL_TASK_UID, timeout=self.list_timeout)
+        pods = self.json.list(pod_path(), LABEL_TASK_UID, timeout=self.list_timeout)
         return observations_by_task(jobs, pods)
 
     def list_task_jobs(self) -> list[Body]:
         """Every Job labelled with a Task uid, as JSON."""
-        return self.json.list(job_path(), LABEL_TASK_UID)
+        return self.json.list(job_path(), LABEL_TASK_UID, timeout=self.list_timeout)
 
     # -- writes --------------------------------------------------------------------------------
 

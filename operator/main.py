@@ -104,16 +104,29 @@ def login_with_user_agent(user_agent: str) -> None:
 
 def _resync_all(reconciler: Reconciler) -> None:
     """On start or on taking the lead: re-derive every Task (and re-arm wake-ups and TTLs) from one
-    listing of Tasks, Jobs and pods; kopf's own re-listed Task events wait meanwhile (`Reconciler.hold`)."""
-    t0 = time.monotonic()
-    reconciler.hold()
-    try:
-        n = sweep.resync(reconciler, include_final=True)
-    finally:
-        replayed = reconciler.release()
-    logging.getLogger("kubetask.operator").info(
-        "resync: %d tasks reconciled in %.1fs (%d changed meanwhile)", n, time.monotonic() - t0, replayed
-    )
+    listing of Tasks, Jobs and pods; kopf's own re-listed Task events wait meanwhile (`Reconciler.hold`).
+
+    A listing that fails (the apiserver unreachable, or not answering within the list timeout) is
+    tried again with capped backoff while this replica acts: the periodic sweep would come only
+    much later and skips finished Tasks, whose TTLs this resync re-arms. Held events are handled
+    between tries."""
+    log = logging.getLogger("kubetask.operator")
+    delay = 1.0
+    while reconciler.acting():
+        t0 = time.monotonic()
+        reconciler.hold()
+        try:
+            n = sweep.resync(reconciler, include_final=True)
+        except Exception:
+            log.exception("resync failed; trying again in %.0fs", delay)
+            n = None
+        finally:
+            replayed = reconciler.release()
+        if n is not None:
+            log.info("resync: %d tasks reconciled in %.1fs (%d changed meanwhile)", n, time.monotonic() - t0, replayed)
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 60.0)
 
 
 def main() -> None:
@@ -125,7 +138,7 @@ def main() -> None:
         mirror.start()
     api = load_client(settings.user_agent)
     login_with_user_agent(settings.user_agent)
-    apiserver = Apiserver(api)
+    apiserver = Apiserver(api, timeout=settings.kubernetes_timeout_seconds, list_timeout=settings.list_timeout_seconds)
     reconciler = Reconciler(apiserver, mirror)
     requeue = Requeue(reconciler.reconcile)
     reconciler.requeue = requeue.at

@@ -9,6 +9,8 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .kube import CALL_TIMEOUT_SECONDS, LIST_TIMEOUT_SECONDS
+
 
 class OperatorSettings(BaseSettings):
     """Validated at start; see docs in README.md (Operator settings)."""
@@ -29,6 +31,20 @@ class OperatorSettings(BaseSettings):
         description="How often every unfinished task is re-checked even without events. Each sweep costs a few "
         "API calls per unfinished Task, so with many pending Tasks a short period keeps the apiserver busy; "
         "events and the start-up resync do the work, the sweep is a rare safety net. SIGUSR1 runs one at once.",
+    )
+    kubernetes_timeout_seconds: float = Field(
+        default=CALL_TIMEOUT_SECONDS,
+        gt=0,
+        description="Longest apiserver call about one Task (its reads, Job and status writes, Events): connecting, "
+        "TLS and the answer's headers; a timed-out call is not retried, the reconcile fails and the sweep or the "
+        "next event repairs it. Generous: a live apiserver answers these in milliseconds, a busy one in seconds.",
+    )
+    list_timeout_seconds: float = Field(
+        default=LIST_TIMEOUT_SECONDS,
+        gt=0,
+        description="Longest cluster-wide listing (every Task, every Task's Jobs and pods: the start-up resync and "
+        "the sweep); tens of thousands of objects take tens of seconds on a busy apiserver. kopf's own watches are "
+        "kopf's (no timeout of ours).",
     )
     database_url: str | None = Field(
         default=None,

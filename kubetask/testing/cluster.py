@@ -62,6 +62,14 @@ class Cluster:
                 raise
         wait_for(f"audit entry of {name}", lambda: log.requests(since=mark, resource="tasks", name=name), timeout)
 
+    def apiserver_pid(self) -> int:
+        """The running kube-apiserver's pid (cluster.sh keeps "pid name exe" lines in DIR/pids)."""
+        for line in (self.dir / "pids").read_text().splitlines():
+            pid, name, *_ = line.split()
+            if name == "kube-apiserver":
+                return int(pid)
+        raise AssertionError(f"no kube-apiserver in {self.dir / 'pids'}")
+
     def restart_apiserver(self) -> None:
         script = Path(__file__).resolve().parents[2] / "scripts/cluster/cluster.sh"
         r = subprocess.run(
@@ -181,6 +189,25 @@ class OperatorProcess:
         except AssertionError:  # wait_for's timeout: the callers (tests, the benchmark) report it themselves
             return False
         return True
+
+
+@contextmanager
+def control_plane(directory: Path, crds: Path, timeout: float = 300) -> Iterator[Cluster]:
+    """A cluster of the caller's own without a node (etcd, kube-apiserver, controller-manager; pods stay
+    Pending), with the CRDs in `crds` and no audit log; stopped afterwards, whatever happened.
+
+    For tests that hang or stop the apiserver: the session's cluster stays undisturbed."""
+    script = Path(__file__).resolve().parents[2] / "scripts/cluster/cluster.sh"
+    env = {**os.environ, "KUBETASK_NO_NODE": "1", "KUBETASK_CRDS": str(crds), "KUBETASK_AUDIT": "0"}
+    try:  # `down` whenever `up` began: a failed `up` has started part of the cluster already
+        up = subprocess.run(
+            ["bash", str(script), "up", str(directory)], capture_output=True, text=True, timeout=timeout, env=env
+        )
+        if up.returncode:
+            raise AssertionError(f"control plane did not start:\n{up.stderr[-3000:]}")
+        yield Cluster(dir=directory, kubeconfig=Path(up.stdout.split()[-1]))
+    finally:
+        subprocess.run(["bash", str(script), "down", str(directory)], capture_output=True, timeout=120)
 
 
 @contextmanager

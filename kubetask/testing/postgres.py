@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psycopg
@@ -93,7 +93,8 @@ def paused(pids: Iterable[int]) -> Iterator[None]:
         yield
     finally:
         for pid in stopped:
-            os.kill(pid, signal.SIGCONT)
+            with suppress(ProcessLookupError):  # a backend may have ended meanwhile
+                os.kill(pid, signal.SIGCONT)
 
 
 @contextmanager
@@ -105,5 +106,6 @@ def throwaway_postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         for pid in server.pids():
-            os.kill(pid, signal.SIGCONT)
+            with suppress(ProcessLookupError):  # a backend may have ended since it was listed
+                os.kill(pid, signal.SIGCONT)
         server.destroy()

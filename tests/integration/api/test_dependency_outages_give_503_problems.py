@@ -1,0 +1,255 @@
+"""Every operation of the OpenAPI document, sent in parallel while PostgreSQL is stopped, while it
+is hung (SIGSTOP) and while the apiserver is hung (SIGSTOP): each one that needs the missing
+dependency answers a 503 problem with Retry-After, no sooner than that dependency's timeout and
+within it plus 5 s; the others keep their usual answers; all of them work again once it is back.
+
+The dependencies are the module's own, never the session's: a control plane without a node
+(etcd, kube-apiserver, controller-manager) started for these three scenarios and a throwaway
+PostgreSQL. The app runs in-process with 2-second timeouts; a request that hung would hold its
+whole batch, and the batch has a bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+from kubetask.api.app import create_app
+from kubetask.api.settings import ApiSettings
+from kubetask.operator.kube import Apiserver
+from kubetask.store import deadlines
+from kubetask.testing.cluster import Cluster, control_plane, create, task, template
+from kubetask.testing.postgres import PostgresServer, paused, throwaway_postgres
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[3]
+NS = "outage"
+K, S = "kubernetes", "database"
+TIMEOUT = 2  # every timeout of the app under test, seconds (2: libpq's least connect timeout)
+SLACK = 5  # an answer may come this much later than its dependency's timeout
+# Earliest and latest 503 for a call that needs a hung dependency. A hung database costs the checkout
+# ping of a pooled connection, then a new connection's connect timeout (deadlines.py, README); a
+# timed-out apiserver call is never retried (kubetask.kubeapi).
+HUNG = {
+    S: (TIMEOUT - 0.25, deadlines.PING_SECONDS + TIMEOUT + deadlines.GRACE_SECONDS + SLACK),
+    K: (TIMEOUT - 0.25, TIMEOUT + SLACK),
+}
+STOPPED_DATABASE_BOUND = TIMEOUT + SLACK  # refused at once; the bound only says nothing waited long
+BATCH_SECONDS = max(bound for _, bound in HUNG.values()) + 10
+
+
+@dataclass(frozen=True)
+class Call:
+    operation: str  # "METHOD /path/{template}" as in the OpenAPI document
+    path: str
+    needs: frozenset[str]
+    json: Any = None
+    headers: dict[str, str] | None = None
+
+    @property
+    def method(self) -> str:
+        return self.operation.split()[0]
+
+
+def _call(operation: str, path: str, *needs: str, **kw: Any) -> Call:
+    return Call(operation, path, frozenset(needs), **kw)
+
+
+def _calls() -> list[Call]:
+    """At least one call per operation, with what it needs: a live Task `live` and a template `echo`
+    exist in namespace NS, `ghost` exists nowhere (so history is asked), no dead letters."""
+    v1, ns = "/api/v1", f"/api/v1/namespaces/{NS}"
+    task_op, tmpl_op, dl_op = (f"{v1}/namespaces/{{ns}}/{kind}" for kind in ("tasks", "templates", "deadletters"))
+    submit = {"template": "echo", "params": {"message": "hi"}}
+    echo = {"name": "echo", "spec": {"image": "kubetask/executor:dev", "handler": "echo"}}
+    return [
+        _call("GET /healthz", "/healthz"),
+        _call("GET /readyz", "/readyz", S, K),
+        _call(f"POST {task_op}", f"{ns}/tasks", K, json=submit),  # no key: no history lookup
+        _call(f"POST {task_op}", f"{ns}/tasks", S, K, json=submit, headers={"Idempotency-Key": "outage"}),
+        _call(f"GET {task_op}", f"{ns}/tasks?phase=Failed&sort=name", S),
+        _call(f"GET {v1}/tasks", f"{v1}/tasks", S),
+        _call(f"GET {task_op}/{{name}}", f"{ns}/tasks/live", K),
+        _call(f"GET {task_op}/{{name}}", f"{ns}/tasks/ghost", K, S),  # not in the cluster: history is asked
+        _call(f"GET {task_op}/{{name}}/attempts", f"{ns}/tasks/live/attempts", K),
+        _call(f"GET {task_op}/{{name}}/attempts", f"{ns}/tasks/ghost/attempts", K, S),
+        _call(f"GET {task_op}/{{name}}/events", f"{ns}/tasks/live/events", K),
+        _call(f"GET {task_op}/{{name}}/events", f"{ns}/tasks/ghost/events", K, S),
+        _call(f"POST {task_op}/{{name}}/cancel", f"{ns}/tasks/live/cancel", K),
+        _call(f"DELETE {task_op}/{{name}}", f"{ns}/tasks/ghost", K),
+        _call(f"POST {tmpl_op}", f"{ns}/templates", K, json=echo),  # 409: it exists
+        _call(f"GET {tmpl_op}", f"{ns}/templates", K),
+        _call(f"GET {tmpl_op}/{{name}}", f"{ns}/templates/echo", K),
+        _call(f"PUT {tmpl_op}/{{name}}", f"{ns}/templates/echo", K, json=echo),
+        _call(f"DELETE {tmpl_op}/{{name}}", f"{ns}/templates/ghost", K),
+        _call(f"GET {v1}/stats", f"{v1}/stats?window=3600", S),
+        _call(f"GET {v1}/deadletters", f"{v1}/deadletters", S),
+        _call(f"GET {dl_op}", f"{ns}/deadletters", S),
+        _call(f"POST {dl_op}/{{name}}/redrive", f"{ns}/deadletters/ghost/redrive", S),
+        _call(f"POST {v1}/deadletters/redrive", f"{v1}/deadletters/redrive", S, json={"namespace": NS}),
+        _call(f"DELETE {dl_op}/{{name}}", f"{ns}/deadletters/ghost", S),
+    ]
+
+
+@dataclass(frozen=True)
+class Answer:
+    call: Call
+    status: int
+    headers: httpx.Headers
+    body: Any
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.call.method} {self.call.path}: {self.status} after {self.seconds:.1f} s {self.body}"
+
+
+def _in_time(fn: Callable[[], T], seconds: float) -> T:
+    """fn() in a thread of its own; fails when it has not returned after `seconds` (the thread is left
+    blocked, so the test goes on to resume the dependency instead of hanging with it)."""
+    out: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except BaseException as e:
+            errors.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if errors:
+        raise errors[0]
+    if not out:
+        raise AssertionError(f"no answer within {seconds} s")
+    return out[0]
+
+
+def _send(app: FastAPI, calls: list[Call]) -> list[Answer]:
+    """All calls at once, through the app in-process; each answer with the time it took."""
+
+    async def one(client: httpx.AsyncClient, c: Call) -> Answer:
+        start = time.monotonic()
+        r = await client.request(c.method, c.path, json=c.json, headers=c.headers)
+        body = r.json() if r.content else None
+        return Answer(c, r.status_code, r.headers, body, time.monotonic() - start)
+
+    async def every() -> list[Answer]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return list(await asyncio.gather(*(one(client, c) for c in calls)))
+
+    return _in_time(lambda: asyncio.run(every()), BATCH_SECONDS)
+
+
+def _wrong(answers: list[Answer], out: str | None, bounds: tuple[float, float]) -> list[str]:
+    """What is wrong with `answers` while dependency `out` (None: none) is out: a call that needs it
+    must be a 503 problem with Retry-After naming it, answered within `bounds` seconds; any other
+    must answer as usual (no 5xx), in time too."""
+    wrong = []
+    for a in answers:
+        if out in a.call.needs:
+            problem = a.body if isinstance(a.body, dict) else {}
+            if a.status != 503:
+                wrong.append(f"{a}: not a 503")
+            elif not a.headers.get("content-type", "").startswith("application/problem+json"):
+                wrong.append(f"{a}: content-type {a.headers.get('content-type')}")
+            elif not a.headers.get("retry-after", "").isdigit():
+                wrong.append(f"{a}: no Retry-After")
+            elif problem.get("status") != 503 or out not in problem.get("detail", "").lower():
+                wrong.append(f"{a}: the problem does not name the {out}")
+            elif not bounds[0] <= a.seconds <= bounds[1]:
+                wrong.append(f"{a}: outside {bounds[0]:.1f}..{bounds[1]:.1f} s")
+        elif a.status >= 500 or a.seconds > SLACK:
+            wrong.append(f"{a}: needs no {out}, yet failed or was slow")
+    return wrong
+
+
+@pytest.fixture(scope="module")
+def own_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with control_plane(tmp_path_factory.mktemp("outage-k8s"), ROOT / "crds") as cp:
+        cp.core().create_namespace({"metadata": {"name": NS}})
+        create(cp, NS, "tasktemplates", template("echo", handler="echo", paramSchema={"type": "object"}))
+        create(cp, NS, "tasks", task("live", templateRef={"name": "echo"}, params={"message": "hi"}))
+        yield cp
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[PostgresServer]:
+    with throwaway_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def app(own_control_plane: Cluster, own_postgres: PostgresServer) -> Iterator[FastAPI]:
+    """The API on the module's dependencies, every timeout TIMEOUT, its pool warmed by one batch."""
+    settings = ApiSettings(
+        database_url=own_postgres.new_database(),
+        database_connect_timeout_seconds=TIMEOUT,
+        database_statement_timeout_seconds=TIMEOUT,
+        kubernetes_timeout_seconds=TIMEOUT,
+    )
+    application = create_app(settings, api=own_control_plane.api())
+    try:
+        assert _wrong(_send(application, _calls()), None, (0, SLACK)) == []
+        yield application
+    finally:
+        application.state.sessions.kw["bind"].dispose()  # no lifespan without a server: close the pool here
+
+
+def test_every_operation_is_covered(app: FastAPI) -> None:
+    ops = {f"{m.upper()} {p}" for p, methods in app.openapi()["paths"].items() for m in methods}
+    assert ops == {c.operation for c in _calls()}
+
+
+def test_database_stopped_gives_503_problems_at_once_and_recovers(app: FastAPI, own_postgres: PostgresServer) -> None:
+    own_postgres.stop()
+    try:
+        answers = _send(app, _calls())
+    finally:
+        own_postgres.start()
+    assert _wrong(answers, S, (0, STOPPED_DATABASE_BOUND)) == []
+    # pooled connections that died with the server are replaced on checkout
+    assert _wrong(_send(app, _calls()), None, (0, SLACK)) == []
+
+
+def test_database_hung_gives_503_problems_in_time_and_recovers(app: FastAPI, own_postgres: PostgresServer) -> None:
+    with paused(own_postgres.pids()):
+        answers = _send(app, _calls())
+    assert _wrong(answers, S, HUNG[S]) == []
+    assert _wrong(_send(app, _calls()), None, (0, SLACK)) == []
+
+
+def test_apiserver_hung_gives_503_problems_in_time_and_recovers(app: FastAPI, own_control_plane: Cluster) -> None:
+    operator = Apiserver(own_control_plane.api(), timeout=TIMEOUT, list_timeout=TIMEOUT + 1)
+    operator_calls: dict[str, tuple[Callable[[], object], float]] = {
+        "get_task": (lambda: operator.get_task(NS, "live"), TIMEOUT),
+        "list_tasks": (operator.list_tasks, TIMEOUT + 1),
+    }
+    slow_or_wrong = []
+    with paused([own_control_plane.apiserver_pid()]):
+        answers = _send(app, _calls())
+        # the operator's calls are bounded too: a per-Task read by its timeout, a listing by the longer one
+        for what, (call, seconds) in operator_calls.items():
+            start = time.monotonic()
+            try:
+                _in_time(call, BATCH_SECONDS)
+            except Urllib3Timeout:
+                if not seconds - 0.25 <= time.monotonic() - start <= seconds + SLACK:
+                    slow_or_wrong.append(f"operator {what}: timed out after {time.monotonic() - start:.1f} s")
+            except Exception as e:
+                slow_or_wrong.append(f"operator {what}: {e!r} after {time.monotonic() - start:.1f} s, not a timeout")
+            else:
+                slow_or_wrong.append(f"operator {what}: answered")
+    assert _wrong(answers, K, HUNG[K]) + slow_or_wrong == []
+    assert _wrong(_send(app, _calls()), None, (0, SLACK)) == []

@@ -152,12 +152,19 @@ def _send(app: FastAPI, calls: list[Call]) -> list[Answer]:
     return _in_time(lambda: asyncio.run(every()), BATCH_SECONDS)
 
 
-def _wrong(answers: list[Answer], out: str | None, bounds: tuple[float, float]) -> list[str]:
+def _documented(app: FastAPI, a: Answer) -> bool:
+    method, path = a.call.operation.split()
+    return str(a.status) in app.openapi()["paths"][path][method.lower()]["responses"]
+
+
+def _wrong(app: FastAPI, answers: list[Answer], out: str | None, bounds: tuple[float, float]) -> list[str]:
     """What is wrong with `answers` while dependency `out` (None: none) is out: a call that needs it
     must be a 503 problem with Retry-After naming it, answered within `bounds` seconds; any other
-    must answer as usual (no 5xx), in time too."""
+    must answer as usual (no 5xx), in time too; every status must be one its operation documents."""
     wrong = []
     for a in answers:
+        if not _documented(app, a):
+            wrong.append(f"{a}: status not among the operation's documented responses")
         if out in a.call.needs:
             problem = a.body if isinstance(a.body, dict) else {}
             if a.status != 503:
@@ -201,7 +208,7 @@ def app(own_control_plane: Cluster, own_postgres: PostgresServer) -> Iterator[Fa
     )
     application = create_app(settings, api=own_control_plane.api())
     try:
-        assert _wrong(_send(application, _calls()), None, (0, SLACK)) == []
+        assert _wrong(application, _send(application, _calls()), None, (0, SLACK)) == []
         yield application
     finally:
         application.state.sessions.kw["bind"].dispose()  # no lifespan without a server: close the pool here
@@ -218,16 +225,16 @@ def test_database_stopped_gives_503_problems_at_once_and_recovers(app: FastAPI, 
         answers = _send(app, _calls())
     finally:
         own_postgres.start()
-    assert _wrong(answers, S, (0, STOPPED_DATABASE_BOUND)) == []
+    assert _wrong(app, answers, S, (0, STOPPED_DATABASE_BOUND)) == []
     # pooled connections that died with the server are replaced on checkout
-    assert _wrong(_send(app, _calls()), None, (0, SLACK)) == []
+    assert _wrong(app, _send(app, _calls()), None, (0, SLACK)) == []
 
 
 def test_database_hung_gives_503_problems_in_time_and_recovers(app: FastAPI, own_postgres: PostgresServer) -> None:
     with paused(own_postgres.pids()):
         answers = _send(app, _calls())
-    assert _wrong(answers, S, HUNG[S]) == []
-    assert _wrong(_send(app, _calls()), None, (0, SLACK)) == []
+    assert _wrong(app, answers, S, HUNG[S]) == []
+    assert _wrong(app, _send(app, _calls()), None, (0, SLACK)) == []
 
 
 def test_apiserver_hung_gives_503_problems_in_time_and_recovers(app: FastAPI, own_control_plane: Cluster) -> None:
@@ -251,5 +258,5 @@ def test_apiserver_hung_gives_503_problems_in_time_and_recovers(app: FastAPI, ow
                 slow_or_wrong.append(f"operator {what}: {e!r} after {time.monotonic() - start:.1f} s, not a timeout")
             else:
                 slow_or_wrong.append(f"operator {what}: answered")
-    assert _wrong(answers, K, HUNG[K]) + slow_or_wrong == []
-    assert _wrong(_send(app, _calls()), None, (0, SLACK)) == []
+    assert _wrong(app, answers, K, HUNG[K]) + slow_or_wrong == []
+    assert _wrong(app, _send(app, _calls()), None, (0, SLACK)) == []

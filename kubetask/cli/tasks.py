@@ -15,6 +15,7 @@ import typer
 
 from . import _following
 from ._client import Api, ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
+from ._complete import complete_task_names, complete_template_names
 from ._errors import UsageProblem
 from ._output import Format, OutputOpt, emit, parse_format
 from ._params import check_params, duration_seconds, labels_from, params_from
@@ -22,7 +23,7 @@ from ._taskview import ATTEMPT_COLUMNS, EVENT_COLUMNS, phases_for, task_columns
 
 app = typer.Typer()
 
-NameArg = Annotated[str, typer.Argument(help="Task name.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(help="Task name.", show_default=False, autocompletion=complete_task_names)]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE (YAML value); repeatable.")]
 LabelOpt = Annotated[list[str] | None, typer.Option("--label", "-l", help="Label KEY=VALUE; repeatable.")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Block until the task is final; print its result.")]
@@ -76,7 +77,9 @@ def _read_file(path: Path | None) -> str | None:
 
 @app.command()
 def submit(
-    template: Annotated[str, typer.Argument(help="TaskTemplate name.", show_default=False)],
+    template: Annotated[
+        str, typer.Argument(help="TaskTemplate name.", show_default=False, autocompletion=complete_template_names)
+    ],
     param: ParamOpt = None,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Params as a YAML/JSON mapping ('-': stdin).")

@@ -15,6 +15,7 @@ import typer
 from rich.live import Live
 
 from ._client import Api, ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
+from ._complete import complete_task_names
 from ._output import console, table
 from ._taskview import is_final, task_columns
 from .tasks import list_params
@@ -31,7 +32,10 @@ def _rows(api: Api, names: list[str], path: str, query: dict[str, Any]) -> list[
 
 @app.command()
 def watch(
-    names: Annotated[list[str] | None, typer.Argument(help="Tasks to follow (default: the list filters).")] = None,
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Tasks to follow (default: the list filters).", autocompletion=complete_task_names),
+    ] = None,
     phase: Annotated[list[str] | None, typer.Option("--phase", help="Phase, or !Phase to exclude; repeatable.")] = None,
     template: Annotated[list[str] | None, typer.Option("--template", help="Only this template; repeatable.")] = None,
     selector: Annotated[str | None, typer.Option("--selector", "-l", help="Label selector.")] = None,

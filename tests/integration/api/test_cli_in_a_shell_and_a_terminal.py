@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kubetask.testing.cluster import Cluster, create, template, wait_task
+from kubetask.testing.cluster import Cluster, create, template, wait_for, wait_task
 
 KUBETASK = str(Path(sys.executable).parent / "kubetask")
 
@@ -135,3 +135,35 @@ def test_watch_redraws_one_table_in_place_until_the_task_is_final(cluster: Clust
     shown = [line.split() for line in screen.lines if line.strip()]
     assert shown[0] == ["NAME", "TEMPLATE", "PHASE", "ATTEMPTS", "DURATION", "AGE"], screen.lines
     assert shown[1][:3] == ["slow", "sleep", "Succeeded"] and len(shown) == 2, screen.lines
+
+
+def _complete(words: str, env: dict[str, str]) -> list[str]:
+    """What bash completion offers for the last word of `words` (click's protocol, as the script runs it)."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    r = subprocess.run(
+        [KUBETASK],
+        env=env | {"_KUBETASK_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(cword)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()  # typer's bash protocol: one name per line
+
+
+def test_shell_completion_offers_task_and_template_names(cluster: Cluster, namespace: str, env) -> None:
+    create(cluster, namespace, "tasktemplates", template("echo", handler="echo"))
+    create(cluster, namespace, "tasktemplates", template("echo-2", handler="echo"))
+    for name in ("alpha", "alpine", "beta"):
+        assert _sh(f"{KUBETASK} submit echo --name {name} -p message=x --wait", env).returncode == 0
+    assert _complete("kubetask submit ec", env) == ["echo", "echo-2"]
+
+    def offered() -> list[str] | None:  # task names come from the history the operator mirrors
+        names = _complete("kubetask get al", env)
+        return names if len(names) == 2 else None
+
+    assert sorted(wait_for("alpha and alpine offered", offered)) == ["alpha", "alpine"]
+    for command in ("history", "cancel", "resubmit", "delete", "watch"):
+        assert "beta" in _complete(f"kubetask {command} b", env), command
+    down = env | {"KUBETASK_API_URL": "http://127.0.0.1:9"}
+    assert _complete("kubetask get a", down) == []  # nothing offered, and nothing printed into the prompt

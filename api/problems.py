@@ -9,8 +9,9 @@ ProblemError                    (any status; carries type, title, detail, per-fi
 
 SQLAlchemy's errors are mapped here too, once, not per route: a database that refuses, drops or
 does not answer a connection or a statement within its timeout (`OperationalError`,
-`InterfaceError`, an invalidated connection, the pool's `TimeoutError`) is a 503 with
-`Retry-After`; any other `DBAPIError` is a bug, still answered as a 500 problem, never a bare 500.
+`InterfaceError`, an invalidated connection, the pool's `TimeoutError`, SQLAlchemy's complaint
+about a connection that died under it) is a 503 with `Retry-After`; any other SQLAlchemy error is
+a bug, still answered as a 500 problem, never a bare 500.
 """
 
 from __future__ import annotations
@@ -116,6 +117,15 @@ def _first_line(e: BaseException) -> str:
     return (lines[0] if lines else type(cause).__name__)[:300]
 
 
+def _connection_lost(e: sa_exc.SQLAlchemyError) -> bool:
+    """SQLAlchemy's own errors about a connection that died under it, not about a query: the rollback
+    it demands after a connection was invalidated mid-transaction, and a Connection used once closed
+    (seen after a PostgreSQL restart). Other `InvalidRequestError`s are bugs."""
+    if isinstance(e, sa_exc.PendingRollbackError):
+        return True
+    return isinstance(e, sa_exc.ResourceClosedError) and "connection is closed" in str(e).lower()
+
+
 def database_problem(e: sa_exc.SQLAlchemyError) -> ProblemError:
     """The problem for a database error: 503 when the database is unreachable or hung, else 500."""
     if isinstance(e, sa_exc.TimeoutError):
@@ -124,6 +134,8 @@ def database_problem(e: sa_exc.SQLAlchemyError) -> ProblemError:
         isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated
     ):
         return unavailable(f"database unavailable: {_first_line(e)}")
+    if _connection_lost(e):
+        return unavailable(f"database unavailable: the connection was lost ({_first_line(e)})")
     return ProblemError(500, "internal", "Internal error", f"database error: {type(e).__name__}")
 
 
@@ -141,8 +153,8 @@ def install(app: FastAPI, *, retry_after: int = 5) -> None:
     async def _problem(request: Request, exc: ProblemError) -> JSONResponse:
         return _response(request, exc)
 
-    @app.exception_handler(sa_exc.DBAPIError)
-    @app.exception_handler(sa_exc.TimeoutError)
+    # every SQLAlchemy error, not only the DBAPI's: an unmapped one is a 500 problem, never a bare 500
+    @app.exception_handler(sa_exc.SQLAlchemyError)
     async def _database(request: Request, exc: sa_exc.SQLAlchemyError) -> JSONResponse:
         return _response(request, database_problem(exc))
 

@@ -7,9 +7,11 @@ import socket
 import threading
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import exc as sa_exc
 
-from kubetask.api.problems import database_problem
+from kubetask.api.problems import database_problem, install
 from kubetask.store import deadlines
 
 
@@ -32,7 +34,18 @@ CASES = [
         "server closed",
         id="invalidated",
     ),
+    pytest.param(sa_exc.ResourceClosedError("This Connection is closed"), 503, "connection was lost", id="closed"),
+    pytest.param(
+        sa_exc.PendingRollbackError("Can't reconnect until invalid transaction is rolled back"),
+        503,
+        "lost",
+        id="rollback",
+    ),
     pytest.param(sa_exc.IntegrityError("INSERT", {}, _Orig("duplicate key")), 500, "IntegrityError", id="bug"),
+    pytest.param(
+        sa_exc.ResourceClosedError("This result object is closed."), 500, "ResourceClosedError", id="closed-result"
+    ),
+    pytest.param(sa_exc.InvalidRequestError("no such attribute"), 500, "InvalidRequestError", id="misuse"),
 ]
 
 
@@ -43,6 +56,27 @@ def test_database_errors_become_problems(error: sa_exc.SQLAlchemyError, status: 
     assert said in p.detail
     assert "\n" not in p.detail  # one line: libpq's hints stay in the log
     assert p.body()["type"].endswith("unavailable" if status == 503 else "internal")
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        pytest.param(sa_exc.ResourceClosedError("This Connection is closed"), 503, id="closed-connection"),
+        pytest.param(sa_exc.InvalidRequestError("no such attribute"), 500, id="misuse"),
+    ],
+)
+def test_sqlalchemy_errors_outside_the_dbapi_are_problems_too(error: sa_exc.SQLAlchemyError, status: int) -> None:
+    app = FastAPI()
+    install(app, retry_after=7)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise error
+
+    r = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert (r.status_code, r.headers["content-type"]) == (status, "application/problem+json")
+    assert r.json()["status"] == status
+    assert r.headers.get("retry-after") == ("7" if status == 503 else None)
 
 
 class _Conn:

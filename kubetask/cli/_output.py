@@ -162,8 +162,11 @@ def render(doc: Any, fmt: Format, columns: Sequence[Column], *, many: bool) -> s
 
 
 def console() -> Console:
-    """stdout's Console on a terminal: rich gives no colour when `NO_COLOR` is set."""
-    return Console(file=sys.stdout, highlight=False)
+    """stdout's Console: on a terminal its width, colour unless `NO_COLOR` (rich checks it); in a
+    pipe no colour and no cut rows."""
+    if sys.stdout.isatty():
+        return Console(file=sys.stdout, highlight=False)
+    return Console(file=sys.stdout, width=PIPE_WIDTH, highlight=False, color_system=None)
 
 
 def emit(doc: Any, fmt: Format, columns: Sequence[Column], *, many: bool = False) -> None:

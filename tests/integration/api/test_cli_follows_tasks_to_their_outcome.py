@@ -9,7 +9,7 @@ import json
 import yaml
 from typer.testing import Result
 
-from kubetask.testing.cluster import Cluster, create, get_task, list_objects, template, wait_task
+from kubetask.testing.cluster import Cluster, create, get_task, list_objects, template, wait_for, wait_task
 
 ECHO_SCHEMA = {"type": "object", "required": ["message"], "properties": {"times": {"type": "integer"}}}
 
@@ -99,9 +99,26 @@ def test_history_cancel_resubmit_and_delete(cluster: Cluster, namespace: str, kt
     assert named == {"template": "sleep", "params": {"seconds": 120}, "labels": {"team": "data"}, "name": "long-2"}
 
     assert _ok(kt("delete", new)) == f"task/{new} deleted\n"
-    gone = kt("delete", new)
-    while gone.exit_code == 0:  # a Task with a finalizer can take a moment to go
-        gone = kt("delete", new)
+    gone = wait_for("the Task gone", lambda: (r := kt("delete", new)).exit_code and r)  # finalizers take a moment
     assert gone.exit_code == 3 and "404 Not found" in gone.stderr
     after = json.loads(_ok(kt("get", new, "-o", "json")))  # history outlives the Task
     assert (after["name"], after["live"]) == (new, False)
+
+
+def test_watch_without_a_terminal_prints_the_final_table_once(cluster: Cluster, namespace: str, kt) -> None:
+    _templates(cluster, namespace)
+    _ok(kt("submit", "sleep", "--name", "w1", "-p", "seconds=2", "-l", "batch=1"))
+    _ok(kt("submit", "echo", "--name", "w2", "-p", "message=x", "-l", "batch=1"))
+
+    named = _ok(kt("watch", "w1", "w2", "--interval", "0.2")).splitlines()
+    assert named[0].split() == ["NAME", "TEMPLATE", "PHASE", "ATTEMPTS", "DURATION", "AGE"]
+    assert [line.split()[:3] for line in named[1:]] == [["w1", "sleep", "Succeeded"], ["w2", "echo", "Succeeded"]]
+    # by the list filters: ends once the history shows both final (the mirror may lag the CRs)
+    filtered = _ok(kt("watch", "-l", "batch=1", "--phase", "!Failed", "--wide")).splitlines()
+    assert filtered[0].split()[-1] == "LABELS"
+    assert sorted(line.split()[0] for line in filtered[1:]) == ["w1", "w2"]
+    assert all("Succeeded" in line for line in filtered[1:])
+    missing = kt("watch", "nope")
+    assert missing.exit_code == 3 and missing.stderr.startswith("error: 404 Not found")
+    no_wait = kt("submit", "echo", "-p", "message=x", "--timeout", "1m")
+    assert no_wait.exit_code == 2 and "--timeout applies to --wait or --watch" in no_wait.stderr

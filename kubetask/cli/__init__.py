@@ -17,6 +17,8 @@ from ._app import app
 from ._complete import completion
 from ._crds import app as crds_app
 from .config import app as config_app
+from .dlq import app as dlq_app
+from .stats import stats
 from .tasks import app as tasks_app
 from .templates import app as templates_app
 from .watching import app as watching_app
@@ -29,3 +31,5 @@ app.add_typer(tasks_app)
 app.add_typer(watching_app)
 app.add_typer(templates_app, name="templates", help="TaskTemplates: list, get, apply -f, delete.")
 app.command()(completion)
+app.add_typer(dlq_app, name="dlq", help="Dead letters: list, redrive, purge.")
+app.command()(stats)

@@ -5,7 +5,9 @@ seconds pass without renewal. Writes use the Lease's resourceVersion, so two can
 both win the same round. A replica that cannot renew in time steps down before the Lease can be
 taken over (it stops acting after `duration - renew` seconds without a successful renewal).
 `on_elected` (the resync on taking the lead) runs on a thread of its own: it may take longer than
-a renewal period, and the Lease must keep being renewed meanwhile.
+a renewal period, and the Lease must keep being renewed meanwhile. Each Lease call times out after
+half a renewal period and is not retried once timed out (kubetask.kubeapi): a hung apiserver
+would otherwise hold the round, and with it the step-down, for as long as it hung.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from kubetask.kubeapi import Body, JsonApi, resource_path
 from kubetask.timeutil import parse_time
 
 from .loops import Loop
@@ -43,7 +46,7 @@ class LeaderElector:
         renew: float = 5.0,
         on_elected: Callable[[], object] | None = None,
     ) -> None:
-        self.coord = client.CoordinationV1Api(api)
+        self.json = JsonApi(api, timeout=renew / 2)  # a round is one read and at most one write
         self.namespace, self.name, self.identity = namespace, name, identity
         self.duration, self.renew = duration, renew
         self.on_elected = on_elected
@@ -74,32 +77,26 @@ class LeaderElector:
             },
         }
 
+    def _path(self, name: str | None = None) -> str:
+        return resource_path("coordination.k8s.io", "v1", "leases", self.namespace, name)
+
     def try_acquire(self) -> bool:
         """One round: create, renew or take over the Lease; True when we hold it afterwards."""
         now = datetime.now(UTC)
-        lease = self._read()
+        lease = self.json.get(self._path(self.name))
         if lease is None:  # nobody ever held it: the first to create it leads
             body = self._body(now, 0, now, None)
-            return _won(lambda: self.coord.create_namespaced_lease(self.namespace, cast(Any, body)))
-        spec = lease.spec
-        ours = spec.holder_identity == self.identity
-        renewed = parse_time(spec.renew_time) or datetime.fromtimestamp(0, UTC)
-        expired = (now - renewed).total_seconds() > (spec.lease_duration_seconds or self.duration)
+            return _won(lambda: self.json.create(self._path(), body))
+        spec: Body = lease.get("spec") or {}
+        ours = spec.get("holderIdentity") == self.identity
+        renewed = parse_time(spec.get("renewTime")) or datetime.fromtimestamp(0, UTC)
+        expired = (now - renewed).total_seconds() > (spec.get("leaseDurationSeconds") or self.duration)
         if not ours and not expired:
             return False
-        transitions = (spec.lease_transitions or 0) + (0 if ours else 1)
-        acquire = (parse_time(spec.acquire_time) if ours else None) or now
-        body = self._body(now, transitions, acquire, lease.metadata.resource_version)
-        return _won(lambda: self.coord.replace_namespaced_lease(self.name, self.namespace, cast(Any, body)))
-
-    def _read(self) -> Any:
-        """The Lease, or None when it does not exist yet."""
-        try:
-            return self.coord.read_namespaced_lease(self.name, self.namespace)
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise
+        transitions = (spec.get("leaseTransitions") or 0) + (0 if ours else 1)
+        acquire = (parse_time(spec.get("acquireTime")) if ours else None) or now
+        body = self._body(now, transitions, acquire, lease["metadata"].get("resourceVersion"))
+        return _won(lambda: self.json.replace(self._path(self.name), body))
 
     def _step(self) -> float:
         try:

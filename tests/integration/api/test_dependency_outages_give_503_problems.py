@@ -2,6 +2,7 @@
 is hung (SIGSTOP) and while the apiserver is hung (SIGSTOP): each one that needs the missing
 dependency answers a 503 problem with Retry-After, no sooner than that dependency's timeout and
 within it plus 5 s; the others keep their usual answers; all of them work again once it is back.
+The operator's calls and its leader election are bounded the same way.
 
 The dependencies are the module's own, never the session's: a control plane without a node
 (etcd, kube-apiserver, controller-manager) started for these three scenarios and a throwaway
@@ -27,8 +28,9 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.operator.kube import Apiserver
+from kubetask.operator.leader import LeaderElector
 from kubetask.store import deadlines
-from kubetask.testing.cluster import Cluster, control_plane, create, task, template
+from kubetask.testing.cluster import Cluster, control_plane, create, task, template, wait_for
 from kubetask.testing.postgres import PostgresServer, paused, throwaway_postgres
 
 T = TypeVar("T")
@@ -260,3 +262,18 @@ def test_apiserver_hung_gives_503_problems_in_time_and_recovers(app: FastAPI, ow
                 slow_or_wrong.append(f"operator {what}: answered")
     assert _wrong(app, answers, K, HUNG[K]) + slow_or_wrong == []
     assert _wrong(app, _send(app, _calls()), None, (0, SLACK)) == []
+
+
+def test_the_leader_steps_down_while_the_apiserver_hangs(own_control_plane: Cluster) -> None:
+    # renewed every 2 s, each Lease call timing out after 1 s; it must stop acting 4 s after its last renewal
+    leader = LeaderElector(
+        own_control_plane.api(), namespace="default", name="outage", identity="a", duration=6, renew=2
+    )
+    leader.start()
+    try:
+        wait_for("the lead", leader.leading.is_set, 60)
+        with paused([own_control_plane.apiserver_pid()]):
+            wait_for("stepping down", lambda: not leader.leading.is_set(), 6 + SLACK)
+        wait_for("the lead again", leader.leading.is_set, 60)
+    finally:
+        leader.stop()

@@ -154,11 +154,6 @@ def latest_before(cron: Cron, before: datetime, n: int) -> datetime:
     return _earliest(wall, cron.zone) - _ONE_SECOND
 
 
-def local_wall(t: datetime, cron: Cron) -> datetime:
-    """The naive wall-clock time of `t` in the schedule's zone."""
-    return _wall(t, cron.zone)
-
-
 def _wall(t: datetime, zone: ZoneInfo) -> datetime:
     return t.astimezone(zone).replace(tzinfo=None)
 

@@ -27,7 +27,7 @@ says that older ones were missed, uncounted).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -79,7 +79,7 @@ class Plan:
     missed_beyond_scan: bool = False
     skipped: tuple[datetime, ...] = ()
     last_scheduled: datetime | None = None
-    next_wake: datetime | None = field(default=None)  # planned start of the next instant
+    next_wake: datetime | None = None  # planned start of the next instant: when to look again
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 - `cron`: parse and validate a schedule and its zone; the instants it names (Vixie cron's DST rule).
 - `plan`: one controller pass: what starts, what is missed, skipped, queued or replaced.
 - `naming`: the run Task's name and an instant's jitter, both from the schedule's identity.
+- `retention`: which finished run Tasks the history limits delete.
 """
 
 from kubetask.schedules.cron import (
@@ -28,6 +29,7 @@ from kubetask.schedules.plan import (
     Policies,
     plan_runs,
 )
+from kubetask.schedules.retention import FinishedRun, runs_to_delete
 
 __all__ = [
     "DEFAULT_CONCURRENCY_POLICY",
@@ -39,6 +41,7 @@ __all__ = [
     "SCAN_LIMIT",
     "ConcurrencyPolicy",
     "Cron",
+    "FinishedRun",
     "MissedRunPolicy",
     "Observed",
     "Plan",
@@ -51,4 +54,5 @@ __all__ = [
     "parse_time_zone",
     "plan_runs",
     "run_task_name",
+    "runs_to_delete",
 ]

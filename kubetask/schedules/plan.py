@@ -98,7 +98,7 @@ def plan_runs(cron: Cron, policies: Policies, observed: Observed) -> Plan:
     due = _due(cron, policies.jitter_seconds, o.key, lower, o.now)
     deadline = policies.starting_deadline
     expired = [n for n, p in due.instants if deadline is not None and o.now - p > deadline]
-    live = [(n, p) for n, p in due.instants if n not in expired]
+    live = due.instants[len(expired) :]  # planned starts increase, so the expired ones come first
     on_time = live[-1][0] if live and live[-1][1] >= o.up_since else None
     backlog = [n for n, _ in live if n != on_time]
     run = [*_from_backlog(backlog, policies, has_on_time=on_time is not None), *([on_time] if on_time else [])]

@@ -9,8 +9,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
-from kubetask.models import TaskTemplateSpec
-
 from .validation import DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, MAX_GENERATE_NAME, MAX_NAME
 
 # Declared in the schema, checked by the service (`validation.name_problems`, `label_problems`), so a
@@ -103,7 +101,10 @@ class TemplateBody(ApiModel):
     """A TaskTemplate: its name and spec (as in the CRD)."""
 
     name: str = Field(min_length=1, max_length=MAX_NAME, json_schema_extra={"pattern": DNS_SUBDOMAIN})
-    spec: TaskTemplateSpec
+    spec: dict[str, Any] = Field(
+        description="The TaskTemplate's spec as in its CRD (crds/kubetask.io_tasktemplates.yaml), checked against "
+        "it and its JSON Schemas on write; every bad field is reported at once."
+    )
 
 
 class TemplatePublic(ApiModel):

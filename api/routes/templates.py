@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from pydantic import ValidationError
 
-from kubetask.models import API_VERSION
+from kubetask.models import API_VERSION, TaskTemplateSpec
 from kubetask.schema_check import schema_errors
 from kubetask.timeutil import parse_time
 
@@ -33,25 +34,33 @@ def _public(raw: Body) -> TemplatePublic:
 
 
 def _checked(body: TemplateBody) -> dict[str, Any]:
-    """The body as a CR, after checking its name and both JSON Schemas; all problems at once (the
-    spec's fields were checked against the model already, as the OpenAPI document declares)."""
+    """The body as a CR, after checking name, spec fields and both JSON Schemas; all problems at once."""
     problems = name_problems(body.name, "/name")
-    for key, schema in (("paramSchema", body.spec.param_schema), ("resultSchema", body.spec.result_schema)):
-        if schema is not None:
-            for err in schema_errors(schema):
+    try:
+        spec = TaskTemplateSpec.model_validate(body.spec)
+    except ValidationError as e:
+        problems += [FieldProblem("/spec/" + "/".join(str(x) for x in err["loc"]), err["msg"]) for err in e.errors()]
+        spec = None
+    for key in ("paramSchema", "resultSchema"):
+        if key in body.spec and body.spec[key] is not None:
+            for err in schema_errors(body.spec[key]):
                 problems.append(FieldProblem(f"/spec/{key}{err.pointer}", f"not a valid JSON Schema: {err.message}"))
     if problems:
         raise invalid("; ".join(f"{p.pointer}: {p.message}" for p in problems[:5]), problems, slug="invalid-template")
+    assert spec is not None
     return {
         "apiVersion": API_VERSION,
         "kind": "TaskTemplate",
         "metadata": {"name": body.name},
-        "spec": body.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
 
 
 @router.post(
-    "/namespaces/{ns}/templates", status_code=201, response_model=TemplatePublic, responses=errors(*WRITE_BODY, 404, 409)
+    "/namespaces/{ns}/templates",
+    status_code=201,
+    response_model=TemplatePublic,
+    responses=errors(*WRITE_BODY, 404, 409),
 )
 def create_template(ns: Namespace, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
     """Create a TaskTemplate."""

@@ -1,38 +1,158 @@
-"""Schemathesis generates requests from the OpenAPI schema; none may end in a 5xx."""
+"""Schemathesis with all its checks, over every operation: no 5xx, and no finding outside the
+checked-in allowlist (schemathesis_allowlist.yaml, each entry saying why the behaviour is right).
+
+Run as `schemathesis run --checks all` would, in process (the engine, not the CLI): examples,
+coverage, fuzzing and stateful phases; derandomized with a fixed seed, at most MAX_EXAMPLES per
+operation and BUDGET_SECONDS in all, so it costs a couple of minutes on a slow machine.
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+import yaml
+from schemathesis.checks import load_all_checks
+from schemathesis.engine import events, from_schema
 
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
+from kubetask.api.validation import DNS_LABEL, DNS_SUBDOMAIN
 from kubetask.testing.cluster import Cluster, create, template
 
+LOG = logging.getLogger(__name__)
+ALLOWLIST = Path(__file__).with_name("schemathesis_allowlist.yaml")
+SEED = 12
+MAX_EXAMPLES = 10
+BUDGET_SECONDS = 120
 
-def test_no_request_gets_a_server_error(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
-    # One real namespace with a template, so some generated requests reach deep paths.
+
+@dataclass(frozen=True)
+class Finding:
+    operation: str
+    check: str
+    status: int | None
+    pointers: tuple[str, ...]
+    details: tuple[str, ...]
+    title: str
+    sample: str
+
+    def line(self) -> str:
+        return f"{self.operation} {self.check} ({self.status}, {list(self.details)}): {self.title}\n  {self.sample}"
+
+
+def _errors(content: bytes | None) -> list[dict[str, Any]]:
+    try:
+        body = json.loads(content or b"")
+    except ValueError:
+        return []
+    errors = body.get("errors", []) if isinstance(body, dict) else []
+    return [e for e in errors if isinstance(e, dict)]
+
+
+def excused(entry: dict[str, Any], f: Finding) -> bool:
+    """An entry excuses a finding of its operations and check whose problem blames only its pointers
+    (and, when the entry gives `detail`, says only that)."""
+    return (
+        f.operation in entry["operations"]
+        and f.check == entry["check"]
+        and f.status == entry["status"]
+        and bool(f.pointers)
+        and all(any(p.startswith(prefix) for prefix in entry["pointers"]) for p in f.pointers)
+        and all(re.search(entry.get("detail", ""), d) for d in f.details)
+    )
+
+
+def _steer_to(namespace: str, schema: Any) -> None:
+    """Every third schema-valid namespace (and template name) becomes the real one, so requests
+    reach existing objects too, not only 404s; invalid values stay, so negative cases stay negative."""
+    seen = Counter[str]()
+
+    @schema.hook("map_case")  # type: ignore[untyped-decorator]
+    def steer(_ctx: Any, case: Any) -> Any:
+        ns = (case.path_parameters or {}).get("ns")
+        if isinstance(ns, str) and re.fullmatch(DNS_LABEL, ns):
+            seen["ns"] += 1
+            if seen["ns"] % 3 == 0:
+                case.path_parameters["ns"] = namespace
+        body = case.body
+        if (
+            isinstance(body, dict)
+            and isinstance(body.get("template"), str)
+            and re.fullmatch(DNS_SUBDOMAIN, body["template"])
+        ):
+            seen["template"] += 1
+            if seen["template"] % 3 == 0:
+                body["template"] = "echo"
+        return case
+
+
+def test_schemathesis_finds_nothing_outside_the_allowlist(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
+    allowlist = yaml.safe_load(ALLOWLIST.read_text())
     create(cluster, namespace, "tasktemplates", template("echo", handler="echo", paramSchema={"type": "object"}))
     app = create_app(ApiSettings(database_url=f"sqlite:///{tmp_path / 'fuzz.db'}"), api=cluster.api())
+    load_all_checks()
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    calls = 0
+    schema.config.checks.update(included_check_names=["all"])
+    schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True)
+    schema.config.seed = SEED
+    schema.config.max_time = BUDGET_SECONDS
+    _steer_to(namespace, schema)
+    operations = {r.ok().label for r in schema.get_all_operations()}  # type: ignore[union-attr]
 
-    for op in operations:
+    findings: set[Finding] = set()
+    reached: set[str] = set()
+    statuses: Counter[int] = Counter()
+    engine_errors: list[str] = []
+    started = time.monotonic()
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.NonFatalError | events.FatalError):
+            engine_errors.append(repr(event))
+        if not isinstance(event, events.ScenarioFinished):
+            continue
+        rec = event.recorder
+        for case_id, node in rec.cases.items():
+            reached.add(node.value.operation.label)
+            answered = rec.interactions[case_id].response if case_id in rec.interactions else None
+            if answered is not None:
+                statuses[answered.status_code] += 1
+        for case_id, checks in rec.checks.items():
+            for check in checks:
+                if check.failure_info is None:
+                    continue
+                interaction = rec.interactions.get(case_id)
+                response = interaction.response if interaction else None
+                f = check.failure_info.failure
+                errors = _errors(response.content if response else None)
+                findings.add(
+                    Finding(
+                        operation=rec.cases[case_id].value.operation.label,
+                        check=check.name,
+                        status=response.status_code if response else None,
+                        pointers=tuple(str(e.get("pointer")) for e in errors),
+                        details=tuple(str(e.get("detail")) for e in errors),
+                        title=f.title,
+                        sample=check.failure_info.code_sample.splitlines()[-1][:300],
+                    )
+                )
+    elapsed = time.monotonic() - started
+    cases = sum(statuses.values())
+    LOG.warning("schemathesis: %d responses in %.0f s; statuses %s", cases, elapsed, dict(sorted(statuses.items())))
 
-        @given(case=op.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case: Any) -> None:
-            nonlocal calls
-            if "ns" in case.path_parameters and calls % 3 == 0:
-                case.path_parameters["ns"] = namespace  # reach existing objects too, not only 404s
-            calls += 1
-            case.call_and_validate(checks=[not_a_server_error])
-
-        check()
-
-    assert len(operations) >= 14 and calls >= 14 * 10
+    left = sorted((f for f in findings if not any(excused(e, f) for e in allowlist)), key=Finding.line)
+    assert not left, f"{len(left)} findings outside {ALLOWLIST.name}:\n" + "\n".join(f.line() for f in left[:20])
+    assert not [s for s in statuses if s >= 500], statuses
+    assert not engine_errors, engine_errors
+    assert reached == operations, sorted(operations - reached)
+    assert cases >= 10 * len(operations)
+    # not a failure: a run cut short by its budget on a slow machine may not meet every entry
+    for entry in allowlist:
+        if not any(excused(entry, f) for f in findings):
+            LOG.warning("allowlist entry excused nothing this run: %s %s", entry["check"], entry["pointers"])

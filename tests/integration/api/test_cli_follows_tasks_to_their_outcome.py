@@ -88,6 +88,10 @@ def test_history_cancel_resubmit_and_delete(cluster: Cluster, namespace: str, kt
     assert table[0].split() == ["ATTEMPT", "JOB", "PHASE", "EXIT", "REASON", "DURATION", "STARTED"]
     events_header = table.index("") + 1
     assert table[events_header].split() == ["TIME", "AGE", "TYPE", "REASON", "MESSAGE"]
+    wide = _ok(kt("history", "long", "-o", "wide")).splitlines()
+    attempt = doc["attempts"][0]
+    assert wide[0].split()[-2:] == ["POD", "MESSAGE"]
+    assert wide[1].split()[:3] == ["1", attempt["jobName"], attempt["phase"]]
     assert kt("history", "long", "-o", "name").exit_code == 2
 
     new = _ok(kt("resubmit", "long", "-p", "seconds=0", "-l", "run=2", "--wait", "-o", "name")).strip()

@@ -41,6 +41,23 @@ def test_list_filters_and_pages(cluster: Cluster, namespace: str, kt) -> None:
     assert _names(kt("list", "--sort", "name", "-o", "name")) == ["e1", "e2", "f1"]
     assert kt("list", "--sort", "name", "-o", "name").stdout == "e1\ne2\nf1\n"
 
+    wide = kt("list", "--phase", "Failed", "-o", "wide").stdout.splitlines()
+    assert wide[0].split() == [
+        "NAME",
+        "TEMPLATE",
+        "PHASE",
+        "ATTEMPTS",
+        "DURATION",
+        "AGE",
+        "REASON",
+        "CREATED",
+        "FINISHED",
+        "RESULT",
+        "LABELS",
+    ]
+    assert wide[1].split()[:3] == ["f1", "fail", "Failed"] and wide[1].split()[-1] == "team=a"
+    assert "NonZeroExit" in wide[1].split()
+
     first = json.loads(kt("list", "--limit", "1", "--sort", "name", "-o", "json").stdout)
     assert [t["name"] for t in first["items"]] == ["e1"] and first["nextCursor"]
     every = json.loads(kt("list", "--limit", "1", "--sort", "name", "--all", "-o", "json").stdout)

@@ -18,6 +18,7 @@ from ._complete import completion
 from ._crds import app as crds_app
 from .config import app as config_app
 from .dlq import app as dlq_app
+from .end2end import end2end
 from .stats import stats
 from .tasks import app as tasks_app
 from .templates import app as templates_app
@@ -33,3 +34,4 @@ app.add_typer(templates_app, name="templates", help="TaskTemplates: list, get, a
 app.command()(completion)
 app.add_typer(dlq_app, name="dlq", help="Dead letters: list, redrive, purge.")
 app.command()(stats)
+app.command()(end2end)

@@ -22,7 +22,7 @@ KUBETASK = str(Path(sys.executable).parent / "kubetask")
 
 @pytest.fixture
 def env(api_url: str, namespace: str, tmp_path: Path) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("KUBETASK_")}
+    e = {k: v for k, v in os.environ.items() if not k.startswith("KUBETASK_") and k not in ("NO_COLOR", "FORCE_COLOR")}
     return e | {
         "KUBETASK_CONFIG": str(tmp_path / "c.yaml"),
         "KUBETASK_API_URL": api_url,
@@ -97,12 +97,11 @@ class Screen:
                 self.col += len(token)
 
 
-def test_watch_redraws_one_table_in_place_until_the_task_is_final(cluster: Cluster, namespace: str, env) -> None:
-    create(cluster, namespace, "tasktemplates", template("sleep", handler="sleep"))
-    assert _sh(f"{KUBETASK} submit sleep --name slow -p seconds=6", env).returncode == 0
+def _in_a_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run argv with a pseudo-terminal as stdin, stdout and stderr; its exit code and all it wrote."""
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
-        [KUBETASK, "watch", "slow", "--interval", "0.3"],
+        argv,
         stdin=secondary,
         stdout=secondary,
         stderr=secondary,
@@ -125,8 +124,14 @@ def test_watch_redraws_one_table_in_place_until_the_task_is_final(cluster: Clust
         elif proc.poll() is not None:
             break
     os.close(primary)
-    assert proc.wait(30) == 0
-    text = raw.decode(errors="replace")
+    return proc.wait(30), raw.decode(errors="replace")
+
+
+def test_watch_redraws_one_table_in_place_until_the_task_is_final(cluster: Cluster, namespace: str, env) -> None:
+    create(cluster, namespace, "tasktemplates", template("sleep", handler="sleep"))
+    assert _sh(f"{KUBETASK} submit sleep --name slow -p seconds=6", env).returncode == 0
+    code, text = _in_a_terminal([KUBETASK, "watch", "slow", "--interval", "0.3"], env)
+    assert code == 0, text
     assert "Running" in text and text.index("Running") < text.rindex("Succeeded"), text
     assert text.count("NAME") >= 3, text  # the table was drawn again and again...
     assert "\x1b[1A" in text and "\x1b[2K" in text  # ...by moving up and erasing, not scrolling
@@ -167,3 +172,14 @@ def test_shell_completion_offers_task_and_template_names(cluster: Cluster, names
         assert "beta" in _complete(f"kubetask {command} b", env), command
     down = env | {"KUBETASK_API_URL": "http://127.0.0.1:9"}
     assert _complete("kubetask get a", down) == []  # nothing offered, and nothing printed into the prompt
+
+
+def test_tables_are_coloured_on_a_terminal_unless_no_color(cluster: Cluster, namespace: str, env) -> None:
+    create(cluster, namespace, "tasktemplates", template("echo", handler="echo"))
+    assert _sh(f"{KUBETASK} submit echo --name c1 -p message=x --wait", env).returncode == 0
+    code, coloured = _in_a_terminal([KUBETASK, "get", "c1"], env)
+    assert code == 0 and "\x1b[32mSucceeded" in coloured, repr(coloured)  # green, on a terminal
+    code, plain = _in_a_terminal([KUBETASK, "get", "c1"], env | {"NO_COLOR": "1"})
+    assert code == 0 and "Succeeded" in plain and "\x1b[3" not in plain, repr(plain)
+    piped = _sh(f"{KUBETASK} get c1 | cat", env)
+    assert "Succeeded" in piped.stdout and "\x1b[" not in piped.stdout

@@ -48,7 +48,8 @@ def test_the_sample_templates_pass_and_are_created_once(run, cluster: Cluster, n
     piped = subprocess.run([sys.executable, "-m", "json.tool"], input=again.stdout, text=True, capture_output=True)
     doc = json.loads(piped.stdout)
     assert (doc["outcome"], doc["submitted"], doc["succeeded"], doc["failed"]) == ("passed", 3, 3, {})
-    assert doc["runSeconds"]["p95"] >= doc["runSeconds"]["p50"] > 0
+    # run times come from second-resolution timestamps: a quick task can take 0 s
+    assert doc["runSeconds"]["p95"] >= doc["runSeconds"]["p50"] >= 0
     assert run("end2end", "-n", "2", "-o", "jsonpath={.succeeded}").stdout == "2"
 
 

@@ -30,7 +30,7 @@ from kubetask.api.settings import ApiSettings
 from kubetask.operator.kube import Apiserver
 from kubetask.operator.leader import LeaderElector
 from kubetask.store import deadlines
-from kubetask.testing.cluster import Cluster, control_plane, create, task, template, wait_for
+from kubetask.testing.cluster import Cluster, OperatorProcess, control_plane, create, task, template, wait_for
 from kubetask.testing.postgres import PostgresServer, paused, throwaway_postgres
 
 T = TypeVar("T")
@@ -278,3 +278,19 @@ def test_the_leader_steps_down_while_the_apiserver_hangs(own_control_plane: Clus
         wait_for("the lead again", leader.leading.is_set, 60)
     finally:
         leader.stop()
+
+
+def test_a_start_up_resync_that_timed_out_is_tried_again(own_control_plane: Cluster, tmp_path: Path) -> None:
+    env = {
+        "KUBETASK_OPERATOR_LEADER_ELECTION": "false",  # resync at once, not after winning a Lease
+        "KUBETASK_OPERATOR_MIRROR": "false",
+        "KUBETASK_OPERATOR_LIST_TIMEOUT_SECONDS": str(TIMEOUT),
+    }
+    op = OperatorProcess(own_control_plane, tmp_path / "operator.log", f"sqlite:///{tmp_path / 'm.db'}", env=env)
+    try:
+        with paused([own_control_plane.apiserver_pid()]):
+            op.start()
+            wait_for("a failed resync", lambda: "resync failed" in op.output(), 60)
+        wait_for("the resync, once the apiserver answers", op.resynced, 60)
+    finally:
+        op.stop()

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from kubetask.cli import app as cli
 from kubetask.testing.cluster import Cluster, create, list_objects, template, wait_for, wait_task
+from tests.integration.api.test_cli_templates import _complete
 
 KUBETASK = Path(sys.executable).with_name("kubetask")
 FAILING = {"handler": "fail", "retry": {"maxAttempts": 2, "delaySeconds": 1, "jitter": "none"}}
@@ -88,6 +89,19 @@ def test_list_in_every_format(run, cluster: Cluster, namespace: str) -> None:
     assert run("dlq", "list", "--template", "other", "-o", "name").stdout == ""
     everywhere = run("dlq", "list", "-A", "-o", "json")
     assert {"d0", "d1"} <= {i["name"] for i in json.loads(everywhere.stdout)["items"] if i["namespace"] == namespace}
+
+
+def test_dead_letter_names_complete_in_a_real_bash(run, cluster: Cluster, namespace: str, api_url: str, tmp_path):
+    _dead(run, cluster, namespace, ["late", "lost"])
+    env = {
+        **os.environ,
+        "PATH": f"{KUBETASK.parent}:{os.environ['PATH']}",
+        "KUBETASK_API_URL": api_url,
+        "KUBETASK_CONFIG": str(tmp_path / "config.yaml"),
+    }
+
+    assert sorted(_complete(env, f"kubetask dlq redrive -n {namespace} l")) == ["late", "lost"]
+    assert _complete(env, f"kubetask dlq purge -n {namespace} la") == ["late"]
 
 
 def test_redrive_dry_run_refusal_one_by_name_then_the_rest(run, cluster: Cluster, namespace: str) -> None:

@@ -16,9 +16,8 @@ from typing import Any, cast
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from kubetask.kubeapi import JSON, MERGE_PATCH, JsonApi, resource_path
+from kubetask.kubeapi import JSON, MERGE_PATCH, JsonApi, resource_path, timed_out
 from kubetask.models import GROUP, VERSION
 
 from .problems import FieldProblem, ProblemError, conflict, invalid, not_found, unavailable
@@ -59,9 +58,9 @@ class CustomResources:
             return cast(Body, self.json.request(method, path, body=body, content_type=content_type))
         except ApiException as e:
             raise _wrap(e, what) from e
-        except Urllib3Timeout as e:
-            raise unavailable(f"{what}: Kubernetes did not answer within {self.timeout:g} s") from e
         except HTTPError as e:
+            if timed_out(e):
+                raise unavailable(f"{what}: Kubernetes did not answer within {self.timeout:g} s") from e
             raise unavailable(f"{what}: Kubernetes is unreachable: {e}") from e
 
     def get(self, ns: str, plural: str, name: str) -> Body | None:

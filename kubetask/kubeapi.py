@@ -32,6 +32,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.client.rest import RESTResponse
+from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
@@ -48,13 +49,19 @@ DEFAULT_TIMEOUT: Final = _Default.TIMEOUT
 Timeout = float | None | Literal[_Default.TIMEOUT]
 
 
+def timed_out(error: BaseException | None) -> bool:
+    """Whether urllib3's `error` is a timeout. Its NewConnectionError (a refused connect, say)
+    subclasses ConnectTimeoutError for historical reasons, but nothing waited for it."""
+    return isinstance(error, Urllib3Timeout) and not isinstance(error, NewConnectionError)
+
+
 class _Retry(Retry):
     """urllib3's default retries, except that a timeout is raised at once instead of retried."""
 
     def increment(self, *args: Any, **kwargs: Any) -> _Retry:
         error = kwargs.get("error")
-        if isinstance(error, Urllib3Timeout):
-            raise error
+        if timed_out(error):
+            raise error  # type: ignore[misc]
         return super().increment(*args, **kwargs)
 
 
@@ -133,8 +140,8 @@ class JsonApi:
         """One call; the decoded JSON answer (None when `decode` is false: the body is read and dropped).
 
         Raises `ApiException` for an answer outside 2xx, urllib3's `TimeoutError` when the apiserver
-        did not answer within `timeout` (default: the instance's), another urllib3 `HTTPError` when it
-        could not be reached."""
+        did not answer within `timeout` (default: the instance's; tell it from a refused connect with
+        `timed_out`), another urllib3 `HTTPError` when it could not be reached."""
         url = str(self.api.configuration.host) + path
         if query:
             url += "?" + urlencode(query)

@@ -13,6 +13,7 @@ whole batch, and the batch has a bound.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -200,16 +201,24 @@ def own_postgres() -> Iterator[PostgresServer]:
         yield server
 
 
-@pytest.fixture
-def app(own_control_plane: Cluster, own_postgres: PostgresServer) -> Iterator[FastAPI]:
-    """The API on the module's dependencies, every timeout TIMEOUT, its pool warmed by one batch."""
-    settings = ApiSettings(
-        database_url=own_postgres.new_database(),
+def _settings(postgres: PostgresServer) -> ApiSettings:
+    return ApiSettings(
+        database_url=postgres.new_database(),
         database_connect_timeout_seconds=TIMEOUT,
         database_statement_timeout_seconds=TIMEOUT,
         kubernetes_timeout_seconds=TIMEOUT,
     )
-    application = create_app(settings, api=own_control_plane.api())
+
+
+def _details_without(answers: list[Answer], out: str, words: str) -> list[str]:
+    """The 503s for a missing `out` whose detail does not say `words` (which way it is missing)."""
+    return [str(a) for a in answers if out in a.call.needs and words not in str((a.body or {}).get("detail"))]
+
+
+@pytest.fixture
+def app(own_control_plane: Cluster, own_postgres: PostgresServer) -> Iterator[FastAPI]:
+    """The API on the module's dependencies, every timeout TIMEOUT, its pool warmed by one batch."""
+    application = create_app(_settings(own_postgres), api=own_control_plane.api())
     try:
         assert _wrong(application, _send(application, _calls()), None, (0, SLACK)) == []
         yield application
@@ -262,7 +271,25 @@ def test_apiserver_hung_gives_503_problems_in_time_and_recovers(app: FastAPI, ow
             else:
                 slow_or_wrong.append(f"operator {what}: answered")
     assert _wrong(app, answers, K, HUNG[K]) + slow_or_wrong == []
+    assert _details_without(answers, K, f"did not answer within {TIMEOUT} s") == []
     assert _wrong(app, _send(app, _calls()), None, (0, SLACK)) == []
+
+
+def test_apiserver_unreachable_gives_503_problems_at_once(
+    own_control_plane: Cluster, own_postgres: PostgresServer
+) -> None:
+    api = own_control_plane.api()
+    api.configuration.refresh_api_key_hook = None  # the kubeconfig loader's hook sets the host back on each call
+    with socket.socket() as port:  # bound, never listening: a connect to it is refused
+        port.bind(("127.0.0.1", 0))
+        api.configuration.host = f"https://127.0.0.1:{port.getsockname()[1]}"
+        application = create_app(_settings(own_postgres), api=api)
+        try:
+            answers = _send(application, _calls())
+        finally:
+            application.state.sessions.kw["bind"].dispose()
+    assert _wrong(application, answers, K, (0, SLACK)) == []
+    assert _details_without(answers, K, "Kubernetes is unreachable") == []
 
 
 def test_the_leader_steps_down_while_the_apiserver_hangs(own_control_plane: Cluster) -> None:

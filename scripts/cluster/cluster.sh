@@ -130,6 +130,9 @@ rules:
   resources: [{group: kubetask.io}]
 - level: Metadata   # leader election: reads and renewals, by replica
   resources: [{group: coordination.k8s.io, resources: [leases]}]
+- level: Metadata   # who listed Jobs and pods (the controllers list them too: a counter cannot tell)
+  verbs: [list]
+  resources: [{group: batch, resources: [jobs]}, {group: "", resources: [pods]}]
 - level: None
   verbs: [get, list]
 - level: Request

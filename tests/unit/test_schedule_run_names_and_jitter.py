@@ -14,7 +14,11 @@ from kubetask.schedules import RUN_NAME_MAX, jitter_delay, next_instants, parse_
 
 T = datetime(2026, 3, 8, 7, 0, 5, tzinfo=UTC)
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-names = st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,80}[a-z0-9])?", fullmatch=True).filter(lambda n: ".." not in n)
+# TaskSchedule names as the apiserver admits them: DNS subdomains (no empty label, none starting or
+# ending with "-")
+names = st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,80}[a-z0-9])?", fullmatch=True).filter(
+    lambda n: not any(bad in n for bad in ("..", ".-", "-."))
+)
 
 
 def test_a_run_is_named_from_its_schedule_and_utc_instant_to_the_second() -> None:

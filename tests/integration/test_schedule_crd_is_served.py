@@ -11,44 +11,7 @@ from kubernetes.client.exceptions import ApiException
 
 from kubetask.models import GROUP, VERSION
 from kubetask.testing.cluster import Cluster, create
-
-SPEC: dict[str, Any] = {
-    "schedule": "H 2 * * *",
-    "timeZone": "Europe/Berlin",
-    "task": {
-        "templateRef": {"name": "report"},
-        "params": {"day": "yesterday", "formats": ["csv", None]},
-        "retry": {"maxAttempts": 3, "retryOn": ["OOMKilled", 3]},
-        "timeoutSeconds": 600,
-        "labels": {"team": "a"},
-        "annotations": {"owner": "a@example.com"},
-    },
-    "concurrencyPolicy": "Queue",
-    "startingDeadlineSeconds": 300,
-    "missedRunPolicy": "RunAll",
-    "maxMissedRuns": 5,
-    "suspend": True,
-    "suspendReason": "migration",
-    "jitterSeconds": 60,
-    "successfulHistoryLimit": 5,
-    "failedHistoryLimit": 2,
-}
-STATUS: dict[str, Any] = {
-    "lastScheduleTime": "2026-10-25T00:07:00Z",
-    "lastSuccessfulTime": "2026-10-25T00:09:31Z",
-    "active": [{"name": "nightly-20261025000700", "scheduledTime": "2026-10-25T00:07:00Z"}],
-    "activeCount": 1,
-    "queued": "2026-10-26T01:07:00Z",
-    "nextRunTimes": ["2026-10-26T01:07:00Z", "2026-10-27T01:07:00Z"],
-    "missedRuns": 2,
-    "lastMissedTime": "2026-10-24T00:07:00Z",
-    "skippedRuns": 1,
-    "lastSkippedTime": "2026-10-23T00:07:00Z",
-    # not message "": this apiserver refuses an empty condition message as null (Tasks' too; measured)
-    "conditions": [{"type": "InvalidSpec", "status": "False", "reason": "Valid", "message": "The spec is valid."}],
-    "observedGeneration": 1,
-}
-
+from tests.unit.builders import SCHEDULE_SPEC, SCHEDULE_STATUS
 
 _FIELD = re.compile(r"^   (\S+)\t<(.*)>$")  # a field line of `kubectl explain`: name, tab, <type>
 
@@ -61,20 +24,21 @@ def _write_status(cluster: Cluster, namespace: str, obj: dict[str, Any]) -> None
     # a PUT of the status subresource: the whole status as the model writes it, no patch semantics
     name = obj["metadata"]["name"]
     cluster.custom().replace_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, "taskschedules", name, {**obj, "status": STATUS}
+        GROUP, VERSION, namespace, "taskschedules", name, {**obj, "status": SCHEDULE_STATUS}
     )
 
 
 def test_a_schedule_is_stored_unpruned_and_its_status_kept(cluster: Cluster, namespace: str) -> None:
-    created = create(cluster, namespace, "taskschedules", _schedule("nightly", **SPEC))
-    assert created["spec"] == SPEC
+    created = create(cluster, namespace, "taskschedules", _schedule("nightly", **SCHEDULE_SPEC))
+    assert created["spec"] == SCHEDULE_SPEC
     _write_status(cluster, namespace, created)
     read = cluster.custom().get_namespaced_custom_object(GROUP, VERSION, namespace, "taskschedules", "nightly")
-    assert (read["spec"], read["status"]) == (SPEC, STATUS)
+    assert (read["spec"], read["status"]) == (SCHEDULE_SPEC, SCHEDULE_STATUS)
 
 
 def test_kubectl_lists_schedules_with_their_columns_short_name_and_category(cluster: Cluster, namespace: str) -> None:
-    _write_status(cluster, namespace, create(cluster, namespace, "taskschedules", _schedule("nightly", **SPEC)))
+    created = create(cluster, namespace, "taskschedules", _schedule("nightly", **SCHEDULE_SPEC))
+    _write_status(cluster, namespace, created)
     header, row = cluster.kubectl("get", "kts", "-n", namespace).stdout.splitlines()
     assert header.split() == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPENDED", "LAST", "NEXT", "ACTIVE", "AGE"]
     # the schedule's own spaces split it into five cells here; LAST and NEXT are ages (e.g. 37d)
@@ -101,7 +65,7 @@ def test_the_apiserver_refuses_out_of_range_policies_naming_the_field(
     cluster: Cluster, namespace: str, change: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(ApiException) as e:
-        create(cluster, namespace, "taskschedules", _schedule("bad", **{**SPEC, **change}))
+        create(cluster, namespace, "taskschedules", _schedule("bad", **{**SCHEDULE_SPEC, **change}))
     assert e.value.status == 422
     assert re.search(re.escape(field) + r"\b", str(e.value.body)), e.value.body
 

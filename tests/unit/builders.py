@@ -64,3 +64,41 @@ def observed(
         now=now,
         created=created,
     )
+
+
+# A TaskSchedule with every field set: the CRD tests check it validates, survives pruning and is served
+SCHEDULE_SPEC: dict[str, Any] = {
+    "schedule": "H 2 * * *",
+    "timeZone": "Europe/Berlin",
+    "task": {
+        "templateRef": {"name": "report"},
+        "params": {"day": "yesterday", "formats": ["csv", None]},
+        "retry": {"maxAttempts": 3, "retryOn": ["OOMKilled", 3]},
+        "timeoutSeconds": 600,
+        "labels": {"team": "a"},
+        "annotations": {"owner": "a@example.com"},
+    },
+    "concurrencyPolicy": "Queue",
+    "startingDeadlineSeconds": 300,
+    "missedRunPolicy": "RunAll",
+    "maxMissedRuns": 5,
+    "suspend": True,
+    "suspendReason": "migration",
+    "jitterSeconds": 60,
+    "successfulHistoryLimit": 5,
+    "failedHistoryLimit": 2,
+}
+SCHEDULE_STATUS: dict[str, Any] = {
+    "lastScheduleTime": "2026-10-25T00:07:00Z",
+    "lastSuccessfulTime": "2026-10-25T00:09:31Z",
+    "active": [{"name": "nightly-20261025000700", "scheduledTime": "2026-10-25T00:07:00Z"}],
+    "activeCount": 1,
+    "queued": "2026-10-26T01:07:00Z",
+    "nextRunTimes": ["2026-10-26T01:07:00Z", "2026-10-27T01:07:00Z"],
+    "missedRuns": 2,
+    "lastMissedTime": "2026-10-24T00:07:00Z",
+    "skippedRuns": 1,
+    "lastSkippedTime": "2026-10-23T00:07:00Z",
+    "conditions": [{"type": "InvalidSpec", "status": "False", "reason": "Valid", "message": "The spec is valid."}],
+    "observedGeneration": 1,
+}

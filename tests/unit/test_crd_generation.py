@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from kubetask import crdgen
 from kubetask.cli import app
 from kubetask.models import Task, TaskSchedule
+from tests.unit.builders import SCHEDULE_SPEC, SCHEDULE_STATUS
 from tests.unit.strategies import Run, runs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,41 +96,8 @@ SCHEDULE: dict[str, Any] = {
     "apiVersion": "kubetask.io/v1alpha1",
     "kind": "TaskSchedule",
     "metadata": {"name": "nightly", "namespace": "ns"},
-    "spec": {
-        "schedule": "H 2 * * *",
-        "timeZone": "Europe/Berlin",
-        "task": {
-            "templateRef": {"name": "report"},
-            "params": {"day": "yesterday", "formats": ["csv", None]},
-            "retry": {"maxAttempts": 3, "retryOn": ["OOMKilled", 3]},
-            "timeoutSeconds": 600,
-            "labels": {"team": "a"},
-            "annotations": {"owner": "a@example.com"},
-        },
-        "concurrencyPolicy": "Queue",
-        "startingDeadlineSeconds": 300,
-        "missedRunPolicy": "RunAll",
-        "maxMissedRuns": 5,
-        "suspend": True,
-        "suspendReason": "migration",
-        "jitterSeconds": 60,
-        "successfulHistoryLimit": 5,
-        "failedHistoryLimit": 2,
-    },
-    "status": {
-        "lastScheduleTime": "2026-10-25T00:07:00Z",
-        "lastSuccessfulTime": "2026-10-25T00:09:31Z",
-        "active": [{"name": "nightly-20261025000700", "scheduledTime": "2026-10-25T00:07:00Z"}],
-        "activeCount": 1,
-        "queued": "2026-10-25T00:07:00Z",
-        "nextRunTimes": ["2026-10-26T01:07:00Z"],
-        "missedRuns": 2,
-        "lastMissedTime": "2026-10-24T00:07:00Z",
-        "skippedRuns": 1,
-        "lastSkippedTime": "2026-10-23T00:07:00Z",
-        "conditions": [{"type": "InvalidSpec", "status": "False", "reason": "Valid", "message": ""}],
-        "observedGeneration": 4,
-    },
+    "spec": SCHEDULE_SPEC,
+    "status": SCHEDULE_STATUS,
 }
 
 

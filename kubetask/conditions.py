@@ -10,7 +10,7 @@ from datetime import datetime
 from kubetask.models import Condition, ConditionStatus
 
 # Condition types
-ACCEPTED = "Accepted"  # template resolved, params valid, first Job created
+ACCEPTED = "Accepted"  # template resolved, params valid, first Job created (Unknown while Scheduled)
 RUNNING = "Running"  # an attempt's container is running
 SUCCEEDED = "Succeeded"  # final: the task succeeded
 FAILED = "Failed"  # final: the task failed (reason says why)
@@ -24,6 +24,7 @@ EVENT_WARNING = "Warning"
 
 # Reasons
 REASON_TASK_CREATED = "Created"  # the Task CR exists (the first event of its history)
+REASON_SCHEDULED = "Scheduled"  # waits for spec.runAt; no Job before then
 REASON_ACCEPTED = "Accepted"  # params valid, Job created
 REASON_JOB_CREATED = "JobCreated"
 REASON_STARTED = "Started"  # container running

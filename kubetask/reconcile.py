@@ -12,6 +12,8 @@ that creates attempt N already carries the status and the JobCreated Event as th
 that Job exists, so the operator only creates the Job and reports whether it could (a Job of
 another Task in the way means nothing is written and the decision is taken again later).
 
+    Scheduled ─spec.runAt reached─► Pending (no Job before runAt; spec, template and params checked at once)
+       │
     Pending ─Job created─► Pending ─running─► Running ─exit 0, valid result─► Succeeded
        │ TemplateNotFound waits                 │
        │                                        └─failure─► retryable, attempts left? ─yes─► Retrying ─delay─► Pending
@@ -20,6 +22,13 @@ another Task in the way means nothing is written and the decision is taken again
                                                                      │ retryable, maxAttempts > 1? DeadLettered : Failed
     spec.cancel at any time ─► Cancelled (the running attempt's Job is deleted)
     deadlineSeconds over (all attempts) ─► Failed/DeadlineExceeded
+
+A Task with a future `spec.runAt` is Scheduled until then, derived from the spec alone (the wake-up
+at runAt is armed again by every reconcile, so a restarted operator keeps it). What can be refused
+before the wait is refused at once (no templateRef nor image, params against the template's
+paramSchema); a missing template warns at once and is waited for, as without runAt. The checks run
+again at runAt, against the template as it is then. deadlineSeconds counts from runAt when that is
+later than the creation: a delayed Task's budget does not drain while it waits.
 """
 
 from __future__ import annotations
@@ -147,36 +156,74 @@ def _reject(o: Observed, status: TaskStatus, *, reason: str, message: str) -> De
     return _final_decision(status, _finish(new, o, phase=Phase.FAILED, reason=reason, message=message, at=o.now))
 
 
-def _template_missing(o: Observed, status: TaskStatus) -> Decision:
+def _template_missing(o: Observed, status: TaskStatus, *, until: datetime | None = None) -> Decision:
+    """Wait for the template (Pending, or Retrying between attempts; Scheduled `until` runAt)."""
     name = o.task.spec.template_ref.name if o.task.spec.template_ref else ""
     msg = f"TaskTemplate {name!r} not found in this namespace; the task starts when it is created"
+    if until is not None:
+        msg += f", not before its runAt {_iso(until)}"
     new = _cond(status, o, c.ACCEPTED, "False", c.REASON_TEMPLATE_NOT_FOUND, msg)
-    if status.phase != Phase.RETRYING:
+    if until is not None:
+        new = new.model_copy(update={"phase": Phase.SCHEDULED})
+    elif status.phase != Phase.RETRYING:
         new = new.model_copy(update={"phase": Phase.PENDING})
     new = new.model_copy(update={"reason": c.REASON_TEMPLATE_NOT_FOUND, "message": msg})
     events = (
         () if status.reason == c.REASON_TEMPLATE_NOT_FOUND else (Event("Warning", c.REASON_TEMPLATE_NOT_FOUND, msg),)
     )
-    return Decision(status=new, events=events)
+    return Decision(status=new, events=events, requeue_at=_wake_at(until) if until is not None else None)
 
 
-def _start(o: Observed, status: TaskStatus, number: int) -> Decision:
-    """Resolve, validate (first attempt), then ask for the Job of attempt `number`."""
+def _iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def _wake_at(t: datetime) -> datetime:
+    """The first whole second at or after `t`: the operator's "now" has whole seconds (as Kubernetes'
+    timestamps), so a wake-up inside the second of `t` would find it not yet due and spin."""
+    return t if t.microsecond == 0 else t.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def _resolve(o: Observed, status: TaskStatus, *, first: bool, until: datetime | None = None) -> ResolvedRun | Decision:
+    """What the attempt runs, or the decision that stops it: an invalid spec or (`first` attempt)
+    invalid params fail the task, a missing template waits (Scheduled `until` runAt, if given)."""
     spec = o.task.spec
     if spec.template_ref is None and not spec.image:
         msg = "spec.templateRef or spec.image is required: name a TaskTemplate or an image to run"
         return _reject(o, status, reason=c.REASON_INVALID_SPEC, message=msg)
     if o.template_missing:
-        return _template_missing(o, status)
+        return _template_missing(o, status, until=until)
     resolved = resolve_run(spec, o.template)
     if resolved is None:
         msg = "no image to run: set spec.image or the template's spec.image"
         return _reject(o, status, reason=c.REASON_INVALID_SPEC, message=msg)
-    if number == 1:
+    if first:
         errors = schema_check.validate(spec.params if spec.params is not None else {}, resolved.param_schema)
         if errors:
             msg = "params do not match the template's paramSchema: " + schema_check.summarize(errors)
             return _reject(o, status, reason=c.REASON_INVALID_PARAMS, message=msg)
+    return resolved
+
+
+def _scheduled(o: Observed, status: TaskStatus, run_at: datetime) -> Decision:
+    """Before spec.runAt: refuse now what would be refused then, else wait (no Job) and wake at runAt."""
+    resolved = _resolve(o, status, first=True, until=run_at)
+    if isinstance(resolved, Decision):
+        return resolved
+    msg = f"waiting for spec.runAt {_iso(run_at)}; no Job before then"
+    new = _cond(status, o, c.ACCEPTED, "Unknown", c.REASON_SCHEDULED, msg)
+    new = new.model_copy(update={"phase": Phase.SCHEDULED, "reason": c.REASON_SCHEDULED, "message": msg})
+    said = (status.phase, status.reason, status.message) == (Phase.SCHEDULED, c.REASON_SCHEDULED, msg)
+    events = () if said else (Event("Normal", c.REASON_SCHEDULED, f"first attempt at {_iso(run_at)}"),)
+    return Decision(status=new, events=events, requeue_at=_wake_at(run_at))
+
+
+def _start(o: Observed, status: TaskStatus, number: int) -> Decision:
+    """Resolve, validate (first attempt), then ask for the Job of attempt `number`."""
+    resolved = _resolve(o, status, first=number == 1)
+    if isinstance(resolved, Decision):
+        return resolved
+    if number == 1:
         status = status.model_copy(update={"policy": resolved.policy})
     # Look again when the new pod would be pending too long (or the task runs out of time): events of a
     # pod that merely waits to be scheduled are not delivered to reconciles (kubetask.relevance).
@@ -281,9 +328,11 @@ def _fail(
 
 
 def _deadline(o: Observed, policy: ResolvedPolicy) -> datetime | None:
-    if policy.deadline_seconds is None or o.created is None:
+    """deadlineSeconds counts from the creation, or from spec.runAt when that is later."""
+    since = max((t for t in (o.created, o.task.spec.run_at) if t is not None), default=None)
+    if policy.deadline_seconds is None or since is None:
         return None
-    return o.created + timedelta(seconds=policy.deadline_seconds)
+    return since + timedelta(seconds=policy.deadline_seconds)
 
 
 def _enforce_times(o: Observed, policy: ResolvedPolicy, job: JobObservation, out: Outcome) -> Outcome:
@@ -442,7 +491,8 @@ def decide(o: Observed) -> Decision:
         status = record_attempt(status, number=found, job=o.jobs[found].name, now=o.now, gen=o.generation)
         current = found
     if current == 0:
-        return _start(o, status, 1)
+        run_at = o.task.spec.run_at
+        return _scheduled(o, status, run_at) if run_at is not None and o.now < run_at else _start(o, status, 1)
     last = next(a for a in status.attempts if a.number == current)
     if is_final(last.phase):  # between attempts
         if status.phase != Phase.RETRYING:  # cannot happen (one status write); never start an attempt unasked

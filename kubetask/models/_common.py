@@ -38,6 +38,7 @@ class KubeModel(BaseModel):
 class Phase(enum.StrEnum):
     """Lifecycle phase of a Task; Succeeded, Failed, Cancelled and DeadLettered are final."""
 
+    SCHEDULED = "Scheduled"  # waits for spec.runAt: no Job before then
     PENDING = "Pending"
     RUNNING = "Running"
     RETRYING = "Retrying"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from kubetask.models._common import (
     API_VERSION,
@@ -63,6 +63,14 @@ class TaskSpec(KubeModel):
     )
     ttl_seconds_after_finished: int | None = Field(
         default=None, ge=0, description="Delete the Task this long after it finished (once in history)."
+    )
+    run_at: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "Start the first attempt at this time (RFC 3339 with an offset, e.g. 2026-03-01T09:00:00Z), not"
+            " before: the task is Scheduled until then; a time in the past starts it at once."
+            " deadlineSeconds counts from it when it is later than the creation."
+        ),
     )
     cancel: bool = Field(default=False, description="Set true to stop the task: its running attempt is deleted.")
     redrive_of: RedriveRef | None = Field(default=None, description="The dead-lettered Task this one re-runs.")

@@ -3,9 +3,9 @@
 The interesting states of a Task (Retrying, DeadLettered, Cancelled, a deadline that ran out, a
 Job that vanished) are reached only through several attempts. Hand-built statuses would test
 decide() on states it can never produce, so `runs` draws a Task spec (retry, cancel, deadline and
-time policies) and then drives decide() step by step the way the operator does: what the cluster
-shows changes, time passes, sometimes a user cancels, each decision is applied (status written,
-Job created or deleted). Every drawn state is one the product can reach.
+time policies, a delayed start) and then drives decide() step by step the way the operator does:
+what the cluster shows changes, time passes, sometimes a user cancels, each decision is applied
+(status written, Job created or deleted). Every drawn state is one the product can reach.
 """
 
 from __future__ import annotations
@@ -93,6 +93,8 @@ task_specs = st.fixed_dictionaries(
         "pendingTimeoutSeconds": st.integers(1, 120),
         "deadlineSeconds": st.integers(1, 900),
         "ttlSecondsAfterFinished": st.integers(0, 7200),
+        # a delayed start (Scheduled until then), one already due, or one in the past
+        "runAt": st.sampled_from([-60, 0, 5, 30, 600]).map(lambda s: NOW + timedelta(seconds=s)),
     },
 )
 

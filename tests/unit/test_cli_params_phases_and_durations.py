@@ -85,7 +85,7 @@ def test_phase_filters_become_the_phases_the_api_lists(values: list[str], phases
 
 
 def test_bad_phase_filters_are_usage_errors() -> None:
-    with pytest.raises(UsageProblem, match="--phase 'Done': use one of Pending"):
+    with pytest.raises(UsageProblem, match="--phase 'Done': use one of Scheduled, Pending"):
         phases_for(["Done"])
     with pytest.raises(UsageProblem, match="leave no phase"):
         phases_for(["Failed", "!Failed"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from kubetask.models import Phase, Task
 from kubetask.reconcile import Decision, decide, record_attempt
 from tests.unit.builders import NOW, exited, job, make_task, make_template, observed, pod
@@ -151,3 +153,54 @@ def test_creating_an_attempt_schedules_the_pending_check() -> None:
     assert d.create_attempt == 1 and d.requeue_at == NOW + timedelta(seconds=30)
     d = decide(observed(_task(pendingTimeoutSeconds=60)))
     assert d.requeue_at == NOW + timedelta(seconds=60)
+
+
+def test_cancel_while_scheduled_ends_cancelled_and_no_job_is_ever_created() -> None:
+    run_at = NOW + timedelta(minutes=10)
+    d, t = _step(_task(runAt=run_at.isoformat()))
+    assert d.status.phase == Phase.SCHEDULED
+    cancelled = make_task(status=d.status.to_wire(), **(t.spec.to_wire() | {"cancel": True}))
+    c, t = _step(cancelled)
+    assert (c.status.phase, c.status.reason) == (Phase.CANCELLED, "Cancelled")
+    assert (c.create_attempt, c.delete_jobs) == (None, ())
+    assert c.status.attempts == [] and [e.reason for e in c.events] == ["Cancelled"]
+    after, _ = _step(t, now=run_at + timedelta(seconds=1))  # the wake-up at runAt still comes
+    assert (after.status, after.create_attempt, after.events) == (c.status, None, ())
+
+
+@pytest.mark.parametrize(
+    ("run_at", "deadline_at"),
+    [
+        pytest.param(NOW + timedelta(seconds=300), NOW + timedelta(seconds=400), id="a later runAt: from runAt"),
+        pytest.param(NOW - timedelta(seconds=300), NOW + timedelta(seconds=100), id="a past runAt: from creation"),
+    ],
+)
+def test_the_deadline_counts_from_run_at_when_it_is_later_than_the_creation(run_at: Any, deadline_at: Any) -> None:
+    t = _task(runAt=run_at.isoformat(), deadlineSeconds=100, pendingTimeoutSeconds=900)
+    d, t = _step(t, created=NOW)
+    if run_at > NOW:
+        assert d.status.phase == Phase.SCHEDULED and d.requeue_at == run_at
+        waited, _ = _step(t, now=run_at - timedelta(seconds=1), created=NOW)  # past creation + 100 s, still waiting
+        assert (waited.status.phase, waited.create_attempt) == (Phase.SCHEDULED, None)
+        d, t = _step(t, now=run_at, created=NOW)
+    assert d.create_attempt == 1 and d.requeue_at == deadline_at
+    st = record_attempt(d.status, number=1, job="t-1", now=NOW, gen=1)
+    t = make_task(status=st.to_wire(), **t.spec.to_wire())
+    running = job(pod("Running", running_since=deadline_at - timedelta(seconds=50)))
+    before, _ = _step(t, running, now=deadline_at - timedelta(seconds=1), created=NOW)
+    assert before.status.phase == Phase.RUNNING
+    over, _ = _step(t, running, now=deadline_at, created=NOW)
+    assert (over.status.phase, over.status.reason, over.delete_jobs) == (Phase.FAILED, "DeadlineExceeded", ("t-1",))
+
+
+def test_pending_and_attempt_timeouts_of_a_delayed_task_count_from_its_job_and_pod() -> None:
+    run_at = NOW + timedelta(hours=1)
+    t = _task(runAt=run_at.isoformat(), pendingTimeoutSeconds=60, timeoutSeconds=30)
+    d, t = _step(t, created=NOW)
+    d, t = _step(t, now=run_at, created=NOW)
+    assert d.create_attempt == 1 and d.requeue_at == run_at + timedelta(seconds=60)
+    st = record_attempt(d.status, number=1, job="t-1", now=run_at, gen=1)
+    t = make_task(status=st.to_wire(), **t.spec.to_wire())
+    running = job(pod("Running", running_since=run_at + timedelta(seconds=5)), created=run_at)
+    d, _ = _step(t, running, now=run_at + timedelta(seconds=20), created=NOW)
+    assert d.status.phase == Phase.RUNNING and d.requeue_at == run_at + timedelta(seconds=45)  # 5 s + 30 s + grace

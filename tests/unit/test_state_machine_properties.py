@@ -5,6 +5,7 @@ passes for want of an interesting example)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable
 
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +13,7 @@ from hypothesis import Phase as HypothesisPhase
 from hypothesis import strategies as st
 
 from kubetask.models import Phase, Task, TaskStatus
-from kubetask.reconcile import decide, is_final
+from kubetask.reconcile import Decision, decide, is_final
 from tests.unit.strategies import Run, final_runs, later_observations, runs
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -47,7 +48,11 @@ def test_applying_a_decision_twice_changes_nothing(r: Run) -> None:
 @given(r=runs())
 def test_attempts_stay_within_the_policy_and_are_numbered_in_order(r: Run) -> None:
     st_ = r.task.status
-    assert st_ is not None and st_.policy is not None
+    assert st_ is not None
+    if st_.policy is None:  # resolved with the first attempt: a task that never got one has none
+        assert st_.attempts == [] and r.task.spec.run_at is not None
+        assert st_.phase in (Phase.SCHEDULED, Phase.CANCELLED, Phase.FAILED)
+        return
     numbers = [a.number for a in st_.attempts]
     assert numbers == list(range(1, len(numbers) + 1)) and st_.attempt_count == len(numbers)
     assert len(numbers) <= st_.policy.max_attempts
@@ -59,8 +64,25 @@ def test_attempts_stay_within_the_policy_and_are_numbered_in_order(r: Run) -> No
         assert st_.policy.max_attempts > 1
 
 
+@PROPERTY
+@given(r=runs())
+def test_no_job_is_created_before_run_at_and_a_scheduled_task_wakes_at_it(r: Run) -> None:
+    run_at = r.task.spec.run_at
+    if run_at is not None and r.now < run_at:  # the clock only moves forward: every step was before runAt
+        assert [d.create_attempt for d in r.decisions if d.create_attempt is not None] == []
+        assert r.jobs == {} and r.phase in (Phase.SCHEDULED, Phase.CANCELLED)
+    for d in r.decisions:
+        if d.status.phase == Phase.SCHEDULED:
+            assert d.requeue_at == run_at and d.create_attempt is None
+
+
 def _status(r: Run) -> TaskStatus:
     return r.task.status or TaskStatus()
+
+
+def _after(r: Run, phase: Phase, then: Callable[[Decision], bool]) -> bool:
+    """Whether a decision in `phase` was followed by one that does `then`."""
+    return any(a.status.phase == phase and then(b) for a, b in itertools.pairwise(r.decisions))
 
 
 # What the strategies must reach; the paths that need several attempts, a cancel or a deadline
@@ -69,6 +91,8 @@ TARGETS: dict[str, Callable[[Run], bool]] = {
     **{p.value: (lambda r, p=p: r.phase == p) for p in Phase},  # type: ignore[misc]
     "DeadLettered after retries": lambda r: r.phase == Phase.DEAD_LETTERED and _status(r).attempt_count > 1,
     "Cancelled while Retrying": lambda r: r.phase == Phase.CANCELLED and r.decisions[-2].status.phase == Phase.RETRYING,
+    "Cancelled while Scheduled": lambda r: _after(r, Phase.SCHEDULED, lambda d: d.status.phase == Phase.CANCELLED),
+    "Started at runAt": lambda r: _after(r, Phase.SCHEDULED, lambda d: d.create_attempt == 1),
     "Failed past the deadline": lambda r: r.phase == Phase.FAILED and _status(r).reason == "DeadlineExceeded",
     "Succeeded on a later attempt": lambda r: r.phase == Phase.SUCCEEDED and _status(r).attempt_count > 1,
     "PodLost after a retry": lambda r: _status(r).attempt_count > 1 and _status(r).attempts[-1].reason == "PodLost",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from kubetask.models import Phase, Task
+from kubetask.conditions import get_condition
+from kubetask.models import Phase, Task, TaskTemplateSpec
 from kubetask.observe import ContainerExit, outcome
-from kubetask.reconcile import decide, format_duration, record_attempt
+from kubetask.reconcile import Decision, decide, format_duration, record_attempt
 from tests.unit.builders import NOW, exited, job, make_task, make_template, observed, pod
 
 
@@ -183,3 +185,100 @@ def test_a_pending_pod_is_named_once_it_reports_a_container() -> None:
     assert outcome(job(pod("Pending")), now=NOW).pod_name is None
     creating = pod("Pending", waiting_reason="ContainerCreating")
     assert outcome(job(creating), now=NOW).pod_name == creating.name
+
+
+# -- spec.runAt: Scheduled until then ------------------------------------------------------------
+
+LATER = NOW + timedelta(minutes=10)
+
+
+def _then(d: Decision, **spec: Any) -> Task:
+    """The Task once `d`'s status is written."""
+    return make_task(status=d.status.to_wire(), **spec)
+
+
+def test_a_future_run_at_is_scheduled_without_a_job_and_wakes_at_run_at() -> None:
+    spec: dict[str, Any] = {"templateRef": {"name": "tpl"}, "params": {}, "runAt": LATER.isoformat()}
+    d = decide(observed(make_task(**spec)))
+    assert (d.status.phase, d.status.reason, d.create_attempt) == (Phase.SCHEDULED, "Scheduled", None)
+    assert d.requeue_at == LATER and d.status.attempts == [] and d.status.policy is None
+    assert [(e.type, e.reason) for e in d.events] == [("Normal", "Scheduled")]
+    accepted = get_condition(d.status.conditions, "Accepted")
+    assert accepted is not None and (accepted.status, accepted.reason) == ("Unknown", "Scheduled")
+    again = decide(observed(_then(d, **spec), now=LATER - timedelta(seconds=1)))
+    assert (again.status, again.events, again.create_attempt, again.requeue_at) == (d.status, (), None, LATER)
+
+
+@pytest.mark.parametrize(
+    ("now", "created"),
+    [
+        pytest.param(LATER, True, id="at runAt: the wake-up"),
+        pytest.param(LATER + timedelta(hours=1), True, id="after runAt: an operator that was down"),
+        pytest.param(NOW, False, id="a runAt in the past: at once"),
+    ],
+)
+def test_the_first_attempt_starts_once_run_at_is_reached(now: datetime, created: bool) -> None:
+    run_at = LATER if created else NOW - timedelta(days=1)
+    spec: dict[str, Any] = {"templateRef": {"name": "tpl"}, "params": {}, "runAt": run_at.isoformat()}
+    t = _then(decide(observed(make_task(**spec))), **spec) if created else make_task(**spec)
+    d = decide(observed(t, now=now))
+    assert (d.create_attempt, d.status.phase, d.status.reason) == (1, Phase.PENDING, "JobCreated")
+    accepted = get_condition(d.status.conditions, "Accepted")
+    assert accepted is not None and accepted.status == "True"
+
+
+@pytest.mark.parametrize(
+    ("spec", "template", "reason"),
+    [
+        pytest.param({"params": {}}, None, "InvalidSpec", id="neither templateRef nor image"),
+        pytest.param(
+            {"templateRef": {"name": "tpl"}, "params": {"n": "x"}},
+            make_template(paramSchema={"properties": {"n": {"type": "integer"}}}),
+            "InvalidParams",
+            id="params against the paramSchema",
+        ),
+    ],
+)
+def test_what_would_be_refused_at_run_at_is_refused_at_once(
+    spec: dict[str, Any], template: TaskTemplateSpec | None, reason: str
+) -> None:
+    d = decide(observed(make_task(**spec, runAt=LATER.isoformat()), template=template))
+    assert (d.status.phase, d.status.reason, d.create_attempt, d.requeue_at) == (Phase.FAILED, reason, None, None)
+    assert [e.reason for e in d.events] == [reason]
+
+
+def test_a_missing_template_warns_at_once_and_is_waited_for_past_run_at() -> None:
+    spec: dict[str, Any] = {"templateRef": {"name": "nope"}, "runAt": LATER.isoformat()}
+    first = decide(observed(make_task(**spec), missing=True))
+    assert (first.status.phase, first.status.reason, first.requeue_at) == (Phase.SCHEDULED, "TemplateNotFound", LATER)
+    assert [(e.type, e.reason) for e in first.events] == [("Warning", "TemplateNotFound")]
+    assert "not before its runAt" in (first.status.message or "")
+    found = decide(observed(_then(first, **spec), now=NOW + timedelta(minutes=1)))
+    assert (found.status.phase, found.status.reason, found.create_attempt) == (Phase.SCHEDULED, "Scheduled", None)
+    assert [e.reason for e in found.events] == ["Scheduled"]
+    late = decide(observed(_then(first, **spec), now=LATER, missing=True))
+    assert (late.status.phase, late.status.reason, late.events) == (Phase.PENDING, "TemplateNotFound", ())
+    assert late.create_attempt is None and "runAt" not in (late.status.message or "")
+
+
+def test_params_are_checked_again_at_run_at_against_the_template_then() -> None:
+    spec: dict[str, Any] = {"templateRef": {"name": "tpl"}, "params": {"n": "x"}, "runAt": LATER.isoformat()}
+    waiting = decide(observed(make_task(**spec)))
+    assert waiting.status.phase == Phase.SCHEDULED
+    strict = make_template(paramSchema={"properties": {"n": {"type": "integer"}}})
+    d = decide(observed(_then(waiting, **spec), template=strict, now=LATER))
+    assert (d.status.phase, d.status.reason, d.create_attempt) == (Phase.FAILED, "InvalidParams", None)
+
+
+def test_a_run_at_inside_a_second_wakes_at_the_next_whole_second() -> None:
+    """The operator's "now" has whole seconds: waking inside runAt's second would find it not due."""
+    run_at = LATER + timedelta(milliseconds=250)
+    spec: dict[str, Any] = {"templateRef": {"name": "tpl"}, "params": {}, "runAt": run_at.isoformat()}
+    d = decide(observed(make_task(**spec), now=LATER))
+    assert (d.status.phase, d.requeue_at) == (Phase.SCHEDULED, LATER + timedelta(seconds=1))
+    assert decide(observed(_then(d, **spec), now=LATER + timedelta(seconds=1))).create_attempt == 1
+
+
+def test_a_run_at_without_an_offset_is_not_a_valid_spec() -> None:
+    with pytest.raises(ValidationError, match="timezone"):
+        make_task(templateRef={"name": "tpl"}, runAt="2026-01-02T03:04:05")

@@ -53,6 +53,7 @@ STYLES = {
     "Cancelled": "yellow",
     "Retrying": "yellow",
     "Running": "cyan",
+    "Scheduled": "blue",
 }
 PIPE_WIDTH = 1000  # rows are never cut when stdout is a pipe
 

@@ -1,4 +1,5 @@
-"""Values from the command line (pure): `-p k=v`, `-f params.yaml`, `-l k=v`, durations (`--since 1h`).
+"""Values from the command line (pure): `-p k=v`, `-f params.yaml`, `-l k=v`, durations (`--since 1h`),
+times (`--run-at +10m`).
 
 `-p` values are YAML scalars (or flow collections), so `-p n=3` is the integer 3, `-p ok=true` a
 boolean, `-p s='"3"'` the string "3", `-p tags='[a, b]'` a list and `-p m='{a: 1}'` a mapping; a
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import yaml
@@ -78,3 +80,18 @@ def duration_seconds(text: str, flag: str) -> float:
     if not parts or "".join(n + u for n, u in parts) != text.strip():
         raise UsageProblem(f"{flag} {text!r}: give a duration such as 30s, 5m, 1h30m or 2d")
     return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def run_at_from(text: str, *, now: datetime, flag: str = "--run-at") -> datetime:
+    """`--run-at`: an RFC 3339 time with an offset (`2026-03-01T09:00:00Z`), or `+DURATION` from `now`
+    (`+10m`, `+1h30m`), as an aware datetime; a UsageProblem naming `flag` otherwise."""
+    value = text.strip()
+    if value.startswith("+"):
+        return now + timedelta(seconds=duration_seconds(value[1:], flag))
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        when = None
+    if when is None or when.utcoffset() is None:
+        raise UsageProblem(f"{flag} {text!r}: give an RFC 3339 time with an offset (2026-03-01T09:00:00Z) or +10m")
+    return when

@@ -18,7 +18,7 @@ from ._client import Api, ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
 from ._complete import complete_task_names, complete_template_names
 from ._errors import UsageProblem
 from ._output import Format, OutputOpt, emit, parse_format
-from ._params import check_params, duration_seconds, labels_from, params_from
+from ._params import check_params, duration_seconds, labels_from, params_from, run_at_from
 from ._taskview import ATTEMPT_COLUMNS, EVENT_COLUMNS, phases_for, task_columns
 
 app = typer.Typer()
@@ -89,6 +89,14 @@ def submit(
     idempotency_key: Annotated[
         str | None, typer.Option("--idempotency-key", help="A repeat with this key returns the same task.")
     ] = None,
+    run_at: Annotated[
+        str | None,
+        typer.Option(
+            "--run-at",
+            help="Start then, not before: RFC 3339 (2026-03-01T09:00:00Z) or +10m from now; Scheduled until then.",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: DryRunOpt = False,
     wait: WaitOpt = False,
     watch: WatchOpt = False,
@@ -104,6 +112,8 @@ def submit(
     body: dict[str, Any] = {"template": template, "params": params, "labels": labels_from(label or [])}
     if name:
         body["name"] = name
+    if run_at:
+        body["runAt"] = run_at_from(run_at, now=datetime.now(UTC)).isoformat()
     with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
         _post_task(
             api,

@@ -45,6 +45,11 @@ class TaskCreate(ApiModel):
         default_factory=dict, json_schema_extra=_LABELS, description="Labels of the Task (and its pods)."
     )
     timeout_seconds: int | None = Field(default=None, ge=1, description="Limit on one attempt's run time.")
+    run_at: datetime | None = Field(
+        default=None,
+        description="Start at this time (RFC 3339 with an offset), not before: the task is Scheduled until then"
+        " (spec.runAt); a time in the past starts it at once.",
+    )
 
 
 class AttemptPublic(ApiModel):

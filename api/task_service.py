@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -71,6 +72,20 @@ def public_from_row(row: TaskRow, *, live: bool = False) -> TaskPublic:
     )
 
 
+def task_spec(body: TaskCreate, idempotency_key: str | None) -> dict[str, Any]:
+    """The Task's spec as `kubectl apply` would send it: only what the request set."""
+    spec: dict[str, Any] = {"templateRef": {"name": body.template}}
+    if body.params is not None:
+        spec["params"] = body.params
+    if body.timeout_seconds is not None:
+        spec["timeoutSeconds"] = body.timeout_seconds
+    if body.run_at is not None:  # checked to carry an offset (`TaskService._check`)
+        spec["runAt"] = body.run_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if idempotency_key:
+        spec["idempotencyKey"] = idempotency_key
+    return spec
+
+
 class TaskService:
     def __init__(self, crs: CustomResources, sessions: sessionmaker[Session], settings: ApiSettings) -> None:
         self.crs = crs
@@ -88,6 +103,8 @@ class TaskService:
         if body.generate_name is not None:
             problems += name_problems(body.generate_name.rstrip("-") or "x", "/generateName", max_len=200)
         problems += label_problems(body.labels)
+        if body.run_at is not None and body.run_at.utcoffset() is None:
+            problems.append(FieldProblem("/runAt", "needs an offset (Z or +01:00): the time is ambiguous without one"))
         size = len(json.dumps(body.params, separators=(",", ":")).encode())
         limit = self.settings.max_params_bytes
         if size > limit:
@@ -129,13 +146,7 @@ class TaskService:
             meta["name"] = prefix[:52] + hashlib.sha256(idempotency_key.encode()).hexdigest()[:10]
         else:
             meta["generateName"] = prefix[:58]
-        spec: dict[str, Any] = {"templateRef": {"name": body.template}}
-        if body.params is not None:
-            spec["params"] = body.params
-        if body.timeout_seconds is not None:
-            spec["timeoutSeconds"] = body.timeout_seconds
-        if idempotency_key:
-            spec["idempotencyKey"] = idempotency_key
+        spec = task_spec(body, idempotency_key)
         cr: Body = {"apiVersion": API_VERSION, "kind": "Task", "metadata": meta, "spec": spec}
         try:
             created = self.crs.create(ns, "tasks", cr)

@@ -282,3 +282,12 @@ def test_a_run_at_inside_a_second_wakes_at_the_next_whole_second() -> None:
 def test_a_run_at_without_an_offset_is_not_a_valid_spec() -> None:
     with pytest.raises(ValidationError, match="timezone"):
         make_task(templateRef={"name": "tpl"}, runAt="2026-01-02T03:04:05")
+
+
+def test_a_run_at_moved_while_scheduled_moves_the_start_and_says_so() -> None:
+    spec: dict[str, Any] = {"templateRef": {"name": "tpl"}, "params": {}, "runAt": LATER.isoformat()}
+    first = decide(observed(make_task(**spec)))
+    moved = {**spec, "runAt": (LATER + timedelta(hours=1)).isoformat()}
+    d = decide(observed(_then(first, **moved), now=LATER))  # the old wake-up still comes
+    assert (d.status.phase, d.create_attempt, d.requeue_at) == (Phase.SCHEDULED, None, LATER + timedelta(hours=1))
+    assert [e.reason for e in d.events] == ["Scheduled"]

@@ -76,15 +76,18 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
     if st is None:
         return out
     ended = {a.number: a.finish_time for a in st.attempts}
+    run_at = task.spec.run_at
+    first = max(created, run_at) if run_at else created  # a delayed Task's first Job comes at runAt, not before
     for a in st.attempts:
         out.append(
             EventRecord(
                 f"attempt-{a.number}-job",
                 # The status never states when a Job was created. An event row is written once (the first
                 # snapshot that holds its key), so its time must be one every later snapshot agrees on:
-                # attempt n's Job is created only after attempt n-1 ended (attempt 1's after the Task was).
-                # The container's start time would move the event when the mirror missed the early snapshots.
-                ended.get(a.number - 1) or created,
+                # attempt n's Job is created only after attempt n-1 ended (attempt 1's after the Task was,
+                # and not before its runAt). The container's start time would move the event when the
+                # mirror missed the early snapshots.
+                ended.get(a.number - 1) or first,
                 c.EVENT_NORMAL,
                 c.REASON_JOB_CREATED,
                 f"Job {a.job_name} created for attempt {a.number}",

@@ -22,8 +22,9 @@ Mapping (CR → rows):
     started_at ← ``startTime``, finished_at ← ``finishTime``, duration_seconds ← finishTime − startTime.
 ``events`` (key → time, type, reason, message; the mirror's history, written once per key)
     ``created``: creationTimestamp, Normal, Created, "Task created".
-    Per attempt n: ``attempt-n-job``: the finishTime of attempt n-1 (creationTimestamp for attempt 1, or
-    when attempt n-1 has none), Normal, JobCreated, "Job <jobName> created for attempt <n>";
+    Per attempt n: ``attempt-n-job``: the finishTime of attempt n-1 (for attempt 1, or when attempt n-1 has
+    none: creationTimestamp, or ``spec.runAt`` when later), Normal, JobCreated, "Job <jobName> created for
+    attempt <n>";
     ``attempt-n-started`` when it has a startTime: startTime, Normal, Started,
     "attempt <n> running in pod <podName>"; ``attempt-n-ended`` when it has a finishTime and ended
     Succeeded or Failed: finishTime, Normal (Succeeded) or Warning, reason or phase,
@@ -141,9 +142,11 @@ def expected_events(cr: Raw) -> dict[str, tuple[datetime | None, str, str, str]]
         return out
     attempts = st.get("attempts") or []
     finished = {a["number"]: instant(a.get("finishTime")) for a in attempts}
+    run_at = instant(cr["spec"].get("runAt"))
+    first = max(created, run_at) if created and run_at else created
     for a in attempts:
         n, phase = a["number"], a.get("phase", "Pending")
-        job_at = finished.get(n - 1) or created
+        job_at = finished.get(n - 1) or first
         out[f"attempt-{n}-job"] = (job_at, "Normal", "JobCreated", f"Job {a['jobName']} created for attempt {n}")
         if a.get("startTime"):
             out[f"attempt-{n}-started"] = (

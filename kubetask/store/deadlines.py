@@ -14,6 +14,15 @@ The budget is the server's statement timeout plus a grace second, so a live serv
 slow cancels the statement itself (`QueryCanceled`, connection kept) before the socket is cut.
 Rejected: running each request in a thread with a deadline (the thread stays blocked, so a hang
 still ties up the pool); overriding psycopg's private wait loop (changes between releases).
+
+Each timer is found from the DBAPI connection an event names (a statement's cursor's connection, the
+pool's own argument), never through SQLAlchemy's `Connection.info` or `.connection`: those
+properties act on the Connection's state. For the ad-hoc Connection on which SQLAlchemy sets the
+dialect up over an engine's first connection, `.info` raises NotImplementedError, which the
+dialect's set-up takes for "not supported here": a `handle_error` hook that read it turned a lost
+first connection into "This Connection is closed" (tests/integration/store/
+test_first_connection_lost_during_setup.py). On an invalidated Connection `.connection` checks a
+new connection out of the pool.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import logging
 import os
 import socket
 import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import Engine, event, exc
@@ -32,14 +42,13 @@ log = logging.getLogger(__name__)
 # opens a new connection (bounded by the connect timeout) instead.
 PING_SECONDS = 2.0
 GRACE_SECONDS = 1.0
-_KEY = "kubetask.deadline"
 
 
 class _Timer:
     """At most one armed timer per DBAPI connection; a stale firing (after disarm) does nothing."""
 
     def __init__(self, dbapi_conn: Any) -> None:
-        self.conn = dbapi_conn
+        self.conn = weakref.ref(dbapi_conn)  # weak: the registry of timers is keyed by the connection
         self.lock = threading.Lock()
         self.generation = 0
         self.timer: threading.Timer | None = None
@@ -67,8 +76,11 @@ class _Timer:
             if generation != self.generation:
                 return
             self.timer = None
+        conn = self.conn()
+        if conn is None:  # closed and collected meanwhile: nothing is blocked on it
+            return
         log.warning("a database call did not return within %.1f s: closing its connection", seconds)
-        cut_socket(self.conn)
+        cut_socket(conn)
 
 
 def cut_socket(dbapi_conn: Any) -> None:
@@ -84,53 +96,74 @@ def cut_socket(dbapi_conn: Any) -> None:
             pass
 
 
-def _timer(info: dict[str, Any], dbapi_conn: Any) -> _Timer:
-    t = info.get(_KEY)
-    if t is None or t.conn is not dbapi_conn:
-        t = info[_KEY] = _Timer(dbapi_conn)
-    return t
+class _Timers:
+    """One engine's timers by DBAPI connection, weakly: a connection closed and collected drops its own."""
+
+    def __init__(self) -> None:
+        self._by_conn: weakref.WeakKeyDictionary[Any, _Timer] = weakref.WeakKeyDictionary()
+
+    def arm(self, dbapi_conn: Any, seconds: float) -> _Timer:
+        t = self._by_conn.get(dbapi_conn)
+        if t is None:
+            t = self._by_conn[dbapi_conn] = _Timer(dbapi_conn)
+        t.arm(seconds)
+        return t
+
+    def disarm(self, dbapi_conn: Any) -> None:
+        t = self._by_conn.get(dbapi_conn) if dbapi_conn is not None else None
+        if t is not None:
+            t.disarm()
+
+
+def _failed_statement_connection(ctx: Any) -> Any:
+    """The DBAPI connection of the statement a handle_error context is about, else None. Plain attributes
+    only: the context's own `cursor` is declared but never set (SQLAlchemy 2.1.9), so its execution
+    context's is read."""
+    cursor = getattr(ctx.execution_context, "cursor", None)
+    return getattr(cursor, "connection", None)
 
 
 def install(engine: Engine, *, seconds: float) -> None:
     """Bound each call on `engine`'s connections by `seconds` (plus grace); ping on checkout within PING_SECONDS."""
     budget = seconds + GRACE_SECONDS
+    timers = _Timers()
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _before(conn: Any, _cursor: Any, _stmt: Any, _params: Any, _context: Any, _many: Any) -> None:
-        _timer(conn.info, conn.connection.dbapi_connection).arm(budget)
+    def _before(_conn: Any, cursor: Any, _stmt: Any, _params: Any, _context: Any, _many: Any) -> None:
+        timers.arm(cursor.connection, budget)
 
     @event.listens_for(engine, "after_cursor_execute")
-    def _after(conn: Any, _cursor: Any, _stmt: Any, _params: Any, _context: Any, _many: Any) -> None:
-        _timer(conn.info, conn.connection.dbapi_connection).disarm()
+    def _after(_conn: Any, cursor: Any, _stmt: Any, _params: Any, _context: Any, _many: Any) -> None:
+        timers.disarm(cursor.connection)
 
     @event.listens_for(engine, "handle_error")
     def _error(ctx: Any) -> None:
-        if ctx.connection is not None and not ctx.connection.invalidated:
-            t = ctx.connection.info.get(_KEY)
-            if t is not None:
-                t.disarm()
+        # what a handle_error hook raises replaces the error it was called for: this one cannot raise.
+        # Errors without a statement (commit, connect) leave their timer to the next statement or the
+        # return to the pool.
+        timers.disarm(_failed_statement_connection(ctx))
 
     @event.listens_for(engine, "commit")
     def _commit(conn: Any) -> None:
         # no event follows a commit: the timer runs on until the next statement re-arms it or the
-        # connection goes back to the pool; the API commits only as the last step of a request
-        _timer(conn.info, conn.connection.dbapi_connection).arm(budget)
+        # connection goes back to the pool; the API commits only as the last step of a request.
+        # An invalidated Connection has no DBAPI connection to bound (its `.connection` would raise
+        # PendingRollbackError or check a new one out), and SQLAlchemy refuses its commit itself.
+        if not conn.invalidated:
+            timers.arm(conn.connection.dbapi_connection, budget)
 
     @event.listens_for(engine.pool, "reset")
-    def _reset(dbapi_conn: Any, record: Any, _state: Any) -> None:
-        _timer(record.info, dbapi_conn).arm(budget)
+    def _reset(dbapi_conn: Any, _record: Any, _state: Any) -> None:
+        timers.arm(dbapi_conn, budget)
 
     @event.listens_for(engine.pool, "checkin")
-    def _checkin(_dbapi_conn: Any, record: Any) -> None:
-        t = record.info.get(_KEY) if record is not None else None
-        if t is not None:
-            t.disarm()
+    def _checkin(dbapi_conn: Any, _record: Any) -> None:
+        timers.disarm(dbapi_conn)  # None once invalidated
 
     @event.listens_for(engine.pool, "checkout")
-    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    def _ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         # SQLAlchemy's own pool_pre_ping cannot be bounded: it runs before any event fires
-        t = _timer(record.info, dbapi_conn)
-        t.arm(PING_SECONDS)
+        t = timers.arm(dbapi_conn, PING_SECONDS)
         try:
             cur = dbapi_conn.cursor()
             try:

@@ -95,7 +95,8 @@ def test_a_read_blocked_past_its_deadline_returns_end_of_file() -> None:
         got: list[bytes] = []
         reader = threading.Thread(target=lambda: got.append(client.recv(1)))
         reader.start()
-        deadlines._Timer(_Conn(client)).arm(0.1)
+        conn = _Conn(client)  # held: a timer keeps only a weak reference to its connection
+        deadlines._Timer(conn).arm(0.1)
         reader.join(timeout=30)
         assert not reader.is_alive(), "the blocked read was not cut"
         assert got == [b""]

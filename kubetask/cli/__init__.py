@@ -1,8 +1,8 @@
 """The `kubetask` command line: one module per command group, registered here in one line each.
 
 Foundation shared by every group (see each module's docstring):
-- `_client`: `connect()` and `Api.call()`, the connection options (`ApiUrlOpt`, `TokenOpt`,
-  `ContextOpt`, `NamespaceOpt`), API problems as one-line errors with exit code 3;
+- `_client`: `@with_api` (adds the connection options `-n/--api-url/--token/--context` to a
+  command and hands it an `Api`) and `Api.call()`, API problems as one-line errors with exit code 3;
 - `_output`: `OutputOpt`, `parse_format()`, `Column`, `emit()`, `age()`/`local_time()`;
 - `_errors`: `CliError` and its exit codes (`UsageProblem` 2, `ApiError` 3, `TaskFailed` 1,
   `WaitTimedOut` 4); raise them, the root group prints them;

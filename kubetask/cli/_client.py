@@ -1,23 +1,38 @@
-"""The CLI's one way to the REST API: `connect()` resolves the target, `Api.call()` does a request.
+"""The CLI's one way to the REST API: `@with_api` connects a command, `Api.call()` does a request.
 
-Every command that talks to the API takes the four connection options below (`ApiUrlOpt`,
-`TokenOpt`, `ContextOpt`, `NamespaceOpt`) and passes them to `connect()`:
+A command that talks to the API is decorated with `with_api` and takes a keyword-only `api`:
 
-    def get(name: str, namespace: NamespaceOpt = None, api_url: ApiUrlOpt = None,
-            token: TokenOpt = None, context: ContextOpt = None) -> None:
-        with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-            task = api.call("GET", api.ns("tasks", name))
+    @app.command()
+    @with_api
+    def get(name: NameArg, output: OutputOpt = None, *, api: Api) -> None:
+        fmt = parse_format(output)
+        emit(api.call("GET", api.ns("tasks", name)), fmt, task_columns())
 
-The options sit on each command rather than on the root so they go after the command, as with
-kubectl (`kubetask get x -n ns`). `Api.call` returns the decoded JSON or raises `ApiError`
-(exit 3) with one line: the problem's status, title and detail and every field pointer. The token
-is sent as `Authorization: Bearer <token>` whenever one is set.
+`with_api` appends the four connection options (`-n/--namespace`, `--api-url`, `--token`,
+`--context`: `CONNECTION_OPTIONS`) to the command's own, so they go after the command as with
+kubectl (`kubetask get x -n ns`) and mix freely with its arguments, and hands it an `Api` for the
+target they name (`resolve()`: flag > environment > config file). A command that declares one of
+the four itself keeps its own definition and is given the value too (`templates apply` compares
+`-n` with its manifests); `@with_api(namespace=...)` defines `--namespace` otherwise (`end2end`,
+whose `-n` is its count).
+Rejected: the options on a root or group callback (they would have to come before the verb,
+`kubetask -n ns get x`); the aliases listed in every command (the same four lines and the same
+connect block in twenty places).
+
+The `Api` resolves its target at its first use, not when the command starts, so the command's
+own usage errors (a bad `-o`, a bad file) are reported before a bad context. `Api.call` returns
+the decoded JSON or raises `ApiError` (exit 3) with one line: the problem's status, title and
+detail and every field pointer. The token is sent as `Authorization: Bearer <token>` whenever
+one is set.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, overload
 from urllib.parse import quote
 
 import httpx
@@ -45,6 +60,14 @@ NamespaceOpt = Annotated[
     ),
 ]
 
+# the options `with_api` adds to a command, by parameter name (the names completion reads, too)
+CONNECTION_OPTIONS: dict[str, Any] = {
+    "namespace": NamespaceOpt,
+    "api_url": ApiUrlOpt,
+    "token": TokenOpt,
+    "context": ContextOpt,
+}
+
 TIMEOUT_SECONDS = 30.0  # one request; the API answers within its own database/apiserver deadlines
 
 
@@ -62,25 +85,40 @@ def problem_line(status: int, body: Any, text: str) -> str:
 
 
 class Api:
-    """An HTTP client bound to one resolved target (URL, token, namespace); a context manager that
-    closes its connections on exit."""
+    """An HTTP client bound to one target (URL, token, namespace), given resolved or as the function
+    that resolves it at first use; a context manager that closes its connections on exit."""
 
-    def __init__(self, target: _config.Target, *, transport: httpx.BaseTransport | None = None) -> None:
-        self.target = target
-        headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
-        self._http = httpx.Client(
-            base_url=target.api_url, headers=headers, timeout=TIMEOUT_SECONDS, transport=transport
-        )
+    def __init__(
+        self, target: _config.Target | Callable[[], _config.Target], *, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self._target = target
+        self._transport = transport
+        self._client: httpx.Client | None = None
 
     def __enter__(self) -> Api:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
+
+    @property
+    def target(self) -> _config.Target:
+        if not isinstance(self._target, _config.Target):
+            self._target = self._target()
+        return self._target
 
     @property
     def namespace(self) -> str:
         return self.target.namespace
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            headers = {"Authorization": f"Bearer {self.target.token}"} if self.target.token else {}
+            self._client = httpx.Client(
+                base_url=self.target.api_url, headers=headers, timeout=TIMEOUT_SECONDS, transport=self._transport
+            )
+        return self._client
 
     def ns(self, *parts: str, namespace: str | None = None) -> str:
         """The path `/api/v1/namespaces/<ns>/<parts...>` (each part URL-quoted)."""
@@ -97,8 +135,9 @@ class Api:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """The decoded JSON answer (None for an empty one); ApiError for a problem or no answer."""
+        http = self._http()
         try:
-            r = self._http.request(method, path, params=params, json=json, headers=headers)
+            r = http.request(method, path, params=params, json=json, headers=headers)
         except httpx.HTTPError as e:
             raise ApiError(f"cannot reach the kubetask API at {self.target.api_url}: {e}") from e
         if r.status_code >= 400:
@@ -115,15 +154,53 @@ class Api:
             raise ApiError(f"{r.status_code}: the API answered something that is not JSON: {r.text[:200]}") from e
 
 
-def connect(
+def resolve(
     *,
     api_url: str | None = None,
     token: str | None = None,
     namespace: str | None = None,
     context: str | None = None,
-) -> Api:
-    """An Api for the target the flags, environment and config file name (see kubetask.cli._config)."""
+) -> _config.Target:
+    """The target the flags, environment and config file name (see kubetask.cli._config)."""
     env = dict(os.environ)
     config = _config.load(_config.config_path(env))
-    target = _config.resolve(config, env, api_url=api_url, token=token, namespace=namespace, context=context)
-    return Api(target)
+    return _config.resolve(config, env, api_url=api_url, token=token, namespace=namespace, context=context)
+
+
+@overload
+def with_api(command: Callable[..., None], /) -> Callable[..., None]: ...
+
+
+@overload
+def with_api(*, namespace: Any) -> Callable[[Callable[..., None]], Callable[..., None]]: ...
+
+
+def with_api(command: Callable[..., None] | None = None, /, *, namespace: Any = NamespaceOpt) -> Any:
+    """`command` with the connection options after its own parameters, called with `api=` (see the
+    module docstring); `namespace=` replaces the definition of `-n/--namespace` (an `Annotated`
+    option like `NamespaceOpt`)."""
+    if command is None:
+        return functools.partial(_connected, options={**CONNECTION_OPTIONS, "namespace": namespace})
+    return _connected(command, options=CONNECTION_OPTIONS)
+
+
+def _connected(command: Callable[..., None], *, options: dict[str, Any]) -> Callable[..., None]:
+    own = inspect.signature(command, eval_str=True)
+    params = [p for name, p in own.parameters.items() if name != "api"]
+    declared = {p.name for p in params}
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option)
+        for name, option in options.items()
+        if name not in declared
+    ]
+
+    @functools.wraps(command)
+    def run(**kwargs: Any) -> None:
+        flags = {name: kwargs[name] if name in declared else kwargs.pop(name) for name in options}
+        with Api(functools.partial(resolve, **flags)) as api:
+            command(**kwargs, api=api)
+
+    every = [*params, *added]
+    run.__signature__ = own.replace(parameters=every)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in every} | {"return": own.return_annotation}
+    return run

@@ -11,7 +11,6 @@ httpx directly, not `_client.Api`, only for that short timeout.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ import typer
 from typer._completion_shared import get_completion_script
 
 from . import _config
+from ._client import CONNECTION_OPTIONS, resolve
 from ._errors import UsageProblem
 
 PROG = "kubetask"
@@ -30,17 +30,8 @@ MAX_NAMES = 100
 
 
 def _names(ctx: typer.Context, path: Callable[[_config.Target], str], params: dict[str, Any], key: str) -> list[str]:
-    p = ctx.params
-    env = dict(os.environ)
-    try:
-        target = _config.resolve(
-            _config.load(_config.config_path(env)),
-            env,
-            api_url=p.get("api_url"),
-            token=p.get("token"),
-            namespace=p.get("namespace"),
-            context=p.get("context"),
-        )
+    try:  # the connection options already typed, by the names `with_api` gives them
+        target = resolve(**{name: ctx.params.get(name) for name in CONNECTION_OPTIONS})
         headers = {"Authorization": f"Bearer {target.token}"} if target.token else {}
         r = httpx.get(target.api_url + path(target), params=params, headers=headers, timeout=TIMEOUT_SECONDS)
         r.raise_for_status()

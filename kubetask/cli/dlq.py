@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._client import Api, ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
+from ._client import Api, with_api
 from ._complete import complete_dead_letter_names
 from ._errors import ApiError, UsageProblem
 from ._output import Column, Format, OutputOpt, age_of, emit, parse_format
@@ -90,6 +90,7 @@ def _list(
 
 
 @app.command("list")
+@with_api
 def list_dead_letters(
     output: OutputOpt = None,
     all_namespaces: AllNamespacesOpt = False,
@@ -98,24 +99,21 @@ def list_dead_letters(
     pending: Annotated[bool, typer.Option("--pending", help="Hide the ones already redriven.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Page size.")] = 50,
     every_page: Annotated[bool, typer.Option("--all", help="Follow the cursor through every page.")] = False,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """List dead-lettered tasks, newest first."""
     fmt = parse_format(output)
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        doc = _list(
-            api,
-            _path(api, all_namespaces),
-            templates=template or [],
-            reasons=reason or [],
-            pending=pending,
-            limit=limit,
-            every_page=every_page,
-        )
-        emit(doc, fmt, COLUMNS, many=True)
+    doc = _list(
+        api,
+        _path(api, all_namespaces),
+        templates=template or [],
+        reasons=reason or [],
+        pending=pending,
+        limit=limit,
+        every_page=every_page,
+    )
+    emit(doc, fmt, COLUMNS, many=True)
 
 
 def _targets(
@@ -159,6 +157,7 @@ def _go_ahead(verb: str, found: list[dict[str, Any]], *, dry_run: bool, yes: boo
 
 
 @app.command("redrive")
+@with_api
 def redrive(
     names: NamesArg = None,
     every: AllOpt = False,
@@ -167,28 +166,23 @@ def redrive(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """Re-run dead letters as new Tasks `<name>-r<n>` (repeats return the same task)."""
     fmt = parse_format(output)
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        found = _targets(api, names or [], every, template or [], reason or [], pending=True)
-        if not _go_ahead("redrive", found, dry_run=dry_run, yes=yes, fmt=fmt):
-            return
-        results: list[dict[str, Any]] = []
-        for i in range(0, len(found), REDRIVE_BATCH):
-            items = [{"namespace": d["namespace"], "name": d["name"]} for d in found[i : i + REDRIVE_BATCH]]
-            results += api.call("POST", "/api/v1/deadletters/redrive", json={"items": items})
-        _emit_results(results, fmt)
-        failed = [r for r in results if r.get("error")]
-        if failed:
-            first = failed[0]
-            raise ApiError(
-                f"{len(failed)} of {len(results)} redrives failed; first: {first['original']}: {first['error']}"
-            )
+    found = _targets(api, names or [], every, template or [], reason or [], pending=True)
+    if not _go_ahead("redrive", found, dry_run=dry_run, yes=yes, fmt=fmt):
+        return
+    results: list[dict[str, Any]] = []
+    for i in range(0, len(found), REDRIVE_BATCH):
+        items = [{"namespace": d["namespace"], "name": d["name"]} for d in found[i : i + REDRIVE_BATCH]]
+        results += api.call("POST", "/api/v1/deadletters/redrive", json={"items": items})
+    _emit_results(results, fmt)
+    failed = [r for r in results if r.get("error")]
+    if failed:
+        first = failed[0]
+        raise ApiError(f"{len(failed)} of {len(results)} redrives failed; first: {first['original']}: {first['error']}")
 
 
 def _emit_results(results: list[dict[str, Any]], fmt: Format) -> None:
@@ -199,6 +193,7 @@ def _emit_results(results: list[dict[str, Any]], fmt: Format) -> None:
 
 
 @app.command("purge")
+@with_api
 def purge(
     names: NamesArg = None,
     every: AllOpt = False,
@@ -208,20 +203,17 @@ def purge(
     dry_run: DryRunOpt = False,
     yes: YesOpt = False,
     output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """Delete dead letters and their history (and their Task, if it still exists)."""
     fmt = parse_format(output)
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        found = _targets(api, names or [], every, template or [], reason or [], pending=pending)
-        if not _go_ahead("purge", found, dry_run=dry_run, yes=yes, fmt=fmt):
-            return
-        for d in found:
-            api.call("DELETE", api.ns("deadletters", d["name"], namespace=d["namespace"]))
-            if fmt.kind == "table":
-                typer.echo(f"deadletter {d['namespace']}/{d['name']} purged")
-        if fmt.kind != "table":
-            emit({"items": found}, fmt, COLUMNS, many=True)
+    found = _targets(api, names or [], every, template or [], reason or [], pending=pending)
+    if not _go_ahead("purge", found, dry_run=dry_run, yes=yes, fmt=fmt):
+        return
+    for d in found:
+        api.call("DELETE", api.ns("deadletters", d["name"], namespace=d["namespace"]))
+        if fmt.kind == "table":
+            typer.echo(f"deadletter {d['namespace']}/{d['name']} purged")
+    if fmt.kind != "table":
+        emit({"items": found}, fmt, COLUMNS, many=True)

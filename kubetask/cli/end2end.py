@@ -26,7 +26,7 @@ import typer
 from kubetask.timeutil import parse_time
 
 from . import _e2e_report as e2e
-from ._client import Api, ApiUrlOpt, ContextOpt, TokenOpt, connect
+from ._client import Api, with_api
 from ._complete import complete_template_names
 from ._errors import ApiError, ExitCode, TaskFailed, UsageProblem, WaitTimedOut
 from ._output import OutputOpt, emit, parse_format
@@ -109,6 +109,10 @@ def _submit(api: Api, planned: list[e2e.Planned], run_id: str) -> None:
             ) from e
 
 
+NamespaceLongOpt = Annotated[str | None, typer.Option("--namespace", help="Namespace (no -n: that is the count).")]
+
+
+@with_api(namespace=NamespaceLongOpt)
 def end2end(
     count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many tasks to submit.")] = 10,
     template: Annotated[
@@ -121,10 +125,8 @@ def end2end(
     progress: Annotated[float, typer.Option("--progress", min=1, help="Seconds between progress lines.")] = 5,
     image: Annotated[str, typer.Option("--image", help="Image of the sample templates.")] = DEFAULT_IMAGE,
     output: OutputOpt = None,
-    namespace: Annotated[str | None, typer.Option("--namespace", help="Namespace (no -n: that is the count).")] = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """Submit N tasks over mixed templates, follow them to the end and report."""
     fmt = parse_format(output)
@@ -138,12 +140,11 @@ def end2end(
         samples = e2e.builtin_samples(image)
     run_id = uuid.uuid4().hex[:6]
     planned = e2e.plan(count, samples, run_id)
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        for sample in samples:
-            _ensure(api, sample)
-        started = time.monotonic()
-        _submit(api, planned, run_id)
-        seen = _follow(api, [p.name for p in planned], run_id, started=started, limit=limit, every=progress)
+    for sample in samples:
+        _ensure(api, sample)
+    started = time.monotonic()
+    _submit(api, planned, run_id)
+    seen = _follow(api, [p.name for p in planned], run_id, started=started, limit=limit, every=progress)
     result = e2e.report(planned, seen, elapsed=time.monotonic() - started, run_id=run_id)
     if fmt.kind in ("table", "wide"):
         typer.echo("\n".join(e2e.report_lines(result)))

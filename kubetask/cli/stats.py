@@ -15,7 +15,7 @@ import typer
 
 from kubetask.models import Phase
 
-from ._client import ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
+from ._client import Api, with_api
 from ._errors import UsageProblem
 from ._output import Column, OutputOpt, duration, emit, local_time, parse_format
 from ._params import duration_seconds
@@ -57,31 +57,29 @@ def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [*per, {"name": ALL, **doc["overall"]}]
 
 
+@with_api
 def stats(
     window: Annotated[str, typer.Option("--window", "-w", help="How far back: 30m, 1h, 7d (1m to 90d).")] = "1h",
     all_namespaces: Annotated[bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")] = False,
     output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """Task counts per phase, success rate, durations and throughput; overall and per template."""
     fmt = parse_format(output)
     seconds = round(duration_seconds(window, "--window"))
     if not MIN_WINDOW <= seconds <= MAX_WINDOW:
         raise UsageProblem(f"--window {window!r}: give 1m to 90d")
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        query: dict[str, Any] = {"window": seconds}
-        if not all_namespaces:
-            query["namespace"] = api.namespace
-        doc = api.call("GET", "/api/v1/stats", params=query)
-        if fmt.kind in ("table", "wide"):
-            scope = "all namespaces" if all_namespaces else f"namespace {api.namespace}"
-            start, end = local_time(doc["windowStart"]), local_time(doc["windowEnd"])
-            typer.echo(f"{scope}, {start} to {end}")
-            emit({"items": rows(doc)}, fmt, COLUMNS, many=True)
-        elif fmt.kind == "name":
-            typer.echo("".join(f"{name}\n" for name in sorted(doc["perTemplate"])), nl=False)
-        else:
-            emit(doc, fmt, COLUMNS)
+    query: dict[str, Any] = {"window": seconds}
+    if not all_namespaces:
+        query["namespace"] = api.namespace
+    doc = api.call("GET", "/api/v1/stats", params=query)
+    if fmt.kind in ("table", "wide"):
+        scope = "all namespaces" if all_namespaces else f"namespace {api.namespace}"
+        start, end = local_time(doc["windowStart"]), local_time(doc["windowEnd"])
+        typer.echo(f"{scope}, {start} to {end}")
+        emit({"items": rows(doc)}, fmt, COLUMNS, many=True)
+    elif fmt.kind == "name":
+        typer.echo("".join(f"{name}\n" for name in sorted(doc["perTemplate"])), nl=False)
+    else:
+        emit(doc, fmt, COLUMNS)

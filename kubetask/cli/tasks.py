@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from . import _following
-from ._client import Api, ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
+from ._client import Api, with_api
 from ._complete import complete_task_names, complete_template_names
 from ._errors import UsageProblem
 from ._output import Format, OutputOpt, emit, parse_format
@@ -76,6 +76,7 @@ def _read_file(path: Path | None) -> str | None:
 
 
 @app.command()
+@with_api
 def submit(
     template: Annotated[
         str, typer.Argument(help="TaskTemplate name.", show_default=False, autocompletion=complete_template_names)
@@ -102,10 +103,8 @@ def submit(
     watch: WatchOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """Submit a task; prints its name (with --wait, its result)."""
     params = params_from(param or [], _read_file(file), source=f"-f {file}")
@@ -114,20 +113,20 @@ def submit(
         body["name"] = name
     if run_at:
         body["runAt"] = run_at_from(run_at, now=datetime.now(UTC)).isoformat()
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        _post_task(
-            api,
-            body,
-            idempotency_key=idempotency_key,
-            dry_run=dry_run,
-            wait=wait,
-            watch=watch,
-            timeout=timeout,
-            output=output,
-        )
+    _post_task(
+        api,
+        body,
+        idempotency_key=idempotency_key,
+        dry_run=dry_run,
+        wait=wait,
+        watch=watch,
+        timeout=timeout,
+        output=output,
+    )
 
 
 @app.command()
+@with_api
 def resubmit(
     name: NameArg,
     param: ParamOpt = None,
@@ -138,38 +137,26 @@ def resubmit(
     watch: WatchOpt = False,
     timeout: TimeoutOpt = None,
     output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """A new task from an old one's template, params and labels; -p and -l override them."""
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        old = api.call("GET", api.ns("tasks", name))
-        if not old.get("template"):
-            raise UsageProblem(f"task {name!r} has no template (an inline image); resubmit works on template tasks")
-        params = {**(old.get("params") or {}), **params_from(param or [], None)}
-        labels = {**(old.get("labels") or {}), **labels_from(label or [])}
-        body: dict[str, Any] = {"template": old["template"], "params": params, "labels": labels}
-        body["name" if new_name else "generateName"] = new_name or f"{old['template'][:52]}-"
-        _post_task(
-            api, body, idempotency_key=None, dry_run=dry_run, wait=wait, watch=watch, timeout=timeout, output=output
-        )
+    old = api.call("GET", api.ns("tasks", name))
+    if not old.get("template"):
+        raise UsageProblem(f"task {name!r} has no template (an inline image); resubmit works on template tasks")
+    params = {**(old.get("params") or {}), **params_from(param or [], None)}
+    labels = {**(old.get("labels") or {}), **labels_from(label or [])}
+    body: dict[str, Any] = {"template": old["template"], "params": params, "labels": labels}
+    body["name" if new_name else "generateName"] = new_name or f"{old['template'][:52]}-"
+    _post_task(api, body, idempotency_key=None, dry_run=dry_run, wait=wait, watch=watch, timeout=timeout, output=output)
 
 
 @app.command()
-def get(
-    name: NameArg,
-    output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
-) -> None:
+@with_api
+def get(name: NameArg, output: OutputOpt = None, *, api: Api) -> None:
     """One task: live status while its Task exists, history afterwards."""
     fmt = parse_format(output)
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        emit(api.call("GET", api.ns("tasks", name)), fmt, task_columns())
+    emit(api.call("GET", api.ns("tasks", name)), fmt, task_columns())
 
 
 def list_params(
@@ -198,6 +185,7 @@ def fetch_pages(api: Api, path: str, query: dict[str, Any], *, every_page: bool)
 
 
 @app.command("list")
+@with_api
 def list_tasks(
     phase: Annotated[list[str] | None, typer.Option("--phase", help="Phase, or !Phase to exclude; repeatable.")] = None,
     template: Annotated[list[str] | None, typer.Option("--template", help="Only this template; repeatable.")] = None,
@@ -210,44 +198,34 @@ def list_tasks(
         str, typer.Option("--sort", help="created, name, finished, duration; '-' descending.")
     ] = "-created",
     output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """List tasks from history, newest first."""
     fmt = parse_format(output)
     query = list_params(
         phase=phase or [], template=template or [], selector=selector, since=since, limit=limit, sort=sort
     )
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        path = "/api/v1/tasks" if all_namespaces else api.ns("tasks")
-        emit(
-            fetch_pages(api, path, query, every_page=every_page),
-            fmt,
-            task_columns(namespaces=all_namespaces),
-            many=True,
-        )
+    path = "/api/v1/tasks" if all_namespaces else api.ns("tasks")
+    emit(
+        fetch_pages(api, path, query, every_page=every_page),
+        fmt,
+        task_columns(namespaces=all_namespaces),
+        many=True,
+    )
 
 
 @app.command()
-def history(
-    name: NameArg,
-    output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
-) -> None:
+@with_api
+def history(name: NameArg, output: OutputOpt = None, *, api: Api) -> None:
     """A task's attempts and events, oldest first (json/yaml: `{"attempts": [...], "events": [...]}`)."""
     fmt = parse_format(output)
     if fmt.kind == "name":
         raise UsageProblem("-o name: history has no names; use table, wide, json, yaml or jsonpath")
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        doc = {
-            "attempts": api.call("GET", api.ns("tasks", name, "attempts")),
-            "events": api.call("GET", api.ns("tasks", name, "events")),
-        }
+    doc = {
+        "attempts": api.call("GET", api.ns("tasks", name, "attempts")),
+        "events": api.call("GET", api.ns("tasks", name, "events")),
+    }
     if fmt.kind not in ("table", "wide"):
         emit(doc, fmt, ())
         return
@@ -266,27 +244,14 @@ def _act(verb: str, method: str, name: str, output: str | None, api: Api, *parts
 
 
 @app.command()
-def cancel(
-    name: NameArg,
-    output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
-) -> None:
+@with_api
+def cancel(name: NameArg, output: OutputOpt = None, *, api: Api) -> None:
     """Cancel a task: its running attempt is stopped, the phase becomes Cancelled."""
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        _act("cancelled", "POST", name, output, api, "cancel")
+    _act("cancelled", "POST", name, output, api, "cancel")
 
 
 @app.command()
-def delete(
-    name: NameArg,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
-) -> None:
+@with_api
+def delete(name: NameArg, *, api: Api) -> None:
     """Delete a task (its Jobs and pods go with it; its history stays)."""
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        _act("deleted", "DELETE", name, None, api)
+    _act("deleted", "DELETE", name, None, api)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._client import Api, ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
+from ._client import Api, NamespaceOpt, with_api
 from ._complete import complete_template_names
 from ._errors import ApiError, UsageProblem
 from ._manifests import ManifestError, TemplateManifest, apply_verb, parse_templates
@@ -61,32 +61,19 @@ NameArg = Annotated[str, typer.Argument(help="TaskTemplate name.", autocompletio
 
 
 @app.command("list")
-def list_templates(
-    output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
-) -> None:
+@with_api
+def list_templates(output: OutputOpt = None, *, api: Api) -> None:
     """List the TaskTemplates of a namespace."""
     fmt = parse_format(output)
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        emit(api.call("GET", api.ns("templates")), fmt, COLUMNS, many=True)
+    emit(api.call("GET", api.ns("templates")), fmt, COLUMNS, many=True)
 
 
 @app.command("get")
-def get_template(
-    name: NameArg,
-    output: OutputOpt = None,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
-) -> None:
+@with_api
+def get_template(name: NameArg, output: OutputOpt = None, *, api: Api) -> None:
     """Show one TaskTemplate (`-o yaml` for its whole spec)."""
     fmt = parse_format(output)
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        emit(api.call("GET", api.ns("templates", name)), fmt, COLUMNS)
+    emit(api.call("GET", api.ns("templates", name)), fmt, COLUMNS)
 
 
 def _read(path: str) -> tuple[str, str]:
@@ -121,13 +108,13 @@ def _apply_one(api: Api, m: TemplateManifest, ns: str) -> tuple[str, dict[str, A
 
 
 @app.command("apply")
+@with_api
 def apply_templates(
     filename: Annotated[str, typer.Option("--filename", "-f", help="YAML or JSON file of TaskTemplates; - for stdin.")],
     output: OutputOpt = None,
     namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """Create or update TaskTemplates from a file, like `kubectl apply -f`."""
     fmt = parse_format(output) if output else None
@@ -139,27 +126,24 @@ def apply_templates(
     for m in manifests:
         if namespace and m.namespace and m.namespace != namespace:
             raise UsageProblem(f"{m.where} ({m.name}): metadata.namespace {m.namespace!r} contradicts -n {namespace!r}")
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        applied = []
-        for m in manifests:
-            verb, obj = _apply_one(api, m, m.namespace or api.namespace)
-            applied.append(obj)
-            if fmt is None:
-                typer.echo(f"{KIND}/{m.name} {verb}")
-        if fmt is not None:
-            emit({"items": applied}, fmt, COLUMNS, many=True)
+    applied = []
+    for m in manifests:
+        verb, obj = _apply_one(api, m, m.namespace or api.namespace)
+        applied.append(obj)
+        if fmt is None:
+            typer.echo(f"{KIND}/{m.name} {verb}")
+    if fmt is not None:
+        emit({"items": applied}, fmt, COLUMNS, many=True)
 
 
 @app.command("delete")
+@with_api
 def delete_templates(
     names: Annotated[list[str], typer.Argument(help="TaskTemplate names.", autocompletion=complete_template_names)],
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """Delete TaskTemplates (tasks already created keep running)."""
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        for name in names:
-            api.call("DELETE", api.ns("templates", name))
-            typer.echo(f"{KIND}/{name} deleted")
+    for name in names:
+        api.call("DELETE", api.ns("templates", name))
+        typer.echo(f"{KIND}/{name} deleted")

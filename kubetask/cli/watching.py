@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.live import Live
 
-from ._client import Api, ApiUrlOpt, ContextOpt, NamespaceOpt, TokenOpt, connect
+from ._client import Api, with_api
 from ._complete import complete_task_names
 from ._output import console, table
 from ._taskview import is_final, task_columns
@@ -31,6 +31,7 @@ def _rows(api: Api, names: list[str], path: str, query: dict[str, Any]) -> list[
 
 
 @app.command()
+@with_api
 def watch(
     names: Annotated[
         list[str] | None,
@@ -43,10 +44,8 @@ def watch(
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many tasks to show.")] = 20,
     interval: Annotated[float, typer.Option("--interval", min=0.2, help="Seconds between polls.")] = 1.0,
     wide: Annotated[bool, typer.Option("--wide", help="The -o wide columns.")] = False,
-    namespace: NamespaceOpt = None,
-    api_url: ApiUrlOpt = None,
-    token: TokenOpt = None,
-    context: ContextOpt = None,
+    *,
+    api: Api,
 ) -> None:
     """A live table of tasks, until every one shown is final."""
     query = list_params(
@@ -55,14 +54,13 @@ def watch(
     if selector:
         query["labelSelector"] = selector
     columns = task_columns(namespaces=all_namespaces)
-    with connect(api_url=api_url, token=token, namespace=namespace, context=context) as api:
-        path = "/api/v1/tasks" if all_namespaces else api.ns("tasks")
-        rows = _rows(api, names or [], path, query)
-        with Live(table(rows, columns, wide=wide), console=console(), auto_refresh=False) as live:
-            try:
-                while not (rows and all(is_final(t) for t in rows)):
-                    time.sleep(interval)
-                    rows = _rows(api, names or [], path, query)
-                    live.update(table(rows, columns, wide=wide), refresh=True)
-            except KeyboardInterrupt:
-                pass
+    path = "/api/v1/tasks" if all_namespaces else api.ns("tasks")
+    rows = _rows(api, names or [], path, query)
+    with Live(table(rows, columns, wide=wide), console=console(), auto_refresh=False) as live:
+        try:
+            while not (rows and all(is_final(t) for t in rows)):
+                time.sleep(interval)
+                rows = _rows(api, names or [], path, query)
+                live.update(table(rows, columns, wide=wide), refresh=True)
+        except KeyboardInterrupt:
+            pass

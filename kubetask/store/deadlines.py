@@ -3,12 +3,13 @@
 PostgreSQL's `statement_timeout` is enforced by the server: a server that is stopped (SIGSTOP, a
 frozen VM, a partition that still ACKs) never sends the cancellation, and TCP keepalives or
 `tcp_user_timeout` do not help because the kernel keeps acknowledging. libpq and psycopg have no
-client-side timeout for a query. So each blocking call (a statement, the checkout ping, the
-rollback that returns a connection to the pool) arms a timer; when it outlasts its budget the timer
-shuts the connection's socket down. The blocked read then returns end-of-file, libpq reports
-"server closed the connection unexpectedly", psycopg marks the connection broken and SQLAlchemy
-raises `OperationalError` and drops the connection from the pool: the caller gets an error it can
-map (a 503 in the API) within the budget, and a resumed server is reached through fresh connections.
+client-side timeout for a query. So each blocking call (a statement, the checkout ping, a commit,
+the rollback that ends a transaction when its Connection closes, the pool's reset rollback) arms a
+timer; when it outlasts its budget the timer shuts the connection's socket down. The blocked read
+then returns end-of-file, libpq reports "server closed the connection unexpectedly", psycopg marks
+the connection broken and SQLAlchemy raises `OperationalError` and drops the connection from the
+pool: the caller gets an error it can map (a 503 in the API) within the budget, and a resumed
+server is reached through fresh connections.
 
 The budget is the server's statement timeout plus a grace second, so a live server that is merely
 slow cancels the statement itself (`QueryCanceled`, connection kept) before the socket is cut.
@@ -102,12 +103,13 @@ class _Timers:
     def __init__(self) -> None:
         self._by_conn: weakref.WeakKeyDictionary[Any, _Timer] = weakref.WeakKeyDictionary()
 
-    def arm(self, dbapi_conn: Any, seconds: float) -> _Timer:
+    def arm(self, dbapi_conn: Any, seconds: float) -> None:
+        if dbapi_conn is None:  # nothing to bound (see _pooled_connection)
+            return
         t = self._by_conn.get(dbapi_conn)
         if t is None:
             t = self._by_conn[dbapi_conn] = _Timer(dbapi_conn)
         t.arm(seconds)
-        return t
 
     def disarm(self, dbapi_conn: Any) -> None:
         t = self._by_conn.get(dbapi_conn) if dbapi_conn is not None else None
@@ -121,6 +123,15 @@ def _failed_statement_connection(ctx: Any) -> Any:
     context's is read."""
     cursor = getattr(ctx.execution_context, "cursor", None)
     return getattr(cursor, "connection", None)
+
+
+def _pooled_connection(conn: Any) -> Any:
+    """The DBAPI connection under a SQLAlchemy Connection, None once it is invalidated or closed: then
+    its `.connection` would raise (PendingRollbackError, ResourceClosedError) or check a new one out,
+    and SQLAlchemy sends nothing on it anyway."""
+    if conn.invalidated or conn.closed:
+        return None
+    return conn.connection.dbapi_connection
 
 
 def install(engine: Engine, *, seconds: float) -> None:
@@ -143,14 +154,16 @@ def install(engine: Engine, *, seconds: float) -> None:
         # return to the pool.
         timers.disarm(_failed_statement_connection(ctx))
 
+    # No event follows a commit or a rollback: the timer runs on until the next statement re-arms it
+    # or the connection goes back to the pool. The API commits or rolls back only as the last step of
+    # a request: closing a Connection rolls its transaction back itself (no pool reset follows).
     @event.listens_for(engine, "commit")
     def _commit(conn: Any) -> None:
-        # no event follows a commit: the timer runs on until the next statement re-arms it or the
-        # connection goes back to the pool; the API commits only as the last step of a request.
-        # An invalidated Connection has no DBAPI connection to bound (its `.connection` would raise
-        # PendingRollbackError or check a new one out), and SQLAlchemy refuses its commit itself.
-        if not conn.invalidated:
-            timers.arm(conn.connection.dbapi_connection, budget)
+        timers.arm(_pooled_connection(conn), budget)
+
+    @event.listens_for(engine, "rollback")
+    def _rollback(conn: Any) -> None:
+        timers.arm(_pooled_connection(conn), budget)
 
     @event.listens_for(engine.pool, "reset")
     def _reset(dbapi_conn: Any, _record: Any, _state: Any) -> None:
@@ -163,7 +176,7 @@ def install(engine: Engine, *, seconds: float) -> None:
     @event.listens_for(engine.pool, "checkout")
     def _ping(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         # SQLAlchemy's own pool_pre_ping cannot be bounded: it runs before any event fires
-        t = timers.arm(dbapi_conn, PING_SECONDS)
+        timers.arm(dbapi_conn, PING_SECONDS)
         try:
             cur = dbapi_conn.cursor()
             try:
@@ -171,6 +184,6 @@ def install(engine: Engine, *, seconds: float) -> None:
             finally:
                 cur.close()
         except Exception as e:
-            t.disarm()
             raise exc.DisconnectionError(f"ping failed: {e}") from e
-        t.disarm()
+        finally:
+            timers.disarm(dbapi_conn)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -72,6 +72,16 @@ def public_from_row(row: TaskRow, *, live: bool = False) -> TaskPublic:
     )
 
 
+def _run_at_problems(run_at: datetime) -> list[FieldProblem]:
+    if run_at.utcoffset() is None:
+        return [FieldProblem("/runAt", "needs an offset (Z or +01:00): the time is ambiguous without one")]
+    try:
+        run_at.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first instant a datetime can hold in UTC
+        return [FieldProblem("/runAt", "is out of range in UTC (years 1 to 9999)")]
+    return []
+
+
 def task_spec(body: TaskCreate, idempotency_key: str | None) -> dict[str, Any]:
     """The Task's spec as `kubectl apply` would send it: only what the request set."""
     spec: dict[str, Any] = {"templateRef": {"name": body.template}}
@@ -79,7 +89,7 @@ def task_spec(body: TaskCreate, idempotency_key: str | None) -> dict[str, Any]:
         spec["params"] = body.params
     if body.timeout_seconds is not None:
         spec["timeoutSeconds"] = body.timeout_seconds
-    if body.run_at is not None:  # checked to carry an offset (`TaskService._check`)
+    if body.run_at is not None:  # checked to be an instant in UTC's range (`_run_at_problems`)
         spec["runAt"] = body.run_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if idempotency_key:
         spec["idempotencyKey"] = idempotency_key
@@ -103,8 +113,8 @@ class TaskService:
         if body.generate_name is not None:
             problems += name_problems(body.generate_name.rstrip("-") or "x", "/generateName", max_len=200)
         problems += label_problems(body.labels)
-        if body.run_at is not None and body.run_at.utcoffset() is None:
-            problems.append(FieldProblem("/runAt", "needs an offset (Z or +01:00): the time is ambiguous without one"))
+        if body.run_at is not None:
+            problems += _run_at_problems(body.run_at)
         size = len(json.dumps(body.params, separators=(",", ":")).encode())
         limit = self.settings.max_params_bytes
         if size > limit:

@@ -9,6 +9,8 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from kubetask.models._numbers import IntOrStr
+
 GROUP = "kubetask.io"
 VERSION = "v1alpha1"
 API_VERSION: Final = "kubetask.io/v1alpha1"
@@ -79,5 +81,5 @@ class EnvVar(KubeModel):
 class ResourceRequirements(KubeModel):
     """CPU/memory requests and limits, as in a Pod's container resources."""
 
-    limits: dict[str, int | str] | None = Field(default=None, description="Maximum resources, e.g. memory: 64Mi.")
-    requests: dict[str, int | str] | None = Field(default=None, description="Requested resources.")
+    limits: dict[str, IntOrStr] | None = Field(default=None, description="Maximum resources, e.g. memory: 64Mi.")
+    requests: dict[str, IntOrStr] | None = Field(default=None, description="Requested resources.")

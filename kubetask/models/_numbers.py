@@ -1,0 +1,36 @@
+"""Integers as JSON reads them: 3 and 3.0 are the same integer, "3" and true are none."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic_core import PydanticCustomError
+
+
+def _whole(value: object) -> object:
+    """A float without fraction as the int it spells (JSON Schema's `integer`, and the apiserver's,
+    include 3.0); anything else is left to the int validator, which refuses 3.5, "3" and true when strict."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _int_or_str(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """One error for a value that is neither, at the value's own place (not one per branch)."""
+    try:
+        return handler(_whole(value))
+    except ValidationError:
+        raise PydanticCustomError(
+            "int_or_string", "Input should be a string or an integer within int64 (±9223372036854775807)"
+        ) from None
+
+
+# The apiserver reads a larger integer as a float: "must be of type integer" (or "integer,string").
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+# `int | None` and `int | str` fields that strict validation keeps strict but for 3.0, which no JSON
+# client has to tell from 3; a field's own constraints (`ge`, `le`) still apply to the int. The int
+# of an int-or-string is an int64, as Kubernetes' IntOrString and Quantity take it.
+OptionalInt = Annotated[int | None, BeforeValidator(_whole)]
+IntOrStr = Annotated[Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | str, WrapValidator(_int_or_str)]

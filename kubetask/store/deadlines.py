@@ -3,13 +3,13 @@
 PostgreSQL's `statement_timeout` is enforced by the server: a server that is stopped (SIGSTOP, a
 frozen VM, a partition that still ACKs) never sends the cancellation, and TCP keepalives or
 `tcp_user_timeout` do not help because the kernel keeps acknowledging. libpq and psycopg have no
-client-side timeout for a query. So each blocking call (a statement, the checkout ping, a commit,
-the rollback that ends a transaction when its Connection closes, the pool's reset rollback) arms a
-timer; when it outlasts its budget the timer shuts the connection's socket down. The blocked read
-then returns end-of-file, libpq reports "server closed the connection unexpectedly", psycopg marks
-the connection broken and SQLAlchemy raises `OperationalError` and drops the connection from the
-pool: the caller gets an error it can map (a 503 in the API) within the budget, and a resumed
-server is reached through fresh connections.
+client-side timeout for a query. So each blocking call (a statement, the dialect's set-up on a new
+connection, the checkout ping, a commit, the rollback that ends a transaction when its Connection
+closes, the pool's reset rollback) arms a timer; when it outlasts its budget the timer shuts the
+connection's socket down. The blocked read then returns end-of-file, libpq reports "server closed
+the connection unexpectedly", psycopg marks the connection broken and SQLAlchemy raises
+`OperationalError` and drops the connection from the pool: the caller gets an error it can map (a
+503 in the API) within the budget, and a resumed server is reached through fresh connections.
 
 The budget is the server's statement timeout plus a grace second, so a live server that is merely
 slow cancels the statement itself (`QueryCanceled`, connection kept) before the socket is cut.
@@ -164,6 +164,22 @@ def install(engine: Engine, *, seconds: float) -> None:
     @event.listens_for(engine, "rollback")
     def _rollback(conn: Any) -> None:
         timers.arm(_pooled_connection(conn), budget)
+
+    # SQLAlchemy sets the dialect up over an engine's first connection (server version, schema, ...)
+    # on an ad-hoc Connection that joins none of the engine's events: the pool's connect listeners,
+    # that set-up among them, are bounded as one call. A set-up that raised leaves its timer to the
+    # pool's close of the connection.
+    @event.listens_for(engine.pool, "connect", insert=True)
+    def _connecting(dbapi_conn: Any, _record: Any) -> None:
+        timers.arm(dbapi_conn, budget)
+
+    @event.listens_for(engine.pool, "connect")
+    def _connected(dbapi_conn: Any, _record: Any) -> None:
+        timers.disarm(dbapi_conn)
+
+    @event.listens_for(engine.pool, "close")
+    def _close(dbapi_conn: Any, _record: Any) -> None:
+        timers.disarm(dbapi_conn)
 
     @event.listens_for(engine.pool, "reset")
     def _reset(dbapi_conn: Any, _record: Any, _state: Any) -> None:

@@ -1,7 +1,8 @@
 """The first connection of a bounded engine is lost while SQLAlchemy sets the dialect up on it (the
 API started, or its pool was emptied, just as PostgreSQL went away): the caller gets the driver's
 error as an invalidated-connection `OperationalError` (a 503 in the API), never SQLAlchemy's
-"This Connection is closed", and the next connection sets the dialect up and works.
+"This Connection is closed", and the next connection sets the dialect up and works. A backend that
+hangs there instead is cut within the statement budget, as any statement is.
 
 SQLAlchemy runs the dialect's set-up queries (server version, schema, isolation level, ...) on an
 ad-hoc `Connection` around the new DBAPI connection. The fault is injected on cue with the real
@@ -11,6 +12,9 @@ thing: a pool `connect` listener placed before that set-up has the backend termi
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -24,10 +28,11 @@ from sqlalchemy import exc as sa_exc
 
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
-from kubetask.store import make_engine, migrate
+from kubetask.store import deadlines, make_engine, migrate
 from kubetask.testing.postgres import PostgresServer
 
 TIMEOUT = 2  # connect and statement timeout of the engine under test, seconds
+SLACK = 5.0  # a deadline's cut may come this much after its budget on a loaded machine
 
 
 def _terminate_on_first_connect(engine: Engine, admin_url: str) -> list[int]:
@@ -102,3 +107,35 @@ def test_the_api_answers_a_503_naming_the_lost_connection_then_recovers(
     assert detail.startswith("database unavailable: "), detail
     assert "terminating connection" in detail or "server closed the connection" in detail, detail
     assert (second.status_code, second.json()["items"]) == (200, [])
+
+
+def test_a_first_connection_whose_backend_hangs_during_the_dialect_setup_is_cut_in_time(engine: Engine) -> None:
+    hung: list[int] = []
+
+    @event.listens_for(engine.pool, "connect", insert=True)  # ahead of the set-up and of the deadlines
+    def _hang(dbapi_conn: Any, _record: Any) -> None:
+        if not hung:
+            hung.append(dbapi_conn.info.backend_pid)
+            os.kill(hung[0], signal.SIGSTOP)
+
+    errors: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except BaseException as e:
+            errors.append(e)
+
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(TIMEOUT + deadlines.GRACE_SECONDS + SLACK)
+    answered = not worker.is_alive()
+    while not hung:  # the listener runs first thing in the worker; resume whatever it stopped
+        time.sleep(0.05)
+    os.kill(hung[0], signal.SIGCONT)
+    worker.join(30)
+    assert answered, "the dialect set-up waited for the hung backend"
+    assert len(errors) == 1 and isinstance(errors[0], sa_exc.OperationalError), errors
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != hung[0]

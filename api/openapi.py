@@ -6,6 +6,10 @@ RFC 9457 `application/problem+json` body with the `Problem` schema, and a 503 do
 (`application/json`), so `install` moves every 4xx/5xx body to the problem media type once the
 document is built, and writes the page-size limit, a setting, into each `limit` parameter.
 
+A template body's `spec` is declared as the `TaskTemplateSpec` model, the one the TaskTemplate CRD
+is generated from: the route takes it as JSON and validates it against the model itself, so that a
+bad name, bad fields and bad JSON Schemas (checked against the metaschema) are reported at once.
+
 Not declared on purpose: 405 (an operation is one method; any other method on its path is a 405
 problem with `Allow`, described in the README) and a 500 (a bug, still answered as a problem).
 """
@@ -16,6 +20,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from kubetask.models import TaskTemplateSpec
 
 from .problems import MEDIA_TYPE, Problem
 
@@ -64,7 +71,21 @@ def _document(app: FastAPI, *, max_page_size: int) -> dict[str, Any]:
                 _drop_null(param["schema"])
                 if param["in"] == "query" and param["name"] == "limit":
                     param["schema"]["maximum"] = max_page_size
+    components = doc["components"]["schemas"]
+    components["TemplateBody"]["properties"]["spec"]["allOf"] = [_file_model(components, TaskTemplateSpec)]
+    del components["TemplateBody"]["properties"]["spec"]["additionalProperties"]
+    del components["TemplateBody"]["properties"]["spec"]["type"]
     return doc
+
+
+def _file_model(components: dict[str, Any], model: type[BaseModel]) -> dict[str, str]:
+    """File `model`'s schema (as it validates, by its wire names) and those of the models it uses
+    under the components; the `$ref` to it."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    for name, sub in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        if components.setdefault(name, sub) != sub:
+            raise ValueError(f"two schemas named {name} in the OpenAPI document")
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def _drop_null(schema: dict[str, Any]) -> None:

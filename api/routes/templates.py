@@ -33,11 +33,16 @@ def _public(raw: Body) -> TemplatePublic:
     )
 
 
-def _checked(body: TemplateBody) -> dict[str, Any]:
-    """The body as a CR, after checking name, spec fields and both JSON Schemas; all problems at once."""
+def _checked(body: TemplateBody, *, url_name: str | None = None) -> dict[str, Any]:
+    """The body as a CR, after checking name (the URL's, on a replace), spec fields and both JSON
+    Schemas; all problems at once."""
     problems = name_problems(body.name, "/name")
+    if not problems and url_name is not None and body.name != url_name:
+        problems.append(FieldProblem("/name", f"the body's name must match the URL: expected {url_name!r}"))
     try:
-        spec = TaskTemplateSpec.model_validate(body.spec)
+        # strictly, nested models too ("1", 1.5 or true is no integer, as the apiserver reads JSON), and
+        # by the wire names only: a snake_case key is an unknown field, ignored as the apiserver ignores it
+        spec = TaskTemplateSpec.model_validate(body.spec, by_alias=True, by_name=False, strict=True)
     except ValidationError as e:
         problems += [FieldProblem("/spec/" + "/".join(str(x) for x in err["loc"]), err["msg"]) for err in e.errors()]
         spec = None
@@ -85,9 +90,7 @@ def get_template(ns: Namespace, name: Name, crs: CustomResourcesDep) -> Template
 @router.put("/namespaces/{ns}/templates/{name}", response_model=TemplatePublic, responses=errors(*WRITE_BODY, 404, 409))
 def replace_template(ns: Namespace, name: Name, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
     """Replace a TaskTemplate's spec (running tasks keep the schema they started with)."""
-    if body.name != name:
-        raise invalid("the body's name must match the URL", [FieldProblem("/name", f"expected {name!r}")])
-    cr = _checked(body)
+    cr = _checked(body, url_name=name)
     current = crs.get(ns, "tasktemplates", name)
     if current is None:
         raise not_found(f"TaskTemplate {name!r} not found in namespace {ns!r}")

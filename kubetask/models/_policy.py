@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from kubetask.models._common import INT_OR_STRING, KubeModel
+from kubetask.models._numbers import IntOrStr, OptionalInt
 
 Backoff = Literal["constant", "linear", "exponential"]
 Jitter = Literal["none", "full", "proportional"]
@@ -36,7 +37,7 @@ def _default(text: str, value: float | str) -> str:
 class RetryPolicy(KubeModel):
     """When and how a failed attempt is retried; unset fields fall back to the template, then defaults."""
 
-    max_attempts: int | None = Field(
+    max_attempts: OptionalInt = Field(
         default=None, ge=1, le=100, description=_default("Attempts in all", DEFAULT_MAX_ATTEMPTS)
     )
     backoff: Backoff | None = Field(default=None, description=_default("Delay growth", DEFAULT_BACKOFF))
@@ -51,10 +52,10 @@ class RetryPolicy(KubeModel):
     jitter_ratio: float | None = Field(
         default=None, ge=0, le=1, description=_default("Spread of proportional jitter, ±ratio", DEFAULT_JITTER_RATIO)
     )
-    retry_on: list[ReasonOrCode] | None = Field(
+    retry_on: list[IntOrStr] | None = Field(
         default=None, description=f"Retry only these. {_MATCH}", json_schema_extra={"items": INT_OR_STRING}
     )
-    no_retry_on: list[ReasonOrCode] | None = Field(
+    no_retry_on: list[IntOrStr] | None = Field(
         default=None, description=f"Never retry these. {_MATCH}", json_schema_extra={"items": INT_OR_STRING}
     )
 

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from kubetask.models._common import API_VERSION, FREE_FORM, EnvVar, KubeModel, ResourceRequirements
+from kubetask.models._numbers import OptionalInt
 from kubetask.models._policy import DEFAULT_PENDING_TIMEOUT, DEFAULT_TTL_AFTER_FINISHED, RetryPolicy
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
+
+# Kubernetes' own rules for what a template puts into a Pod, so that a template the apiserver
+# accepts also makes Jobs it accepts (the CRD and the API's OpenAPI document carry them alike).
+INT32_MAX = 2**31 - 1  # the largest seconds count a field takes: 68 years, and fits any int32 field
+# an image reference has no whitespace (the kubelet refuses one with it as InvalidImageName, and
+# Kubernetes refuses leading or trailing whitespace in a Pod): registry, path, tag and digest alone
+IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
+# a ServiceAccount name, as the Pod's serviceAccountName: a DNS-1123 subdomain of up to 253
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+MAX_DNS_SUBDOMAIN = 253
 
 
 class TaskTemplateSpec(KubeModel):
     """What a task of this type runs, how its input and output look, and its defaults."""
 
+    # a value of another JSON type is refused, not coerced ("1" is no integer, nor is 1.0 or true),
+    # as the apiserver refuses it
+    model_config = ConfigDict(strict=True)
+
     description: str | None = Field(default=None, description="What tasks of this type do.")
-    image: str = Field(min_length=1, description="Container image that runs the task.")
+    image: str = Field(min_length=1, pattern=IMAGE, description="Container image that runs the task (no whitespace).")
     image_pull_policy: PullPolicy | None = Field(default=None, description="Pull policy of the container.")
     command: list[str] | None = Field(default=None, description="Entrypoint; default: the image's.")
     args: list[str] | None = Field(default=None, description="Arguments to the entrypoint.")
@@ -25,7 +40,13 @@ class TaskTemplateSpec(KubeModel):
     )
     env: list[EnvVar] | None = Field(default=None, description="Extra environment variables.")
     resources: ResourceRequirements | None = Field(default=None, description="Container resources.")
-    service_account_name: str | None = Field(default=None, description="ServiceAccount of the pod.")
+    service_account_name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_DNS_SUBDOMAIN,
+        pattern=DNS_SUBDOMAIN,
+        description="ServiceAccount of the pod; omit it for the namespace's default.",
+    )
     param_schema: dict[str, Any] | None = Field(
         default=None,
         description="JSON Schema (Draft 2020-12) that a task's params must satisfy.",
@@ -36,21 +57,26 @@ class TaskTemplateSpec(KubeModel):
         description="JSON Schema (Draft 2020-12) that a task's result must satisfy.",
         json_schema_extra=FREE_FORM,
     )
-    timeout_seconds: int | None = Field(
-        default=None, ge=1, description="Default limit on one attempt's run time, in seconds."
+    timeout_seconds: OptionalInt = Field(
+        default=None, ge=1, le=INT32_MAX, description="Default limit on one attempt's run time, in seconds."
     )
     retry: RetryPolicy | None = Field(default=None, description="Default retry policy of its tasks.")
-    pending_timeout_seconds: int | None = Field(
+    pending_timeout_seconds: OptionalInt = Field(
         default=None,
         ge=1,
+        le=INT32_MAX,
         description=f"Fail an attempt whose pod is not running after this long (default {DEFAULT_PENDING_TIMEOUT}).",
     )
-    deadline_seconds: int | None = Field(
-        default=None, ge=1, description="Limit on a task's whole run, all attempts and delays included."
+    deadline_seconds: OptionalInt = Field(
+        default=None,
+        ge=1,
+        le=INT32_MAX,
+        description="Limit on a task's whole run, all attempts and delays included.",
     )
-    ttl_seconds_after_finished: int | None = Field(
+    ttl_seconds_after_finished: OptionalInt = Field(
         default=None,
         ge=0,
+        le=INT32_MAX,
         description=f"Delete finished Tasks after this long, once in history (default {DEFAULT_TTL_AFTER_FINISHED}).",
     )
 

@@ -55,6 +55,7 @@ def test_counts_per_template_and_overall_in_every_format(run, cluster: Cluster, 
     assert lines[1].split() == [
         "TEMPLATE",
         "TOTAL",
+        "SCHEDULED",
         "PENDING",
         "RUNNING",
         "RETRYING",
@@ -65,11 +66,11 @@ def test_counts_per_template_and_overall_in_every_format(run, cluster: Cluster, 
         "SUCCESS",
         "P95",
     ]
-    rows = {line.split()[0]: line.split()[1:10] for line in lines[2:]}
+    rows = {line.split()[0]: line.split()[1:11] for line in lines[2:]}
     assert rows == {
-        "bad": ["1", "0", "0", "0", "0", "1", "0", "0", "0.0%"],
-        "ok": ["2", "0", "0", "0", "2", "0", "0", "0", "100.0%"],
-        "(all)": ["3", "0", "0", "0", "2", "1", "0", "0", "66.7%"],
+        "bad": ["1", "0", "0", "0", "0", "0", "1", "0", "0", "0.0%"],
+        "ok": ["2", "0", "0", "0", "0", "2", "0", "0", "0", "100.0%"],
+        "(all)": ["3", "0", "0", "0", "0", "2", "1", "0", "0", "66.7%"],
     }
     assert list(rows) == ["bad", "ok", "(all)"]
     assert run("stats", "-o", "wide").stdout.splitlines()[1].split()[-2:] == ["AVG", "PER-MIN"]

@@ -15,7 +15,6 @@ succeeded, 1 when some did not, 4 when `--timeout` passed first, 3 when a submis
 
 from __future__ import annotations
 
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +30,7 @@ from ._complete import complete_template_names
 from ._errors import ApiError, ExitCode, TaskFailed, UsageProblem, WaitTimedOut
 from ._output import OutputOpt, emit, parse_format
 from ._params import check_params, duration_seconds, params_from
+from .tasks import read_file
 
 PAGE = 500  # the API's largest page by default
 POLL_SECONDS = 1.0
@@ -48,17 +48,6 @@ def _ensure(api: Api, sample: e2e.Sample) -> None:
         return
     if sample.manifest is None:
         check_params(sample.params_for(0), found["spec"].get("paramSchema"), template=sample.template)
-
-
-def _read(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    if str(path) == "-":
-        return sys.stdin.read()
-    try:
-        return path.read_text()
-    except OSError as e:
-        raise UsageProblem(f"-f {path}: {e.strerror or e}") from e
 
 
 def _seen(api: Api, run_id: str) -> dict[str, e2e.Seen]:
@@ -132,7 +121,7 @@ def end2end(
     fmt = parse_format(output)
     limit = duration_seconds(timeout, "--timeout")
     if template:
-        params = params_from(param or [], _read(params_file))
+        params = params_from(param or [], read_file(params_file))
         samples = [e2e.Sample(t, params) for t in template]
     elif param or params_file:
         raise UsageProblem("-p/-f set the params of --template runs; the sample templates have their own")

@@ -64,7 +64,8 @@ def _post_task(
     _following.report(final, parse_format(output) if output else None)
 
 
-def _read_file(path: Path | None) -> str | None:
+def read_file(path: Path | None) -> str | None:
+    """The text of a `-f` file (`-` for stdin), None without one; a usage error when it cannot be read."""
     if path is None:
         return None
     if str(path) == "-":
@@ -72,7 +73,7 @@ def _read_file(path: Path | None) -> str | None:
     try:
         return path.read_text()
     except OSError as e:
-        raise UsageProblem(f"-f {path}: {e.strerror}") from e
+        raise UsageProblem(f"-f {path}: {e.strerror or e}") from e
 
 
 @app.command()
@@ -107,7 +108,7 @@ def submit(
     api: Api,
 ) -> None:
     """Submit a task; prints its name (with --wait, its result)."""
-    params = params_from(param or [], _read_file(file), source=f"-f {file}")
+    params = params_from(param or [], read_file(file), source=f"-f {file}")
     body: dict[str, Any] = {"template": template, "params": params, "labels": labels_from(label or [])}
     if name:
         body["name"] = name

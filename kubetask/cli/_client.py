@@ -17,7 +17,7 @@ the four itself keeps its own definition and is given the value too (`templates 
 whose `-n` is its count).
 Rejected: the options on a root or group callback (they would have to come before the verb,
 `kubetask -n ns get x`); the aliases listed in every command (the same four lines and the same
-connect block in twenty places).
+connect block in each of the 17 commands).
 
 The `Api` resolves its target at its first use, not when the command starts, so the command's
 own usage errors (a bad `-o`, a bad file) are reported before a bad context. `Api.call` returns

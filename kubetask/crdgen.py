@@ -45,9 +45,10 @@ _SCHEDULE_COLUMNS: list[dict[str, Any]] = [
     {"name": "TimeZone", "type": "string", "jsonPath": ".spec.timeZone"},
     {"name": "Suspended", "type": "boolean", "jsonPath": ".spec.suspend"},
     {"name": "Last", "type": "date", "jsonPath": ".status.lastScheduleTime"},
-    # a printer column shows the first result of its JSONPath only, so Next is nextRunTimes[0]
-    # and Active a count the operator writes (`.status.active[*]` would show one name)
-    {"name": "Next", "type": "date", "jsonPath": ".status.nextRunTimes[0]"},
+    # a printer column shows the first result of its JSONPath only, so Next is nextRunTimes[0] (a string:
+    # kubectl shows a future "date" as <invalid>) and Active a count the operator writes
+    # (`.status.active[*]` would show one name)
+    {"name": "Next", "type": "string", "jsonPath": ".status.nextRunTimes[0]"},
     {"name": "Active", "type": "integer", "jsonPath": ".status.activeCount"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 ]

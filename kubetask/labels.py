@@ -12,10 +12,12 @@ LABEL_TASK_UID = "kubetask.io/task-uid"  # what every Job and pod of a Task is s
 LABEL_ATTEMPT = "kubetask.io/attempt"
 LABEL_TEMPLATE = "kubetask.io/template"
 LABEL_REDRIVE_OF = "kubetask.io/redrive-of"  # on a Task created by redriving a dead letter
+LABEL_SCHEDULE = "kubetask.io/schedule"  # on a run Task: its TaskSchedule's name, trimmed to a label value
 ANNOTATION_TASK = "kubetask.io/task"  # full Task name (labels are capped at 63 characters)
 ANNOTATION_PARAMS = "kubetask.io/params"
 ANNOTATION_RESULT_SCHEMA = "kubetask.io/result-schema"
 ANNOTATION_TIMEOUT = "kubetask.io/timeout-seconds"
+ANNOTATION_SCHEDULED_TIME = "kubetask.io/scheduled-time"  # on a run Task: the nominal instant it runs for (RFC 3339)
 MAX_LABEL_VALUE = 63  # also the limit of a Job name, which becomes the pod label job-name
 
 

@@ -163,7 +163,20 @@ class TaskScheduleStatus(KubeModel):
     last_missed_time: datetime | None = Field(default=None, description="Nominal time of the last missed run.")
     skipped_runs: int = Field(default=0, description="Runs skipped by the concurrency policy or a suspension.")
     last_skipped_time: datetime | None = Field(default=None, description="Nominal time of the last skipped run.")
-    conditions: list[Condition] = Field(default_factory=list, description="Current conditions, e.g. InvalidSpec.")
+    scheduling_since: datetime | None = Field(
+        default=None,
+        description=(
+            "Nothing at or before this time runs: when the schedule was created, or when the operator saw it"
+            " resumed, become valid, or its schedule or time zone change."
+        ),
+    )
+    observed_schedule: str | None = Field(
+        default=None, description="The schedule (macros expanded) and time zone schedulingSince belongs to."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready: True while runs are created; False with reason Suspended, InvalidSpec or TemplateNotFound.",
+    )
     observed_generation: int | None = Field(default=None, description="Last generation acted upon.")
 
 

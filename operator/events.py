@@ -20,13 +20,13 @@ COMPONENT = "kubetask-operator"
 
 
 def event_body(raw: Body, ev: Event, now: datetime) -> Body:
-    """The core/v1 Event `ev` on the Task `raw`, as kubectl describe shows it."""
+    """The core/v1 Event `ev` on the Task (or TaskSchedule) `raw`, as kubectl describe shows it."""
     meta = raw["metadata"]
     return {
         "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
         "involvedObject": {
             "apiVersion": raw.get("apiVersion", f"{GROUP}/{VERSION}"),
-            "kind": "Task",
+            "kind": raw.get("kind", "Task"),
             "name": meta["name"],
             "namespace": meta["namespace"],
             "uid": meta["uid"],

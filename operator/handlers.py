@@ -17,10 +17,12 @@ from typing import Any
 import kopf
 
 from kubetask.labels import ANNOTATION_TASK, LABEL_TASK_UID
-from kubetask.models import GROUP, VERSION
+from kubetask.models import FINAL_PHASES, GROUP, VERSION
 from kubetask.relevance import job_event_matters, pod_event_matters
+from kubetask.scheduling import owner_schedule
 
 from .reconciler import Reconciler
+from .schedules import ScheduleController
 from .settings import OperatorSettings
 
 log = logging.getLogger("kubetask.operator")
@@ -32,6 +34,7 @@ class OperatorMemo:
 
     reconciler: Reconciler
     settings: OperatorSettings
+    schedules: ScheduleController
 
 
 class EventsOnlyDiffBase(kopf.DiffBaseStorage):
@@ -91,6 +94,9 @@ def task_event(
         reconciler.memory.forget(namespace, name)
         if reconciler.mirror is not None:
             reconciler.mirror.deleted(uid)
+        schedule = owner_schedule(dict(body))
+        if schedule is not None and (body.get("status") or {}).get("phase") not in FINAL_PHASES:
+            memo.schedules.run_changed(namespace, schedule)  # an active run went: active[] and Queue change
         return
     if reconciler.held(namespace, name, dict(body)):
         return  # a full resync is running: it handles this Task, the newest held body comes after
@@ -131,9 +137,25 @@ def template_event(
     if namespace is None:
         return
     memory = memo.reconciler.memory
+    memory.cache_template(namespace, name, None if event.get("type") == "DELETED" else dict(body))
+    memo.schedules.template_changed(namespace, name)
     if event.get("type") == "DELETED":
-        memory.cache_template(namespace, name, None)
         return
-    memory.cache_template(namespace, name, dict(body))
     for task in memory.tasks_using_template(namespace, name):
         memo.reconciler.reconcile(namespace, task)
+
+
+def _schedule_news(event: kopf.RawEvent, body: kopf.Body, memo: OperatorMemo, **_: Any) -> bool:
+    """False for a TaskSchedule version a pass already ran on, typically the echo of our own status write."""
+    if event.get("type") == "DELETED":
+        return True
+    return memo.schedules.observe({**dict(body), "kind": "TaskSchedule"})
+
+
+@kopf.on.event(GROUP, VERSION, "taskschedules", when=_schedule_news)
+def schedule_event(event: kopf.RawEvent, name: str, namespace: str | None, memo: OperatorMemo, **_: Any) -> None:
+    assert namespace is not None  # TaskSchedules are namespaced
+    if event.get("type") == "DELETED":
+        memo.schedules.forget(namespace, name)  # its run Tasks go with it (owner references)
+        return
+    memo.schedules.reconcile(namespace, name)

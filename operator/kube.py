@@ -22,7 +22,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from kubetask.kubeapi import Body, JsonApi, namespace_terminating, resource_path
-from kubetask.labels import LABEL_TASK_UID
+from kubetask.labels import LABEL_SCHEDULE, LABEL_TASK_UID, label_value
 from kubetask.models import GROUP, VERSION, TaskTemplate, TaskTemplateSpec
 from kubetask.observe import JobObservation, observations_by_task
 from kubetask.reconcile import Event
@@ -37,6 +37,10 @@ LIST_TIMEOUT_SECONDS = 300.0
 
 def task_path(ns: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
     return resource_path(GROUP, VERSION, "tasks", ns, name, subresource)
+
+
+def schedule_path(ns: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+    return resource_path(GROUP, VERSION, "taskschedules", ns, name, subresource)
 
 
 def job_path(ns: str | None = None, name: str | None = None) -> str:
@@ -104,6 +108,15 @@ class Apiserver:
         """Every Task of the cluster, in one LIST."""
         return self.json.list(task_path(), timeout=self.list_timeout)
 
+    def list_schedules(self) -> list[Body]:
+        """Every TaskSchedule of the cluster, in one LIST (from etcd: the high-water marks as written)."""
+        return self.json.list(schedule_path(), timeout=self.list_timeout)
+
+    def list_runs(self, ns: str, schedule: str) -> list[Body]:
+        """The Tasks labelled as runs of `schedule` in `ns`, read from etcd: a run created a moment ago
+        must count as existing and active, or Forbid and Queue could start a second one."""
+        return self.json.list(task_path(ns), f"{LABEL_SCHEDULE}={label_value(schedule)}")
+
     def get_template(self, ns: str, name: str) -> TaskTemplateSpec | None:
         body = self.json.get(resource_path(GROUP, VERSION, "tasktemplates", ns, name))
         return TaskTemplate.model_validate(body).spec if body is not None else None
@@ -169,22 +182,45 @@ class Apiserver:
         self._count("job-delete")
         return True
 
+    def create_task(self, ns: str, body: Body) -> bool:
+        """Create a Task; False when one of that name exists already (409)."""
+        try:
+            self.json.create(task_path(ns), body, decode=False)
+        except ApiException as e:
+            if e.status == 409:
+                return False
+            raise
+        self._count("task-create")
+        return True
+
+    def cancel_task(self, ns: str, name: str) -> bool:
+        """Set a Task's `spec.cancel`; False when it is gone."""
+        try:
+            self.json.merge_patch(task_path(ns, name), {"spec": {"cancel": True}})
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        self._count("task-cancel")
+        return True
+
     def delete_task(self, ns: str, name: str) -> bool:
         """Delete a Task; False when it was already gone."""
         return self.json.delete(task_path(ns, name), missing_ok=True) is not None
 
     def write_status(self, raw: Body, new: dict[str, Any]) -> Body | None:
-        """Patch the status subresource to `new` (wire form) if it changed; the updated Task, or None
-        when unchanged."""
+        """Patch the status subresource of a Task or TaskSchedule to `new` (wire form) if it changed;
+        the updated object, or None when unchanged."""
         old = raw.get("status") or {}
         if old == new:
             return None
         meta = raw["metadata"]
-        path = task_path(meta["namespace"], meta["name"], "status")
+        paths = schedule_path if raw.get("kind") == "TaskSchedule" else task_path
+        path = paths(meta["namespace"], meta["name"], "status")
         written = cast(Body, self.json.request("PATCH", path, body=_status_patch(new), content_type=JSON_PATCH))
         self._count("status")
         return written
 
     def post_event(self, raw: Body, ev: Event) -> None:
-        """Queue a core/v1 Event on the Task (best effort: a lost event never blocks a task)."""
+        """Queue a core/v1 Event on the Task or TaskSchedule (best effort: a lost event never blocks a task)."""
         self.events.record(raw["metadata"]["namespace"], event_body(raw, ev, datetime.now(UTC)))

@@ -10,6 +10,8 @@ The threads of the process, and what each owns:
   pods, and the `when` filters that drop events with nothing new; kopf's worker threads
   (`workers` of them) run the handlers, each a `Reconciler.reconcile` under the Task's lock.
 - kubetask-requeue (`requeue.Requeue`): the wake-ups (retry delays, timeouts, TTLs), one per Task.
+- kubetask-schedules (`requeue.Requeue`): the TaskSchedules' passes — each one's next due instant,
+  and a pass soon after one of its runs finished (`schedules.ScheduleController`).
 - kubetask-mirror (`mirror.Mirror`): the SQL mirror's writes, queued and coalesced per Task.
 - kubetask-events (`events.EventRecorder`): posting the Tasks' Kubernetes Events, in order.
 - kubetask-leader (`leader.LeaderElector`, with leader election): the Lease; it sets `leading`,
@@ -28,6 +30,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import kopf
@@ -42,9 +45,11 @@ from .leader import LeaderElector
 from .mirror import Mirror
 from .reconciler import Reconciler
 from .requeue import Requeue
+from .schedules import ScheduleController
 from .settings import OperatorSettings
 
-_IDENTITY = ("namespace", "task", "uid", "attempt")
+log = logging.getLogger("kubetask.operator")
+_IDENTITY = ("namespace", "task", "schedule", "uid", "attempt")
 
 
 class _Text(logging.Formatter):
@@ -102,6 +107,19 @@ def login_with_user_agent(user_agent: str) -> None:
         return _AgentConnection(**fields, user_agent=user_agent)
 
 
+def _until_done(reconciler: Reconciler, what: str, attempt: Callable[[], bool]) -> None:
+    """Call `attempt` until it returns True, with capped backoff, while this replica acts."""
+    delay = 1.0
+    while reconciler.acting():
+        try:
+            if attempt():
+                return
+        except Exception:
+            log.exception("%s failed; trying again in %.0fs", what, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 60.0)
+
+
 def _resync_all(reconciler: Reconciler) -> None:
     """On start or on taking the lead: re-derive every Task (and re-arm wake-ups and TTLs) from one
     listing of Tasks, Jobs and pods; kopf's own re-listed Task events wait meanwhile (`Reconciler.hold`).
@@ -110,23 +128,30 @@ def _resync_all(reconciler: Reconciler) -> None:
     tried again with capped backoff while this replica acts: the periodic sweep would come only
     much later and skips finished Tasks, whose TTLs this resync re-arms. Held events are handled
     between tries."""
-    log = logging.getLogger("kubetask.operator")
-    delay = 1.0
-    while reconciler.acting():
+
+    def attempt() -> bool:
         t0 = time.monotonic()
         reconciler.hold()
         try:
             n = sweep.resync(reconciler, include_final=True)
-        except Exception:
-            log.exception("resync failed; trying again in %.0fs", delay)
-            n = None
         finally:
             replayed = reconciler.release()
-        if n is not None:
-            log.info("resync: %d tasks reconciled in %.1fs (%d changed meanwhile)", n, time.monotonic() - t0, replayed)
-            return
-        time.sleep(delay)
-        delay = min(delay * 2, 60.0)
+        log.info("resync: %d tasks reconciled in %.1fs (%d changed meanwhile)", n, time.monotonic() - t0, replayed)
+        return True
+
+    _until_done(reconciler, "resync", attempt)
+
+
+def _on_elected(reconciler: Reconciler, schedules: ScheduleController) -> None:
+    """On taking the lead: the Tasks' resync, then every TaskSchedule from one listing. (Without
+    election kopf's own first listing of TaskSchedules starts their passes.)"""
+    _resync_all(reconciler)
+
+    def attempt() -> bool:
+        schedules.start_acting()
+        return True
+
+    _until_done(reconciler, "listing TaskSchedules", attempt)
 
 
 def main() -> None:
@@ -143,6 +168,11 @@ def main() -> None:
     requeue = Requeue(reconciler.reconcile)
     reconciler.requeue = requeue.at
     requeue.start()
+    schedules = ScheduleController(apiserver, mirror, template=reconciler.template, acting=reconciler.acting)
+    schedule_wakeups = Requeue(schedules.reconcile, name="kubetask-schedules")
+    schedules.requeue = schedule_wakeups.at
+    reconciler.on_run_finished = schedules.run_changed
+    schedule_wakeups.start()
     sweeper = sweep.Sweeper(reconciler, settings.resync_seconds)
     # kill -USR1: one sweep now, same code path as the periodic one (tests show it finds nothing to repair).
     # Installed before the start-up resync, so once its log line is out the signal is safe to send.
@@ -155,7 +185,7 @@ def main() -> None:
             identity=settings.identity,
             duration=settings.lease_seconds,
             renew=settings.lease_seconds / 3,
-            on_elected=lambda: _resync_all(reconciler),
+            on_elected=lambda: _on_elected(reconciler, schedules),
         )
         reconciler.leading = leader.leading
         leader.start()
@@ -169,7 +199,7 @@ def main() -> None:
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=None,
-        memo=OperatorMemo(reconciler=reconciler, settings=settings),
+        memo=OperatorMemo(reconciler=reconciler, settings=settings, schedules=schedules),
     )
     apiserver.events.flush(5)  # post what is queued before exiting
 

@@ -19,9 +19,10 @@ from pydantic import ValidationError
 from kubetask import conditions as c
 from kubetask.jobs import build_job
 from kubetask.kubeapi import Body
-from kubetask.models import Phase, Task, TaskStatus, TaskTemplateSpec
+from kubetask.models import FINAL_PHASES, Phase, Task, TaskStatus, TaskTemplateSpec
 from kubetask.observe import JobObservation
 from kubetask.reconcile import Decision, Event, Observed, decide, is_final
+from kubetask.scheduling import owner_schedule
 from kubetask.timeutil import parse_time
 
 from .kube import Apiserver, JobCreate
@@ -53,6 +54,8 @@ class Reconciler:
         self.leading = leading  # None: always act (single replica, no election)
         self.requeue = requeue
         self.memory = TaskMemory()
+        # called with (namespace, schedule) when a run Task of a TaskSchedule reaches a final phase
+        self.on_run_finished: Callable[[str, str], None] | None = None
 
     def acting(self) -> bool:
         """Whether this replica acts now (it leads, or there is no election)."""
@@ -112,7 +115,8 @@ class Reconciler:
 
     # -- read, decide, perform -------------------------------------------------------------------
 
-    def _template(self, ns: str, name: str) -> TaskTemplateSpec | None:
+    def template(self, ns: str, name: str) -> TaskTemplateSpec | None:
+        """The TaskTemplate's spec, from the cache kept by template events, else read; None when missing."""
         cached = self.memory.cached_template(ns, name)
         return cached if cached is not None else self.apiserver.get_template(ns, name)
 
@@ -127,7 +131,7 @@ class Reconciler:
             return self._invalid(rec, raw, str(e).replace("\n", " "), now)
         final = task.status is not None and is_final(task.status.phase)
         ref = task.spec.template_ref.name if task.spec.template_ref else None
-        template = self._template(ns, ref) if ref is not None and not final else None
+        template = self.template(ns, ref) if ref is not None and not final else None
         missing = ref is not None and not final and template is None
         self.memory.note_waiting(rec, ref, missing=missing)
         obs = Observed(
@@ -216,4 +220,8 @@ class Reconciler:
         self.memory.note_written(rec, _version(written))
         for ev in events:
             self.apiserver.post_event(raw, ev)
+        schedule = owner_schedule(raw)
+        was_final = (raw.get("status") or {}).get("phase") in FINAL_PHASES
+        if schedule is not None and is_final(status.phase) and not was_final and self.on_run_finished is not None:
+            self.on_run_finished(raw["metadata"]["namespace"], schedule)
         return written

@@ -1,4 +1,4 @@
-"""Wake-ups: reconcile a Task again at a given time (retry delays, timeouts, TTLs).
+"""Wake-ups: reconcile a Task (or pass over a TaskSchedule) again at a given time.
 
 One thread and a heap; only the earliest wake-up per Task is kept. Wake-ups live in memory only:
 after a restart the operator's start-up resync (`main._resync_all`: one listing of Tasks, Jobs and
@@ -25,12 +25,12 @@ MAX_WAIT = 5.0
 
 
 class Requeue:
-    def __init__(self, action: Callable[[str, str], None]) -> None:
+    def __init__(self, action: Callable[[str, str], None], *, name: str = "kubetask-requeue") -> None:
         self._action = action
         self._heap: list[tuple[float, Key]] = []
         self._due: dict[Key, float] = {}  # the one wake-up per Task that counts; older heap entries are stale
         self._lock = threading.Lock()
-        self._loop = Loop("kubetask-requeue", self._step)
+        self._loop = Loop(name, self._step)
 
     def start(self) -> None:
         self._loop.start()

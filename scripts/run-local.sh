@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local stack: the single-node cluster, the executor image, the operator; then a sample task.
-#   run-local.sh up     start what is not running yet (idempotent), apply examples/echo.yaml, print the result
+#   run-local.sh up     start what is not running yet (idempotent), apply examples/echo.yaml, print the result,
+#                       then examples/schedule.yaml and its first run
 #   run-local.sh down   stop the operator and the cluster
 # State lives in .run/ (kubeconfig, logs). Use it with: export KUBECONFIG=$PWD/.run/cluster/kubeconfig
 set -euo pipefail
@@ -58,6 +59,17 @@ up() {
   done
   echo "\$ kubetask list -n default    # from the API's SQL history"
   kubetask list --api "$API" -n default
+  log "applying examples/schedule.yaml: a TaskSchedule running echo every 15 s"
+  kubectl apply -f "$ROOT/examples/schedule.yaml" >/dev/null
+  local ran=
+  for _ in $(seq 90); do   # its next instant is at most 15 s away, then the run's pod starts
+    if kubectl get tasks -l kubetask.io/schedule=heartbeat -o jsonpath='{.items[*].status.phase}' | grep -q Succeeded
+    then ran=1; break; fi
+    sleep 1
+  done
+  kubectl get kts heartbeat
+  [ -n "$ran" ] || { kubectl describe kts heartbeat >&2; log "the schedule's first run did not succeed"; exit 1; }
+  kubectl get tasks -l kubetask.io/schedule=heartbeat
   log "stack is up: export KUBECONFIG=$C/kubeconfig; API docs at $API/docs; stop it with: make down"
 }
 

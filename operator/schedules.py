@@ -1,0 +1,245 @@
+"""The schedule controller: one TaskSchedule's pass, carried out on the apiserver.
+
+Same shape as the Task reconciler: read (the schedule body kept from its watch events, its run
+Tasks from one labelled LIST, the template), let `kubetask.scheduling.decide` choose, perform in
+the order that module gives. Passes are run by kopf's on-event handler for TaskSchedules, by the
+schedules' own wake-ups (a second `Requeue`: the next due instant, retention retries), and when a
+run Task finishes or goes (the Task reconciler calls `run_changed`).
+
+No timers and no reads between instants: the schedule's body is the newest one this process
+knows — from a watch event, the start-up (or leadership) listing, or the answer to our own status
+write — so an idle schedule costs nothing until its wake-up. The body can lag only behind a
+user's edit still in flight (its event follows and runs another pass) or behind another
+replica's write, which the listing made on taking the lead rules out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pydantic import ValidationError
+
+from kubetask.kubeapi import Body
+from kubetask.models import FINAL_PHASES, Phase, TaskSchedule, TaskScheduleStatus, TaskTemplateSpec
+from kubetask.scheduling import Decision, Observed, Run, decide, owner_schedule, run_instant
+from kubetask.timeutil import parse_time
+
+from .kube import Apiserver
+from .mirror import Mirror
+
+log = logging.getLogger("kubetask.operator")
+FAILED_PASS_RETRY = timedelta(seconds=3)  # a pass that failed (apiserver error) is tried again this soon
+Key = tuple[str, str]
+
+
+@dataclass
+class ScheduleRecord:
+    """One schedule's memory; `lock` serialises its passes."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    body: Body | None = None  # the newest body known
+    decided: str | None = None  # resourceVersion of the last body a pass ran on (or that we wrote)
+    template: str | None = None  # the TaskTemplate it uses
+
+
+def _phase(value: object) -> Phase | None:
+    try:
+        return Phase(str(value))
+    except ValueError:
+        return None
+
+
+def _version(raw: Body) -> int:
+    v = str(raw.get("metadata", {}).get("resourceVersion", ""))
+    return int(v) if v.isdigit() else -1
+
+
+class ScheduleController:
+    """Runs the passes of every TaskSchedule this process sees."""
+
+    def __init__(
+        self,
+        apiserver: Apiserver,
+        mirror: Mirror | None,
+        *,
+        template: Callable[[str, str], TaskTemplateSpec | None],
+        acting: Callable[[], bool],
+    ) -> None:
+        self.apiserver = apiserver
+        self.mirror = mirror
+        self.template = template
+        self.acting = acting
+        self.requeue: Callable[[datetime, str, str], None] | None = None
+        self.up_since = datetime.now(UTC)
+        self._guard = threading.Lock()
+        self._records: dict[Key, ScheduleRecord] = {}
+
+    # -- memory ----------------------------------------------------------------------------------
+
+    def _record(self, ns: str, name: str) -> ScheduleRecord:
+        with self._guard:
+            return self._records.setdefault((ns, name), ScheduleRecord())
+
+    def observe(self, body: Body) -> bool:
+        """Keep `body` if it is the newest known; whether a pass should run for it (False for the echo
+        of our own status write or a version already passed on)."""
+        meta = body["metadata"]
+        rec = self._record(meta["namespace"], meta["name"])
+        with self._guard:
+            if rec.body is None or _version(body) > _version(rec.body):
+                rec.body = body
+            return str(meta.get("resourceVersion")) != rec.decided
+
+    def forget(self, ns: str, name: str) -> None:
+        with self._guard:
+            self._records.pop((ns, name), None)
+
+    def start_acting(self) -> None:
+        """On taking the lead: from now on instants fall due "on time"; re-derive every schedule from
+        one listing (the bodies kept while standing by may trail the last leader's writes)."""
+        self.up_since = datetime.now(UTC)
+        for body in self.apiserver.list_schedules():
+            body.setdefault("kind", "TaskSchedule")
+            with self._guard:
+                rec = self._records.setdefault(
+                    (body["metadata"]["namespace"], body["metadata"]["name"]), ScheduleRecord()
+                )
+                rec.body = body
+        for ns, name in self.known():
+            self.reconcile(ns, name)
+
+    def known(self) -> list[Key]:
+        with self._guard:
+            return sorted(self._records)
+
+    def run_changed(self, ns: str, schedule: str) -> None:
+        """A run Task finished or went: pass again soon (Queue starts its waiting instant, active[] shrinks)."""
+        if self.requeue is not None:
+            self.requeue(datetime.now(UTC), ns, schedule)
+
+    def template_changed(self, ns: str, template: str) -> None:
+        """A TaskTemplate appeared, changed or went: pass again over the schedules that use it."""
+        with self._guard:
+            names = [n for (ns_, n), r in self._records.items() if ns_ == ns and r.template == template]
+        for name in names:
+            self.run_changed(ns, name)
+
+    # -- one pass --------------------------------------------------------------------------------
+
+    def reconcile(self, ns: str, name: str) -> None:
+        """One pass over the schedule, if this replica acts; a failed pass is tried again shortly."""
+        if not self.acting():
+            return
+        with self._guard:
+            rec = self._records.get((ns, name))  # None: deleted (a wake-up armed before) or never seen
+        if rec is None:
+            return
+        with rec.lock:
+            with self._guard:
+                raw = rec.body
+            if raw is None or raw["metadata"].get("deletionTimestamp"):
+                return
+            try:
+                self._pass(rec, raw)
+            except Exception:
+                log.exception("pass over TaskSchedule %s/%s failed; trying again shortly", ns, name)
+                if self.requeue is not None:
+                    self.requeue(datetime.now(UTC) + FAILED_PASS_RETRY, ns, name)
+
+    def _pass(self, rec: ScheduleRecord, raw: Body) -> None:
+        self._perform(rec, raw, decide(self._observe(rec, raw, datetime.now(UTC))))
+
+    def _observe(self, rec: ScheduleRecord, raw: Body, now: datetime) -> Observed:
+        meta = raw["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        try:
+            status = TaskScheduleStatus.model_validate(raw.get("status") or {})
+        except ValidationError:
+            status = TaskScheduleStatus()  # unreadable status: start over from the creation time
+        common = {
+            "namespace": ns,
+            "name": name,
+            "uid": meta["uid"],
+            "generation": int(meta.get("generation", 1)),
+            "created": parse_time(meta.get("creationTimestamp")) or now,
+            "status": status,
+            "now": now,
+            "up_since": self.up_since,
+        }
+        try:
+            spec = TaskSchedule.model_validate(raw).spec
+        except ValidationError as e:
+            return Observed(spec=None, invalid=str(e).replace("\n", " "), **common)
+        ref = spec.task.template_ref.name
+        with self._guard:
+            rec.template = ref
+        template = self.template(ns, ref)
+        runs = tuple(self._runs(ns, name, meta["uid"]))
+        return Observed(
+            spec=spec,
+            template=template,
+            template_missing=template is None,
+            runs=runs,
+            **common,
+        )
+
+    def _runs(self, ns: str, name: str, uid: str) -> list[Run]:
+        out = []
+        for body in self.apiserver.list_runs(ns, name):
+            meta = body["metadata"]
+            owned = any(r.get("uid") == uid for r in meta.get("ownerReferences") or [])
+            instant = run_instant(body)
+            if not owned or instant is None or owner_schedule(body) != name:
+                continue
+            status = body.get("status") or {}
+            phase = _phase(status.get("phase"))
+            mirrored = True
+            if (
+                phase in FINAL_PHASES
+                and self.mirror is not None
+                and not self.mirror.mirrored(meta["uid"], str(meta["resourceVersion"]))
+            ):
+                mirrored = False
+                self.mirror.submit(body)
+            out.append(
+                Run(
+                    name=meta["name"],
+                    instant=instant,
+                    phase=phase,
+                    completed=parse_time(status.get("completionTime")),
+                    mirrored=mirrored,
+                )
+            )
+        return out
+
+    def _perform(self, rec: ScheduleRecord, raw: Body, d: Decision) -> None:
+        meta = raw["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        ctx = {"namespace": ns, "schedule": name}
+        for body in d.create:
+            task = body["metadata"]["name"]
+            if self.apiserver.create_task(ns, body):
+                log.info("created run Task %s", task, extra=ctx)
+            else:
+                log.info("run Task %s exists already: that instant ran", task, extra=ctx)
+        for task in d.cancel:
+            self.apiserver.cancel_task(ns, task)
+            log.info("cancelled run Task %s (concurrencyPolicy Replace)", task, extra=ctx)
+        written = self.apiserver.write_status(raw, d.status.to_wire())
+        current = written if written is not None else raw
+        current.setdefault("kind", "TaskSchedule")
+        with self._guard:
+            if _version(current) >= _version(rec.body or current):
+                rec.body = current
+            rec.decided = str(current["metadata"].get("resourceVersion"))
+        for task in d.delete:  # only after the status write: the mark written covers them
+            if self.apiserver.delete_task(ns, task):
+                log.info("deleted run Task %s (history limit; kept in SQL)", task, extra=ctx)
+        for ev in d.events:
+            self.apiserver.post_event(current, ev)
+        if d.wake_at is not None and self.requeue is not None:
+            self.requeue(d.wake_at, ns, name)

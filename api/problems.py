@@ -119,12 +119,13 @@ def _first_line(e: BaseException) -> str:
 
 def _connection_lost(e: sa_exc.SQLAlchemyError) -> bool:
     """SQLAlchemy's own errors about a connection that died under it, not about a query: the rollback
-    it demands after a connection was invalidated mid-transaction, and a Connection used once closed.
-    The closed one was kubetask.store.deadlines' own doing (see its docstring), fixed there; it stays
-    a 503 because a lost connection is what it reports. Other `InvalidRequestError`s are bugs."""
+    it demands after a connection was invalidated mid-transaction, a Connection used once closed, and
+    the pool's "This connection is closed" once every checkout ping failed, on fresh connections too.
+    The closed Connection was kubetask.store.deadlines' own doing (see its docstring), fixed there; it
+    stays a 503 because a lost connection is what it reports. Other `InvalidRequestError`s are bugs."""
     if isinstance(e, sa_exc.PendingRollbackError):
         return True
-    return isinstance(e, sa_exc.ResourceClosedError) and "connection is closed" in str(e).lower()
+    return isinstance(e, sa_exc.InvalidRequestError) and "connection is closed" in str(e).lower()
 
 
 def database_problem(e: sa_exc.SQLAlchemyError) -> ProblemError:

@@ -36,6 +36,9 @@ CASES = [
     ),
     pytest.param(sa_exc.ResourceClosedError("This Connection is closed"), 503, "connection was lost", id="closed"),
     pytest.param(
+        sa_exc.InvalidRequestError("This connection is closed"), 503, "connection was lost", id="checkout-spent"
+    ),
+    pytest.param(
         sa_exc.PendingRollbackError("Can't reconnect until invalid transaction is rolled back"),
         503,
         "lost",

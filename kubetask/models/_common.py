@@ -9,7 +9,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from kubetask.models._numbers import IntOrStr
+from kubetask.models._numbers import Quantity
 
 GROUP = "kubetask.io"
 VERSION = "v1alpha1"
@@ -68,10 +68,19 @@ class Condition(KubeModel):
     observed_generation: int | None = Field(default=None, description="Task generation this reflects.")
 
 
+# An env var name as a Pod takes it (Kubernetes' IsEnvVarName): letters, digits, '_', '-', '.', not
+# starting with a digit, neither '.' nor starting with '..'.
+ENV_NAME = r"^([-_a-zA-Z][-._a-zA-Z0-9]*|\.[-_a-zA-Z0-9][-._a-zA-Z0-9]*)$"
+
+
 class EnvVar(KubeModel):
     """An environment variable for the task container (`valueFrom` as in a Pod spec)."""
 
-    name: str = Field(min_length=1, description="Variable name.")
+    name: str = Field(
+        min_length=1,
+        pattern=ENV_NAME,
+        description="Variable name: letters, digits, _, - and ., not starting with a digit or '..'.",
+    )
     value: str | None = Field(default=None, description="Literal value.")
     value_from: dict[str, Any] | None = Field(
         default=None, description="Source as in a Pod's env[].valueFrom.", json_schema_extra=FREE_FORM
@@ -81,5 +90,5 @@ class EnvVar(KubeModel):
 class ResourceRequirements(KubeModel):
     """CPU/memory requests and limits, as in a Pod's container resources."""
 
-    limits: dict[str, IntOrStr] | None = Field(default=None, description="Maximum resources, e.g. memory: 64Mi.")
-    requests: dict[str, IntOrStr] | None = Field(default=None, description="Requested resources.")
+    limits: dict[str, Quantity] | None = Field(default=None, description="Maximum resources, e.g. memory: 64Mi.")
+    requests: dict[str, Quantity] | None = Field(default=None, description="Requested resources.")

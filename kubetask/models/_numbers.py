@@ -1,4 +1,5 @@
-"""Integers as JSON reads them: 3 and 3.0 are the same integer, "3" and true are none."""
+"""Integers as JSON reads them (3 and 3.0 are the same integer, "3" and true are none), and
+Kubernetes quantities."""
 
 from __future__ import annotations
 
@@ -16,14 +17,17 @@ def _whole(value: object) -> object:
     return value
 
 
-def _int_or_str(value: object, handler: ValidatorFunctionWrapHandler) -> object:
-    """One error for a value that is neither, at the value's own place (not one per branch)."""
-    try:
-        return handler(_whole(value))
-    except ValidationError:
-        raise PydanticCustomError(
-            "int_or_string", "Input should be a string or an integer within int64 (±9223372036854775807)"
-        ) from None
+def _one_error(kind: str, message: str) -> WrapValidator:
+    """One error for a value of an int-or-string that is neither, at the value's own place (not
+    one per branch of the union)."""
+
+    def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(_whole(value))
+        except ValidationError:
+            raise PydanticCustomError(kind, message) from None
+
+    return WrapValidator(validate)
 
 
 # The apiserver reads a larger integer as a float: "must be of type integer" (or "integer,string").
@@ -33,4 +37,19 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # client has to tell from 3; a field's own constraints (`ge`, `le`) still apply to the int. The int
 # of an int-or-string is an int64, as Kubernetes' IntOrString and Quantity take it.
 OptionalInt = Annotated[int | None, BeforeValidator(_whole)]
-IntOrStr = Annotated[Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | str, WrapValidator(_int_or_str)]
+IntOrStr = Annotated[
+    Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | str,
+    _one_error("int_or_string", "Input should be a string or an integer within int64 (±9223372036854775807)"),
+]
+
+# A container's resource quantity as a Pod takes it: Kubernetes' Quantity grammar (the pattern
+# controller-gen declares for it), not negative. The pattern stands beside the int-or-string too,
+# where it reaches the CRD (JSON Schema applies a pattern to strings only, a minimum to numbers only).
+QUANTITY = (
+    r"^\+?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
+)
+Quantity = Annotated[
+    Annotated[int, Field(ge=0, le=INT64_MAX)] | Annotated[str, Field(pattern=QUANTITY)],
+    _one_error("quantity", "Input should be a quantity such as 2, 500m, 1.5 or 64Mi (not negative)"),
+    Field(json_schema_extra={"pattern": QUANTITY, "minimum": 0}),
+]

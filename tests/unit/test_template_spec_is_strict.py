@@ -29,8 +29,8 @@ FULL = {
     "command": ["python3", ""],
     "args": [],
     "handler": "echo",
-    "env": [{"name": "A", "value": ""}],
-    "resources": {"limits": {"memory": "64Mi", "cpu": 1}},
+    "env": [{"name": "A", "value": ""}, {"name": ".a-b_c.1"}, {"name": "_"}],
+    "resources": {"limits": {"memory": "64Mi", "cpu": 1}, "requests": {"cpu": "500m", "memory": "1e3", "x": ".5"}},
     "serviceAccountName": "runner.team-a",
     "paramSchema": {"type": "object"},
     "resultSchema": {},
@@ -97,6 +97,13 @@ def test_a_full_spec_is_past_validation(http: TestClient) -> None:
         ("retry", {"maxAttempts": "3"}, "/spec/retry/maxAttempts"),
         ("retry", {"maxAttempts": 101}, "/spec/retry/maxAttempts"),
         ("env", [{"name": 5}], "/spec/env/0/name"),
+        ("env", [{"name": "1X"}], "/spec/env/0/name"),
+        ("env", [{"name": "A B"}], "/spec/env/0/name"),
+        ("env", [{"name": "."}], "/spec/env/0/name"),
+        ("env", [{"name": "..x"}], "/spec/env/0/name"),
+        ("resources", {"limits": {"cpu": "-1"}}, "/spec/resources/limits/cpu"),
+        ("resources", {"limits": {"memory": "64 Mi"}}, "/spec/resources/limits/memory"),
+        ("resources", {"requests": {"cpu": -1}}, "/spec/resources/requests/cpu"),
     ],
 )
 def test_what_kubernetes_refuses_is_a_422_naming_the_field_and_the_crd_refuses_it_too(
@@ -113,24 +120,26 @@ def test_what_kubernetes_refuses_is_a_422_naming_the_field_and_the_crd_refuses_i
     assert pointer in crd_refusals
 
 
+_INT64 = "Input should be a string or an integer within int64 (±9223372036854775807)"
+_QUANTITY = "Input should be a quantity such as 2, 500m, 1.5 or 64Mi (not negative)"
+
+
 @pytest.mark.parametrize(
-    ("field", "value", "pointer"),
+    ("field", "value", "pointer", "message"),
     [
-        ("resources", {"limits": {"cpu": True}}, "/spec/resources/limits/cpu"),
-        ("resources", {"requests": {"memory": 1.5}}, "/spec/resources/requests/memory"),
-        ("retry", {"retryOn": ["OOMKilled", False]}, "/spec/retry/retryOn/1"),
-        ("retry", {"noRetryOn": [2**63]}, "/spec/retry/noRetryOn/0"),
+        ("resources", {"limits": {"cpu": True}}, "/spec/resources/limits/cpu", _QUANTITY),
+        ("resources", {"requests": {"memory": 1.5}}, "/spec/resources/requests/memory", _QUANTITY),
+        ("retry", {"retryOn": ["OOMKilled", False]}, "/spec/retry/retryOn/1", _INT64),
+        ("retry", {"noRetryOn": [2**63]}, "/spec/retry/noRetryOn/0", _INT64),
     ],
 )
 def test_an_int_or_string_that_is_neither_is_one_problem_at_its_place(
-    http: TestClient, field: str, value: Any, pointer: str
+    http: TestClient, field: str, value: Any, pointer: str, message: str
 ) -> None:
     # the apiserver's x-kubernetes-int-or-string refuses these too (Draft 4 alone cannot say it)
     r = http.post("/api/v1/namespaces/n/templates", json={"name": "t", "spec": {**FULL, field: value}})
     assert r.status_code == 422, r.text
-    assert [(e["pointer"], e["detail"]) for e in r.json()["errors"]] == [
-        (pointer, "Input should be a string or an integer within int64 (±9223372036854775807)")
-    ]
+    assert [(e["pointer"], e["detail"]) for e in r.json()["errors"]] == [(pointer, message)]
 
 
 def test_a_whole_number_is_an_integer_as_json_schema_and_the_apiserver_read_it() -> None:

@@ -32,6 +32,9 @@ def _one_error(kind: str, message: str) -> WrapValidator:
 
 # The apiserver reads a larger integer as a float: "must be of type integer" (or "integer,string").
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# The longest time in seconds a field takes: 68 years, an int32 as Kubernetes' own seconds fields,
+# and far from the overflow of Python's date arithmetic (now + 10^12 s is past the year 9999).
+INT32_MAX = 2**31 - 1
 
 # `int | None` and `int | str` fields that strict validation keeps strict but for 3.0, which no JSON
 # client has to tell from 3; a field's own constraints (`ge`, `le`) still apply to the int. The int

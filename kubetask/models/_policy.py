@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from kubetask.models._common import INT_OR_STRING, KubeModel
-from kubetask.models._numbers import IntOrStr, OptionalInt
+from kubetask.models._numbers import INT32_MAX, IntOrStr, OptionalInt
 
 Backoff = Literal["constant", "linear", "exponential"]
 Jitter = Literal["none", "full", "proportional"]
@@ -41,12 +41,18 @@ class RetryPolicy(KubeModel):
         default=None, ge=1, le=100, description=_default("Attempts in all", DEFAULT_MAX_ATTEMPTS)
     )
     backoff: Backoff | None = Field(default=None, description=_default("Delay growth", DEFAULT_BACKOFF))
-    delay_seconds: float | None = Field(default=None, ge=0, description=_default("First delay", DEFAULT_DELAY_SECONDS))
+    # delays within INT32_MAX seconds: the operator adds them to a time (a larger one overflowed it)
+    delay_seconds: float | None = Field(
+        default=None, ge=0, le=INT32_MAX, description=_default("First delay", DEFAULT_DELAY_SECONDS)
+    )
     factor: float | None = Field(
-        default=None, ge=1, description=_default("Growth factor of exponential backoff", DEFAULT_FACTOR)
+        default=None,
+        ge=1,
+        allow_inf_nan=False,
+        description=_default("Growth factor of exponential backoff", DEFAULT_FACTOR),
     )
     max_delay_seconds: float | None = Field(
-        default=None, ge=0, description=_default("Cap on one delay", DEFAULT_MAX_DELAY_SECONDS)
+        default=None, ge=0, le=INT32_MAX, description=_default("Cap on one delay", DEFAULT_MAX_DELAY_SECONDS)
     )
     jitter: Jitter | None = Field(default=None, description=_default("Randomisation of each delay", DEFAULT_JITTER))
     jitter_ratio: float | None = Field(

@@ -7,14 +7,13 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field
 
 from kubetask.models._common import API_VERSION, FREE_FORM, EnvVar, KubeModel, ResourceRequirements
-from kubetask.models._numbers import OptionalInt
+from kubetask.models._numbers import INT32_MAX, OptionalInt
 from kubetask.models._policy import DEFAULT_PENDING_TIMEOUT, DEFAULT_TTL_AFTER_FINISHED, RetryPolicy
 
 PullPolicy = Literal["Always", "IfNotPresent", "Never"]
 
 # Kubernetes' own rules for what a template puts into a Pod, so that a template the apiserver
 # accepts also makes Jobs it accepts (the CRD and the API's OpenAPI document carry them alike).
-INT32_MAX = 2**31 - 1  # the largest seconds count a field takes: 68 years, and fits any int32 field
 # an image reference has no whitespace (the kubelet refuses one with it as InvalidImageName, and
 # Kubernetes refuses leading or trailing whitespace in a Pod): registry, path, tag and digest alone
 IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"

@@ -96,6 +96,8 @@ def test_a_full_spec_is_past_validation(http: TestClient) -> None:
         ("command", ["sh", 1], "/spec/command/1"),
         ("retry", {"maxAttempts": "3"}, "/spec/retry/maxAttempts"),
         ("retry", {"maxAttempts": 101}, "/spec/retry/maxAttempts"),
+        ("retry", {"delaySeconds": INT32_MAX + 1}, "/spec/retry/delaySeconds"),
+        ("retry", {"maxDelaySeconds": 1e12}, "/spec/retry/maxDelaySeconds"),
         ("env", [{"name": 5}], "/spec/env/0/name"),
         ("env", [{"name": "1X"}], "/spec/env/0/name"),
         ("env", [{"name": "A B"}], "/spec/env/0/name"),
@@ -170,6 +172,13 @@ def test_a_trailing_newline_is_refused_as_the_apiserver_refuses_it(http: TestCli
     r = http.post("/api/v1/namespaces/n/templates", json={"name": "t", "spec": {**FULL, field: value}})
     assert r.status_code == 422, r.text
     assert [e["pointer"] for e in r.json()["errors"]] == [f"/spec/{field}"]
+
+
+def test_a_factor_beyond_floats_is_refused_not_sent_as_null(http: TestClient) -> None:
+    body = '{"name": "t", "spec": {"image": "x", "retry": {"factor": 1e400}}}'  # Python reads inf
+    r = http.post("/api/v1/namespaces/n/templates", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert [e["pointer"] for e in r.json()["errors"]] == ["/spec/retry/factor"]
 
 
 def test_a_snake_case_key_is_an_unknown_field_ignored_as_the_apiserver_ignores_it(http: TestClient) -> None:

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from kubetask import conditions as c
 from kubetask import schema_check
 from kubetask.labels import ANNOTATION_SCHEDULED_TIME, LABEL_SCHEDULE, label_value
@@ -115,6 +117,15 @@ class Decision:
     delete: tuple[str, ...] = ()  # names of finished run Tasks to delete, after the status write
     events: tuple[Event, ...] = ()
     wake_at: datetime | None = None
+
+
+def spec_problems(error: ValidationError) -> str:
+    """One line naming every bad field of a TaskSchedule, e.g. `spec.timeZone: unknown time zone …`."""
+    parts = []
+    for e in error.errors():
+        where = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts[:10])
 
 
 def run_instant(body: dict[str, Any]) -> datetime | None:

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from kubetask.kubeapi import Body
 from kubetask.models import FINAL_PHASES, Phase, TaskSchedule, TaskScheduleStatus, TaskTemplateSpec
-from kubetask.scheduling import Decision, Observed, Run, decide, owner_schedule, run_instant
+from kubetask.scheduling import Decision, Observed, Run, decide, owner_schedule, run_instant, spec_problems
 from kubetask.timeutil import parse_time
 
 from .kube import Apiserver
@@ -173,7 +173,7 @@ class ScheduleController:
         try:
             spec = TaskSchedule.model_validate(raw).spec
         except ValidationError as e:
-            return Observed(spec=None, invalid=str(e).replace("\n", " "), **common)
+            return Observed(spec=None, invalid=spec_problems(e), **common)
         ref = spec.task.template_ref.name
         with self._guard:
             rec.template = ref

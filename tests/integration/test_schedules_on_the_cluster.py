@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from kubetask.labels import ANNOTATION_SCHEDULED_TIME, LABEL_SCHEDULE
 from kubetask.models import GROUP, VERSION
+from kubetask.store import make_engine
+from kubetask.store.tables import TaskRow
 from kubetask.testing.cluster import (
     Cluster,
     OperatorProcess,
@@ -54,6 +58,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "bad-params": {"schedule": EVERY_5S, "task": {"templateRef": {"name": "nap"}, "params": {"seconds": "soon"}}},
     "no-template": {"schedule": EVERY_5S, "task": {"templateRef": {"name": "later"}, "params": {"seconds": 0}}},
     "suspend": {"schedule": EVERY_5S, "task": _nap(0)},
+    "bad-zone": {"schedule": EVERY_5S, "timeZone": "Mars/Olympus", "task": _nap(0)},
+    "never": {"schedule": "0 0 31 2 *", "task": _nap(0)},
 }
 
 
@@ -101,6 +107,11 @@ def _at_least(n: int, runs: list[dict[str, Any]]) -> list[dict[str, Any]] | None
 
 def _ready(status: dict[str, Any]) -> dict[str, Any] | None:
     return next((c for c in status.get("conditions", []) if c["type"] == "Ready"), None)
+
+
+def _not_ready(status: dict[str, Any]) -> dict[str, Any] | None:
+    cond = _ready(status)
+    return cond if cond is not None and cond["status"] == "False" else None
 
 
 def _phases(cluster: Cluster, ns: str) -> dict[str, str | None]:
@@ -174,7 +185,7 @@ def test_queue_holds_one_instant_and_starts_it_when_the_active_run_ends(
 
 
 def test_history_limits_delete_older_runs_only_once_mirrored_and_never_run_them_again(
-    cluster: Cluster, scenarios: dict[str, str]
+    cluster: Cluster, operator: OperatorProcess, scenarios: dict[str, str]
 ) -> None:
     ns = scenarios["history"]
     seen: set[str] = set()
@@ -189,6 +200,13 @@ def test_history_limits_delete_older_runs_only_once_mirrored_and_never_run_them_
     mark = parse_instant(_status(cluster, ns)["lastScheduleTime"])
     assert all(datetime.strptime(n[2:], "%Y%m%d%H%M%S").replace(tzinfo=UTC) <= mark for n in gone)
     assert not gone & set(_phases(cluster, ns))  # a deleted instant is not created again
+    engine = make_engine(operator.database_url)  # the deleted runs' history is in SQL, final
+    try:
+        with Session(engine) as s:
+            rows = {r.name: r.phase for r in s.scalars(select(TaskRow).where(TaskRow.namespace == ns))}
+    finally:
+        engine.dispose()
+    assert {rows.get(n) for n in gone} == {"Succeeded"}, rows
 
 
 def test_a_schedule_that_cannot_run_says_why_and_starts_once_fixed(cluster: Cluster, scenarios: dict[str, str]) -> None:
@@ -199,6 +217,10 @@ def test_a_schedule_that_cannot_run_says_why_and_starts_once_fixed(cluster: Clus
         "TemplateNotFound", lambda: (c := _ready(_status(cluster, missing))) and c["reason"] == "TemplateNotFound" and c
     )
     assert "'later'" in cond["message"]
+    for key, field in (("bad-zone", "spec.timeZone: unknown time zone"), ("never", "spec.schedule: '0 0 31 2 *'")):
+        cond = wait_for(key, lambda k=key: _not_ready(_status(cluster, scenarios[k])))  # type: ignore[misc]
+        assert cond["reason"] == "InvalidSpec" and field in cond["message"], cond
+        assert _runs(cluster, scenarios[key]) == []
     assert _runs(cluster, bad) == [] and _runs(cluster, missing) == []
     create(cluster, missing, "tasktemplates", template("later", handler="sleep"))
     fixed = datetime.now(UTC)

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from kubetask import conditions as c
 from kubetask.labels import ANNOTATION_SCHEDULED_TIME, LABEL_SCHEDULE
-from kubetask.models import Phase, TaskScheduleSpec, TaskScheduleStatus, TaskTemplateSpec
+from kubetask.models import Phase, TaskSchedule, TaskScheduleSpec, TaskScheduleStatus, TaskTemplateSpec
 from kubetask.scheduling import (
     READY,
     REASON_RUN_MISSED,
@@ -24,6 +25,7 @@ from kubetask.scheduling import (
     decide,
     owner_schedule,
     run_instant,
+    spec_problems,
 )
 
 T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)
@@ -242,3 +244,22 @@ def test_history_limits_delete_only_mirrored_runs_at_or_before_the_mark_and_wait
     newer = (run(25, Phase.FAILED, completed=done),)  # after the mark: never deleted, whatever the limit
     kept = decide(observed(now=T0 + timedelta(minutes=22), spec_=limits, status=status, runs=newer))
     assert kept.delete == ()
+
+
+@pytest.mark.parametrize(
+    ("spec_", "field"),
+    [
+        ({"schedule": "0 0 31 2 *"}, "spec.schedule: '0 0 31 2 *' never fires"),
+        ({"timeZone": "Mars/Olympus"}, "spec.timeZone: unknown time zone 'Mars/Olympus'"),
+    ],
+    ids=["never-fires", "unknown-zone"],
+)
+def test_a_spec_the_model_refuses_is_named_field_by_field(spec_: dict[str, Any], field: str) -> None:
+    body = {"spec": {"schedule": "*/5 * * * *", "task": {"templateRef": {"name": "t"}}, **spec_}}
+    with pytest.raises(ValidationError) as e:
+        TaskSchedule.model_validate(body)
+    message = spec_problems(e.value)
+    assert message.startswith(field), message
+    d = decide(observed(now=T0, spec=None, invalid=message))
+    cond = c.get_condition(d.status.conditions, READY)
+    assert cond is not None and cond.reason == c.REASON_INVALID_SPEC and field in cond.message

@@ -15,6 +15,7 @@ from typing import Any
 
 from kubetask import conditions as c
 from kubetask.models import FINAL_PHASES, Phase, Task
+from kubetask.scheduling import owner_schedule, run_instant
 from kubetask.timeutil import parse_time
 
 
@@ -62,6 +63,9 @@ class TaskRecord:
     resource_version: int
     spec: Any = None
     redrive_of_uid: str | None = None
+    schedule: str | None = None  # a run Task's TaskSchedule (its controller ownerReference): name, uid
+    schedule_uid: str | None = None
+    scheduled_time: datetime | None = None  # the nominal instant it runs for
     attempts: tuple[AttemptRecord, ...] = field(default_factory=tuple)
     events: tuple[EventRecord, ...] = field(default_factory=tuple)
 
@@ -124,6 +128,16 @@ def _events(task: Task, created: datetime) -> list[EventRecord]:
     return out
 
 
+def _schedule_link(raw: dict[str, Any]) -> tuple[str | None, str | None, datetime | None]:
+    """(name, uid, nominal instant) of the TaskSchedule a run Task belongs to; Nones for other Tasks."""
+    name = owner_schedule(raw)
+    if name is None:
+        return None, None, None
+    refs = raw["metadata"].get("ownerReferences") or []
+    uid = next((r.get("uid") for r in refs if r.get("kind") == "TaskSchedule" and r.get("name") == name), None)
+    return name, str(uid) if uid else None, run_instant(raw)
+
+
 def snapshot(raw: dict[str, Any]) -> TaskRecord:
     """The mirror's record of a Task CR (as returned by the apiserver)."""
     task = Task.model_validate(raw)
@@ -146,6 +160,7 @@ def snapshot(raw: dict[str, Any]) -> TaskRecord:
         for a in (st.attempts if st else [])
     )
     labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+    schedule, schedule_uid, scheduled_time = _schedule_link(raw)
     return TaskRecord(
         uid=meta["uid"],
         namespace=meta["namespace"],
@@ -166,6 +181,9 @@ def snapshot(raw: dict[str, Any]) -> TaskRecord:
         resource_version=int(meta.get("resourceVersion") or 0),
         spec=raw.get("spec"),
         redrive_of_uid=task.spec.redrive_of.uid if task.spec.redrive_of else None,
+        schedule=schedule,
+        schedule_uid=schedule_uid,
+        scheduled_time=scheduled_time,
         attempts=attempts,
         events=tuple(_events(task, created)),
     )

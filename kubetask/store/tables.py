@@ -1,4 +1,4 @@
-"""SQLAlchemy tables of the SQL mirror: tasks, their labels, attempts and events.
+"""SQLAlchemy tables of the SQL mirror: tasks, their labels, attempts and events; schedules.
 
 Indexes follow the queries: listing sorts by created_at (per namespace or overall) with keyset
 pagination on (created_at, id); filters hit phase, template and finished_at; labels live in their
@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -74,6 +75,11 @@ class TaskRow(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     spec: Mapped[Any] = mapped_column(JSON, nullable=True)  # for redrive after the CR expired
     redrive_of_uid: Mapped[str | None] = mapped_column(String(64))  # spec.redriveOf.uid: the dead letter re-run
+    # a run Task's TaskSchedule and nominal instant: kept when the Task CR is gone, so they answer
+    # "did this instant run" and a schedule's history after its runs expire
+    schedule: Mapped[str | None] = mapped_column(String(253))
+    schedule_uid: Mapped[str | None] = mapped_column(String(64))
+    scheduled_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         Index("ix_tasks_created", "created_at", "id"),
@@ -86,6 +92,8 @@ class TaskRow(Base):
         Index("ix_tasks_template_phase_created", "template", "phase", "created_at", "id"),
         Index("ix_tasks_duration", text("coalesce(duration_seconds, 1e18)"), "id"),
         Index("ix_tasks_redrive_of", "redrive_of_uid"),
+        Index("ix_tasks_schedule_uid_time", "schedule_uid", "scheduled_time"),
+        Index("ix_tasks_ns_schedule_time", "namespace", "schedule", "scheduled_time", "id"),
         # PostgreSQL also gets ix_tasks_name_trgm (pg_trgm, migration 0003) when the extension can be created
     )
 
@@ -158,3 +166,36 @@ class DeadLetterRow(Base):
         Index("ix_dead_letters_ns_time", "namespace", "dead_lettered_at", "id"),
         Index("ix_dead_letters_time", "dead_lettered_at", "id"),
     )
+
+
+class ScheduleRow(Base):
+    """A TaskSchedule as the operator last wrote it: the spec's essentials and its status counters.
+
+    Kept after the TaskSchedule is deleted (`deleted_at`), as its runs are: a schedule's history
+    reads its runs from `tasks` by (namespace, schedule name)."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uid: Mapped[str] = mapped_column(String(64), unique=True)
+    namespace: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(253))
+    schedule: Mapped[str | None] = mapped_column(String(256))  # spec.schedule (cron)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    template: Mapped[str | None] = mapped_column(String(253))
+    concurrency_policy: Mapped[str | None] = mapped_column(String(16))
+    suspend: Mapped[bool] = mapped_column(Boolean, default=False)
+    spec: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ready: Mapped[str | None] = mapped_column(String(8))  # the Ready condition's status
+    ready_reason: Mapped[str | None] = mapped_column(String(64))
+    last_schedule_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_successful_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_run_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    active_count: Mapped[int] = mapped_column(Integer, default=0)
+    missed_runs: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_runs: Mapped[int] = mapped_column(Integer, default=0)
+    resource_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_schedules_ns_name", "namespace", "name"),)

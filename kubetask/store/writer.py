@@ -1,9 +1,9 @@
-"""Write a Task snapshot into the mirror: one transaction, idempotent, never older over newer."""
+"""Write Task and TaskSchedule snapshots into the mirror: one transaction, idempotent, never older over newer."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from kubetask.history import TaskRecord
 from kubetask.models import Phase
-from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow
+from kubetask.schedule_history import ScheduleRecord
+from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, ScheduleRow, TaskRow
 
 # The columns copied from a snapshot as they are; the key (uid, number) and the children are written apart.
 _TASK_FIELDS = (
@@ -34,7 +35,11 @@ _TASK_FIELDS = (
     "resource_version",
     "spec",
     "redrive_of_uid",
+    "schedule",
+    "schedule_uid",
+    "scheduled_time",
 )
+_SCHEDULE_FIELDS = tuple(f.name for f in fields(ScheduleRecord) if f.name != "uid")
 _ATTEMPT_FIELDS = (
     "job_name",
     "pod_name",
@@ -181,5 +186,32 @@ def _count_redrives(session: Session, originals: set[str]) -> None:
 def mark_deleted(session: Session, uid: str, when: datetime) -> None:
     """Remember that the Task CR is gone; its history stays."""
     row = session.scalars(select(TaskRow).where(TaskRow.uid == uid)).one_or_none()
+    if row is not None and row.deleted_at is None:
+        row.deleted_at = when
+
+
+def upsert_schedules(session: Session, recs: Sequence[ScheduleRecord]) -> list[bool]:
+    """Store snapshots of distinct TaskSchedules; per record, False when a newer version is stored."""
+    rows: dict[str, ScheduleRow] = {}
+    for chunk in _chunks([r.uid for r in recs]):
+        rows.update((r.uid, r) for r in session.scalars(select(ScheduleRow).where(ScheduleRow.uid.in_(chunk))))
+    stored = []
+    for rec in recs:
+        row = rows.get(rec.uid)
+        if row is not None and row.resource_version > rec.resource_version:
+            stored.append(False)
+            continue
+        if row is None:
+            row = rows[rec.uid] = ScheduleRow(uid=rec.uid)
+            session.add(row)
+        for f in _SCHEDULE_FIELDS:
+            setattr(row, f, getattr(rec, f))
+        stored.append(True)
+    return stored
+
+
+def mark_schedule_deleted(session: Session, uid: str, when: datetime) -> None:
+    """Remember that the TaskSchedule CR is gone; its row and its runs' rows stay."""
+    row = session.scalars(select(ScheduleRow).where(ScheduleRow.uid == uid)).one_or_none()
     if row is not None and row.deleted_at is None:
         row.deleted_at = when

@@ -21,9 +21,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from kubetask.history import snapshot
+from kubetask.schedule_history import schedule_snapshot
 from kubetask.store import migrate
 from kubetask.store.tables import TaskRow
-from kubetask.store.writer import mark_deleted, upsert_many
+from kubetask.store.writer import mark_deleted, mark_schedule_deleted, upsert_many, upsert_schedules
 
 from .loops import Loop
 
@@ -40,6 +41,7 @@ class Mirror:
         self.max_backoff = max_backoff
         self._pending: dict[str, dict[str, Any] | None] = {}  # uid -> newest body (None: deleted)
         self._written: dict[str, str] = {}  # uid -> resourceVersion in the mirror
+        self._schedules: dict[str, dict[str, Any] | None] = {}  # TaskSchedule uid -> newest body (None: deleted)
         self._lock = threading.Lock()
         self._busy = False
         self._migrated = False
@@ -69,6 +71,23 @@ class Mirror:
             self._pending[uid] = body
         self._loop.wake()
 
+    def submit_schedule(self, body: dict[str, Any]) -> None:
+        """Queue the newest version of a TaskSchedule (its spec essentials and status counters)."""
+        uid = body["metadata"]["uid"]
+        with self._lock:
+            old = self._schedules.get(uid)
+            if old is not None and int(old["metadata"].get("resourceVersion") or 0) > int(
+                body["metadata"].get("resourceVersion") or 0
+            ):
+                return
+            self._schedules[uid] = body
+        self._loop.wake()
+
+    def schedule_deleted(self, uid: str) -> None:
+        with self._lock:
+            self._schedules[uid] = None
+        self._loop.wake()
+
     def deleted(self, uid: str) -> None:
         with self._lock:
             self._pending[uid] = None
@@ -84,7 +103,7 @@ class Mirror:
 
     def idle(self) -> bool:
         with self._lock:
-            return not self._pending and not self._busy
+            return not self._pending and not self._schedules and not self._busy
 
     def _prime(self) -> None:
         """Learn which versions the mirror already holds, so that the start-up resync's re-submission
@@ -135,6 +154,24 @@ class Mirror:
                     self._written.pop(uid, None)
             self._busy = False
 
+    def _write_schedules(self) -> None:
+        """Write the queued TaskSchedules (few: one per schedule pass); on failure they stay queued."""
+        with self._lock:
+            batch, self._schedules = self._schedules, {}
+        if not batch:
+            return
+        try:
+            with Session(self.engine) as s, s.begin():
+                upsert_schedules(s, [schedule_snapshot(b) for b in batch.values() if b is not None])
+                for uid, body in batch.items():
+                    if body is None:
+                        mark_schedule_deleted(s, uid, datetime.now(UTC))
+        except Exception:
+            with self._lock:
+                for uid, body in batch.items():
+                    self._schedules.setdefault(uid, body)  # a newer body that arrived meanwhile wins
+            raise
+
     def _step(self) -> float | None:
         """Write one batch; the seconds until the next step (None: until something is submitted)."""
         wait = self._retry_at - time.monotonic()
@@ -145,6 +182,7 @@ class Mirror:
                 migrate(self.engine)
                 self._prime()
                 self._migrated = True
+            self._write_schedules()
             batch = self._take()
             if not batch:
                 return None

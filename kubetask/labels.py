@@ -13,6 +13,7 @@ LABEL_ATTEMPT = "kubetask.io/attempt"
 LABEL_TEMPLATE = "kubetask.io/template"
 LABEL_REDRIVE_OF = "kubetask.io/redrive-of"  # on a Task created by redriving a dead letter
 LABEL_SCHEDULE = "kubetask.io/schedule"  # on a run Task: its TaskSchedule's name, trimmed to a label value
+LABEL_TRIGGER = "kubetask.io/trigger"  # on a run Task the API made: `manual` (trigger now) or `backfill`
 ANNOTATION_TASK = "kubetask.io/task"  # full Task name (labels are capped at 63 characters)
 ANNOTATION_PARAMS = "kubetask.io/params"
 ANNOTATION_RESULT_SCHEMA = "kubetask.io/result-schema"

@@ -200,7 +200,9 @@ def _scheduling(o: Observed, cron: Cron) -> Decision:
     since = _since(o, key)
     plan = plan_runs(cron, _policies(o.spec), _plan_observed(o, since=since, suspended=False))
     by_instant = {r.instant: r for r in o.runs}
-    create = tuple(_run_body(o, instant) for instant in plan.start)
+    create = tuple(
+        run_body(namespace=o.namespace, schedule=o.name, uid=o.uid, spec=o.spec, instant=i) for i in plan.start
+    )
     cancel = tuple(by_instant[i].name for i in plan.cancel if i in by_instant and not by_instant[i].final)
     active = [ScheduleRun(name=r.name, scheduled_time=r.instant) for r in o.runs if not r.final]
     active += [ScheduleRun(name=run_task_name(o.name, i), scheduled_time=i) for i in plan.start]
@@ -377,11 +379,23 @@ def _retention(o: Observed, last_scheduled: datetime | None) -> tuple[tuple[str,
     return delete, len(everything) > len(delete)
 
 
-def _run_body(o: Observed, instant: datetime) -> dict[str, Any]:
-    """The run Task of `instant`: named from the schedule and the instant, owned by the schedule."""
-    assert o.spec is not None
-    t = o.spec.task
-    spec = TaskSpec(
+def run_body(
+    *,
+    namespace: str,
+    schedule: str,
+    uid: str,
+    spec: TaskScheduleSpec,
+    instant: datetime,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The run Task of `instant`: named from the schedule and the instant, owned by the schedule.
+
+    The one builder of run Tasks: the controller's own runs, and the API's manual and backfilled
+    runs (which pass their `name` and marking `labels`), so all of them are seen alike as runs.
+    """
+    t = spec.task
+    task_spec = TaskSpec(
         template_ref=t.template_ref,
         params=t.params,
         retry=t.retry,
@@ -394,15 +408,15 @@ def _run_body(o: Observed, instant: datetime) -> dict[str, Any]:
         "apiVersion": API_VERSION,
         "kind": "Task",
         "metadata": {
-            "name": run_task_name(o.name, instant),
-            "namespace": o.namespace,
-            "labels": {**(t.labels or {}), LABEL_SCHEDULE: label_value(o.name)},
+            "name": name or run_task_name(schedule, instant),
+            "namespace": namespace,
+            "labels": {**(t.labels or {}), **(labels or {}), LABEL_SCHEDULE: label_value(schedule)},
             "annotations": {**(t.annotations or {}), ANNOTATION_SCHEDULED_TIME: _t(instant)},
             "ownerReferences": [
-                {"apiVersion": API_VERSION, "kind": "TaskSchedule", "name": o.name, "uid": o.uid, "controller": True}
+                {"apiVersion": API_VERSION, "kind": "TaskSchedule", "name": schedule, "uid": uid, "controller": True}
             ],
         },
-        "spec": spec,
+        "spec": task_spec,
     }
 
 

@@ -14,7 +14,7 @@ from .validation import DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, MAX_GENERATE_NAME
 # Declared in the schema, checked by the service (`validation.name_problems`, `label_problems`), so a
 # request's every bad name and label is reported at once, each with a message saying how to fix it.
 _NAME: JsonDict = {"pattern": DNS_SUBDOMAIN, "maxLength": MAX_NAME}
-_GENERATE_NAME: JsonDict = {"pattern": rf"^({DNS_SUBDOMAIN[1:-1]})?-*$", "maxLength": MAX_GENERATE_NAME}
+_GENERATE_NAME: JsonDict = {"pattern": rf"^({DNS_SUBDOMAIN[1:-1]}-*)?$", "maxLength": MAX_GENERATE_NAME}
 _LABELS: JsonDict = {
     "propertyNames": {"pattern": LABEL_KEY},
     "additionalProperties": {"type": "string", "pattern": LABEL_VALUE},

@@ -110,8 +110,8 @@ class TaskService:
         problems: list[FieldProblem] = []
         if body.name is not None:
             problems += name_problems(body.name, "/name")
-        if body.generate_name is not None:
-            problems += name_problems(body.generate_name.rstrip("-") or "x", "/generateName", max_len=200)
+        if body.generate_name:  # the apiserver appends 5 alphanumerics: the prefix less its dashes is a name
+            problems += name_problems(body.generate_name.rstrip("-"), "/generateName", max_len=200)
         problems += label_problems(body.labels)
         if body.run_at is not None:
             problems += _run_at_problems(body.run_at)

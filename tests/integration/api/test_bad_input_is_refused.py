@@ -74,6 +74,7 @@ def test_oversize_params(http: TestClient, cluster: Cluster, ns: str) -> None:
         ("name", "Bad_Name", "/name"),
         ("name", "x" * 254, "/name"),
         ("generateName", "UPPER-", "/generateName"),
+        ("generateName", "--", "/generateName"),  # the generated name would start with a dash
         ("labels", {"bad key!": "v"}, "/labels/bad key!"),
         ("labels", {"team": "x" * 64}, "/labels/team"),
     ],

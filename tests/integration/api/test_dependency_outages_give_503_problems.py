@@ -102,6 +102,7 @@ def _calls() -> list[Call]:
         _call(f"POST {dl_op}/{{name}}/redrive", f"{ns}/deadletters/ghost/redrive", 404, S),
         _call(f"POST {v1}/deadletters/redrive", f"{v1}/deadletters/redrive", 200, S, json={"namespace": NS}),
         _call(f"DELETE {dl_op}/{{name}}", f"{ns}/deadletters/ghost", 404, S),
+        _call(f"GET {v1}/namespaces/{{ns}}/schedules/{{name}}/runs", f"{ns}/schedules/ghost/runs", 404, S),
     ]
 
 

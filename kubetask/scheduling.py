@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from kubetask import conditions as c
 from kubetask import schema_check
-from kubetask.labels import ANNOTATION_SCHEDULED_TIME, LABEL_SCHEDULE, label_value
+from kubetask.labels import ANNOTATION_SCHEDULED_TIME, LABEL_SCHEDULE, LABEL_TRIGGER, TRIGGER_MANUAL, label_value
 from kubetask.models import (
     API_VERSION,
     FINAL_PHASES,
@@ -82,6 +82,7 @@ class Run:
     phase: Phase | None  # None: not yet reconciled
     completed: datetime | None = None
     mirrored: bool = True  # its current version is in SQL (always True without a mirror)
+    manual: bool = False  # triggered by hand (label kubetask.io/trigger=manual): active, yet no nominal instant
 
     @property
     def final(self) -> bool:
@@ -126,6 +127,11 @@ def spec_problems(error: ValidationError) -> str:
         where = ".".join(str(p) for p in e["loc"])
         parts.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts[:10])
+
+
+def is_manual(body: dict[str, Any]) -> bool:
+    """Whether a run Task was triggered by hand: it counts as active, but its instant is no nominal one."""
+    return (body.get("metadata", {}).get("labels") or {}).get(LABEL_TRIGGER) == TRIGGER_MANUAL
 
 
 def run_instant(body: dict[str, Any]) -> datetime | None:
@@ -275,7 +281,7 @@ def _plan_observed(o: Observed, *, since: datetime, suspended: bool) -> PlanObse
         last_scheduled=o.status.last_schedule_time,
         suspended=suspended,
         active=frozenset(r.instant for r in o.runs if not r.final),
-        existing=frozenset(r.instant for r in o.runs),
+        existing=frozenset(r.instant for r in o.runs if not r.manual),
         queued=o.status.queued,
     )
 

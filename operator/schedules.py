@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from kubetask.kubeapi import Body
 from kubetask.models import FINAL_PHASES, Phase, TaskSchedule, TaskScheduleStatus, TaskTemplateSpec
-from kubetask.scheduling import Decision, Observed, Run, decide, owner_schedule, run_instant, spec_problems
+from kubetask.scheduling import Decision, Observed, Run, decide, is_manual, owner_schedule, run_instant, spec_problems
 from kubetask.timeutil import parse_time
 
 from .kube import Apiserver
@@ -212,6 +212,7 @@ class ScheduleController:
                     phase=phase,
                     completed=parse_time(status.get("completionTime")),
                     mirrored=mirrored,
+                    manual=is_manual(body),
                 )
             )
         return out

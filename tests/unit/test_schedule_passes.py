@@ -71,7 +71,7 @@ def ready(d: Decision) -> tuple[str, str]:
 
 def run(minute: int, phase: Phase | None = Phase.RUNNING, **fields: Any) -> Run:
     instant = T0 + timedelta(minutes=minute)
-    return Run(name=f"every5-{instant:%Y%m%d%H%M%S}", instant=instant, phase=phase, **fields)
+    return Run(**{"name": f"every5-{instant:%Y%m%d%H%M%S}", "instant": instant, "phase": phase, **fields})
 
 
 def test_the_first_pass_counts_from_creation_and_creates_the_due_instant_as_an_owned_labelled_task() -> None:
@@ -186,6 +186,17 @@ def test_forbid_skips_and_counts_an_instant_while_a_run_is_active() -> None:
     assert d.create == ()
     assert (d.status.skipped_runs, d.status.last_skipped_time) == (1, T0 + timedelta(minutes=10))
     assert any(e.reason == REASON_RUN_SKIPPED and "Forbid" in e.message for e in d.events)
+
+
+def test_a_manual_run_at_an_instant_counts_as_active_but_does_not_stand_for_that_instant() -> None:
+    manual = run(5, name="every5-20261201120500-manual", manual=True)
+    allow = decide(observed(now=T0 + timedelta(minutes=5, seconds=1), runs=(manual,)))
+    assert [b["metadata"]["name"] for b in allow.create] == ["every5-20261201120500"]
+    assert allow.status.active_count == 2
+    forbid = decide(
+        observed(now=T0 + timedelta(minutes=5, seconds=1), spec_=spec(concurrencyPolicy="Forbid"), runs=(manual,))
+    )
+    assert forbid.create == () and forbid.status.skipped_runs == 1
 
 
 def test_replace_cancels_the_active_run_and_starts_the_new_one() -> None:

@@ -21,7 +21,7 @@ from kubetask.store import default_url, make_engine, migrate
 from . import openapi, problems
 from .custom_resources import CustomResources
 from .dead_letter_service import DeadLetterService
-from .routes import deadletters, health, schedule_runs, stats, tasks, templates
+from .routes import deadletters, health, schedule_actions, schedule_runs, schedules, stats, tasks, templates
 from .settings import ApiSettings
 from .task_service import TaskService
 
@@ -90,6 +90,14 @@ def create_app(
         return await call_next(request)
 
     app.include_router(health.router)
-    for r in (tasks.router, templates.router, stats.router, deadletters.router, schedule_runs.router):
+    for r in (
+        tasks.router,
+        templates.router,
+        stats.router,
+        deadletters.router,
+        schedules.router,
+        schedule_actions.router,
+        schedule_runs.router,
+    ):
         app.include_router(r, prefix=PREFIX)
     return app

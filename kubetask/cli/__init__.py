@@ -19,6 +19,7 @@ from ._crds import app as crds_app
 from .config import app as config_app
 from .dlq import app as dlq_app
 from .end2end import end2end
+from .schedule_actions import app as schedules_app  # its trigger/backfill/preview join schedules' app
 from .stats import stats
 from .tasks import app as tasks_app
 from .templates import app as templates_app
@@ -33,5 +34,6 @@ app.add_typer(watching_app)
 app.add_typer(templates_app, name="templates", help="TaskTemplates: list, get, apply -f, delete.")
 app.command()(completion)
 app.add_typer(dlq_app, name="dlq", help="Dead letters: list, redrive, purge.")
+app.add_typer(schedules_app, name="schedules")
 app.command()(stats)
 app.command()(end2end)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from typing import Any, cast
+from urllib.parse import quote
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -84,8 +85,9 @@ class CustomResources:
         background = {"propagationPolicy": "Background"}  # as `kubectl delete` does
         return self._call(f"deleting {plural} {ns}/{name}", "DELETE", _path(ns, plural, name), background)
 
-    def list(self, ns: str, plural: str) -> list[Body]:
-        return cast(list[Body], self._call(f"listing {plural} in {ns}", "GET", _path(ns, plural))["items"])
+    def list(self, ns: str, plural: str, *, label_selector: str | None = None) -> list[Body]:
+        path = _path(ns, plural) + (f"?labelSelector={quote(label_selector, safe='')}" if label_selector else "")
+        return cast(list[Body], self._call(f"listing {plural} in {ns}", "GET", path)["items"])
 
     def ping(self) -> str:
         return str(self._call("reading the version", "GET", "/version").get("gitVersion"))

@@ -37,6 +37,7 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
 
 Body = dict[str, Any]
+Items = list[Body]  # (a name of its own: `list` is a method of the API class)
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -183,10 +184,23 @@ class JsonApi:
     ) -> list[Body]:
         """The items; `cached` serves them from the apiserver's watch cache (`resourceVersion=0`): no
         etcd read, but possibly a moment behind it. `timeout`: for listings larger than one call's."""
+        return self.list_at(path, label_selector, cached=cached, timeout=timeout)[0]
+
+    def list_at(
+        self,
+        path: str,
+        label_selector: str | None = None,
+        *,
+        cached: bool = False,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+    ) -> tuple[Items, int]:
+        """The items and the list's resourceVersion (the etcd revision it was read at; -1 if unreadable)."""
         query = {"labelSelector": label_selector} if label_selector else {}
         if cached:
             query["resourceVersion"] = "0"
-        return cast(list[Body], self.request("GET", path, query=query or None, timeout=timeout)["items"])
+        answer = self.request("GET", path, query=query or None, timeout=timeout)
+        version = str((answer.get("metadata") or {}).get("resourceVersion", ""))
+        return cast(Items, answer["items"]), int(version) if version.isdigit() else -1
 
     def create(self, path: str, body: Body, *, decode: bool = True) -> Body | None:
         return cast(Body | None, self.request("POST", path, body=body, decode=decode))

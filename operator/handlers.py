@@ -76,9 +76,14 @@ def startup(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -> No
 
 def _not_decided(event: kopf.RawEvent, body: kopf.Body, memo: OperatorMemo, **_: Any) -> bool:
     """False for a Task version already decided on, typically the echo of our own status write
-    (skipped in kopf's event loop, without a worker thread)."""
+    (skipped in kopf's event loop, without a worker thread). Every event of a run Task, echoes too,
+    goes to the schedules' run index first."""
+    runs = memo.reconciler.runs
     if event.get("type") == "DELETED":
+        runs.gone(dict(body))
         return True
+    if owner_schedule(dict(body)) is not None:
+        runs.seen(dict(body))
     meta = body.get("metadata", {})
     ns, name, version = meta.get("namespace", ""), meta.get("name", ""), str(meta.get("resourceVersion", ""))
     return not memo.reconciler.memory.decided(ns, name, version)

@@ -106,16 +106,20 @@ class Apiserver:
 
     def list_tasks(self) -> list[Body]:
         """Every Task of the cluster, in one LIST."""
-        return self.json.list(task_path(), timeout=self.list_timeout)
+        return self.list_tasks_at()[0]
+
+    def list_tasks_at(self) -> tuple[list[Body], int]:
+        """Every Task of the cluster, in one LIST, and the resourceVersion it was read at."""
+        return self.json.list_at(task_path(), timeout=self.list_timeout)
 
     def list_schedules(self) -> list[Body]:
         """Every TaskSchedule of the cluster, in one LIST (from etcd: the high-water marks as written)."""
         return self.json.list(schedule_path(), timeout=self.list_timeout)
 
-    def list_runs(self, ns: str, schedule: str) -> list[Body]:
-        """The Tasks labelled as runs of `schedule` in `ns`, read from etcd: a run created a moment ago
-        must count as existing and active, or Forbid and Queue could start a second one."""
-        return self.json.list(task_path(ns), f"{LABEL_SCHEDULE}={label_value(schedule)}")
+    def list_runs(self, ns: str, schedule: str) -> tuple[list[Body], int]:
+        """The Tasks labelled as runs of `schedule` in `ns` and the version read at, from etcd: a run
+        created a moment ago must count as existing and active, or Forbid and Queue could start a second."""
+        return self.json.list_at(task_path(ns), f"{LABEL_SCHEDULE}={label_value(schedule)}")
 
     def get_template(self, ns: str, name: str) -> TaskTemplateSpec | None:
         body = self.json.get(resource_path(GROUP, VERSION, "tasktemplates", ns, name))

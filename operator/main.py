@@ -168,7 +168,9 @@ def main() -> None:
     requeue = Requeue(reconciler.reconcile)
     reconciler.requeue = requeue.at
     requeue.start()
-    schedules = ScheduleController(apiserver, mirror, template=reconciler.template, acting=reconciler.acting)
+    schedules = ScheduleController(
+        apiserver, mirror, template=reconciler.template, acting=reconciler.acting, runs=reconciler.runs
+    )
     schedule_wakeups = Requeue(schedules.reconcile, name="kubetask-schedules")
     schedules.requeue = schedule_wakeups.at
     reconciler.on_run_finished = schedules.run_changed

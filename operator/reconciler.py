@@ -22,6 +22,7 @@ from kubetask.kubeapi import Body
 from kubetask.models import FINAL_PHASES, Phase, Task, TaskStatus, TaskTemplateSpec
 from kubetask.observe import JobObservation
 from kubetask.reconcile import Decision, Event, Observed, decide, is_final
+from kubetask.run_index import RunIndex
 from kubetask.scheduling import owner_schedule
 from kubetask.timeutil import parse_time
 
@@ -54,6 +55,7 @@ class Reconciler:
         self.leading = leading  # None: always act (single replica, no election)
         self.requeue = requeue
         self.memory = TaskMemory()
+        self.runs = RunIndex()  # every schedule's run Tasks, for the schedule controller's passes
         # called with (namespace, schedule) when a run Task of a TaskSchedule reaches a final phase
         self.on_run_finished: Callable[[str, str], None] | None = None
 
@@ -221,6 +223,8 @@ class Reconciler:
         for ev in events:
             self.apiserver.post_event(raw, ev)
         schedule = owner_schedule(raw)
+        if schedule is not None:
+            self.runs.seen(written)
         was_final = (raw.get("status") or {}).get("phase") in FINAL_PHASES
         if schedule is not None and is_final(status.phase) and not was_final and self.on_run_finished is not None:
             self.on_run_finished(raw["metadata"]["namespace"], schedule)

@@ -1,10 +1,12 @@
 """The schedule controller: one TaskSchedule's pass, carried out on the apiserver.
 
-Same shape as the Task reconciler: read (the schedule body kept from its watch events, its run
-Tasks from one labelled LIST, the template), let `kubetask.scheduling.decide` choose, perform in
-the order that module gives. Passes are run by kopf's on-event handler for TaskSchedules, by the
-schedules' own wake-ups (a second `Requeue`: the next due instant, retention retries), and when a
-run Task finishes or goes (the Task reconciler calls `run_changed`).
+Same shape as the Task reconciler: read (the schedule body kept from its watch events; its run
+Tasks from the run index, `kubetask.run_index`, kept from Task events and our own writes and seeded
+by one labelled LIST on the schedule's first pass in this process; the template), let
+`kubetask.scheduling.decide` choose, perform in the order that module gives. Passes are run by
+kopf's on-event handler for TaskSchedules, by the schedules' own wake-ups (a second `Requeue`: the
+next due instant, retention retries), and when a run Task finishes or goes (the Task reconciler
+calls `run_changed`).
 
 No timers and no reads between instants: the schedule's body is the newest one this process
 knows — from a watch event, the start-up (or leadership) listing, or the answer to our own status
@@ -25,6 +27,7 @@ from pydantic import ValidationError
 
 from kubetask.kubeapi import Body
 from kubetask.models import FINAL_PHASES, Phase, TaskSchedule, TaskScheduleStatus, TaskTemplateSpec
+from kubetask.run_index import RunIndex
 from kubetask.scheduling import Decision, Observed, Run, decide, is_manual, owner_schedule, run_instant, spec_problems
 from kubetask.timeutil import parse_time
 
@@ -68,9 +71,11 @@ class ScheduleController:
         *,
         template: Callable[[str, str], TaskTemplateSpec | None],
         acting: Callable[[], bool],
+        runs: RunIndex | None = None,
     ) -> None:
         self.apiserver = apiserver
         self.mirror = mirror
+        self.runs = runs if runs is not None else RunIndex()
         self.template = template
         self.acting = acting
         self.requeue: Callable[[datetime, str, str], None] | None = None
@@ -97,6 +102,7 @@ class ScheduleController:
     def forget(self, ns: str, name: str) -> None:
         with self._guard:
             self._records.pop((ns, name), None)
+        self.runs.forget(ns, name)
 
     def start_acting(self) -> None:
         """On taking the lead: from now on instants fall due "on time"; re-derive every schedule from
@@ -188,8 +194,11 @@ class ScheduleController:
         )
 
     def _runs(self, ns: str, name: str, uid: str) -> list[Run]:
+        if not self.runs.seeded(ns, name):  # the first pass in this process: one LIST, events after it
+            items, version = self.apiserver.list_runs(ns, name)
+            self.runs.seed(ns, name, items, version)
         out = []
-        for body in self.apiserver.list_runs(ns, name):
+        for body in self.runs.runs(ns, name):
             meta = body["metadata"]
             owned = any(r.get("uid") == uid for r in meta.get("ownerReferences") or [])
             instant = run_instant(body)
@@ -224,6 +233,7 @@ class ScheduleController:
         for body in d.create:
             task = body["metadata"]["name"]
             if self.apiserver.create_task(ns, body):
+                self.runs.created(body)
                 log.info("created run Task %s", task, extra=ctx)
             else:
                 log.info("run Task %s exists already: that instant ran", task, extra=ctx)

@@ -28,7 +28,8 @@ ORPHAN_MIN_AGE = timedelta(seconds=60)  # a Job this young may belong to a Task 
 def resync(reconciler: Reconciler, *, include_final: bool) -> int:
     """Reconcile every Task (or every unfinished one); returns how many."""
     n = 0
-    tasks = reconciler.apiserver.list_tasks()
+    tasks, version = reconciler.apiserver.list_tasks_at()
+    reconciler.runs.relisted(tasks, version)  # the schedules' run index: deletions a restarted watch missed
     jobs = reconciler.apiserver.observe_all_jobs()  # listed after the Tasks: two LISTs instead of two per Task
     for t in tasks:
         meta = t["metadata"]

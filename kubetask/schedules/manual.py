@@ -36,6 +36,7 @@ BackfillConcurrency = Literal["Allow", "Forbid"]
 MAX_BACKFILL = 100  # instants one backfill takes: a bounded number of creates per request
 COUNT_LIMIT = 1000  # how far a range over the cap is counted, to say how large it is
 MAX_PREVIEW = 100
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # a backfill reaches no further back (croniter's own range)
 DEFAULT_PREVIEW = 10
 MANUAL_SUFFIX = "-manual"
 _HASH_LEN = 8
@@ -111,10 +112,12 @@ def backfill_instants(
 ) -> tuple[list[datetime], list[RangeProblem]]:
     """The nominal instants with start <= t <= end, oldest first, or the problems with the range.
 
-    Refused: `end` before `start`, `end` after `now`, and a range of more than MAX_BACKFILL
+    Refused: `start` before EARLIEST, `end` before `start`, `end` after `now`, and a range of more than MAX_BACKFILL
     instants (counted up to COUNT_LIMIT, so the message says how far to narrow it).
     """
     problems = []
+    if start < EARLIEST:
+        problems.append(RangeProblem("from", f"is before {_t(EARLIEST)}: a backfill reaches no further back"))
     if end < start:
         problems.append(RangeProblem("to", f"is before from ({_t(start)}): give to >= from"))
     if end > now:

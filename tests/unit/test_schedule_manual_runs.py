@@ -122,6 +122,12 @@ def test_a_bad_range_is_refused_on_to_with_nothing_taken(start: datetime, end: d
     assert says in problems[0].message
 
 
+def test_a_range_from_before_1970_is_refused_on_from() -> None:
+    found, problems = backfill_instants(HOURLY, start=datetime(1, 1, 1, tzinfo=UTC), end=_at(11), now=NOW)
+    assert found == []
+    assert [p.field for p in problems] == ["from"]
+
+
 def test_a_range_of_exactly_the_cap_is_taken() -> None:
     end = _at(11)
     found, problems = backfill_instants(HOURLY, start=end - timedelta(hours=MAX_BACKFILL - 1), end=end, now=NOW)

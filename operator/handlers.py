@@ -158,9 +158,11 @@ def _schedule_news(event: kopf.RawEvent, body: kopf.Body, memo: OperatorMemo, **
 
 
 @kopf.on.event(GROUP, VERSION, "taskschedules", when=_schedule_news)
-def schedule_event(event: kopf.RawEvent, name: str, namespace: str | None, memo: OperatorMemo, **_: Any) -> None:
+def schedule_event(
+    event: kopf.RawEvent, name: str, namespace: str | None, uid: str, memo: OperatorMemo, **_: Any
+) -> None:
     assert namespace is not None  # TaskSchedules are namespaced
     if event.get("type") == "DELETED":
-        memo.schedules.forget(namespace, name)  # its run Tasks go with it (owner references)
+        memo.schedules.forget(namespace, name, uid)  # its run Tasks go with it (owner references)
         return
     memo.schedules.reconcile(namespace, name)

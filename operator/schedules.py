@@ -47,6 +47,7 @@ class ScheduleRecord:
     body: Body | None = None  # the newest body known
     decided: str | None = None  # resourceVersion of the last body a pass ran on (or that we wrote)
     template: str | None = None  # the TaskTemplate it uses
+    mirrored: str | None = None  # resourceVersion last handed to the SQL mirror
 
 
 def _phase(value: object) -> Phase | None:
@@ -99,10 +100,13 @@ class ScheduleController:
                 rec.body = body
             return str(meta.get("resourceVersion")) != rec.decided
 
-    def forget(self, ns: str, name: str) -> None:
+    def forget(self, ns: str, name: str, uid: str | None = None) -> None:
+        """The schedule was deleted: drop its memory; its SQL row is marked deleted (its runs' history stays)."""
         with self._guard:
             self._records.pop((ns, name), None)
         self.runs.forget(ns, name)
+        if uid is not None and self.mirror is not None:
+            self.mirror.schedule_deleted(uid)
 
     def start_acting(self) -> None:
         """On taking the lead: from now on instants fall due "on time"; re-derive every schedule from
@@ -243,10 +247,15 @@ class ScheduleController:
         written = self.apiserver.write_status(raw, d.status.to_wire())
         current = written if written is not None else raw
         current.setdefault("kind", "TaskSchedule")
+        version = str(current["metadata"].get("resourceVersion"))
         with self._guard:
             if _version(current) >= _version(rec.body or current):
                 rec.body = current
-            rec.decided = str(current["metadata"].get("resourceVersion"))
+            rec.decided = version
+            hand_over = self.mirror is not None and rec.mirrored != version
+            rec.mirrored = version
+        if hand_over and self.mirror is not None:  # the schedule's row in SQL: spec essentials and counters
+            self.mirror.submit_schedule(current)
         for task in d.delete:  # only after the status write: the mark written covers them
             if self.apiserver.delete_task(ns, task):
                 log.info("deleted run Task %s (history limit; kept in SQL)", task, extra=ctx)

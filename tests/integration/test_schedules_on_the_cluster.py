@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from kubetask.labels import ANNOTATION_SCHEDULED_TIME, LABEL_SCHEDULE
 from kubetask.models import GROUP, VERSION
-from kubetask.store import make_engine
-from kubetask.store.tables import TaskRow
+from kubetask.store import make_engine, schedule_runs
+from kubetask.store.tables import ScheduleRow, TaskRow
 from kubetask.testing.cluster import (
     Cluster,
     OperatorProcess,
@@ -207,6 +207,39 @@ def test_history_limits_delete_older_runs_only_once_mirrored_and_never_run_them_
     finally:
         engine.dispose()
     assert {rows.get(n) for n in gone} == {"Succeeded"}, rows
+
+
+def test_sql_holds_the_schedule_and_its_runs_after_the_tasks_and_the_schedule_are_gone(
+    cluster: Cluster, operator: OperatorProcess, scenarios: dict[str, str]
+) -> None:
+    ns = scenarios["history"]
+    uid = _get(cluster, ns)["metadata"]["uid"]
+    engine = make_engine(operator.database_url)
+
+    def mirrored() -> tuple[ScheduleRow, list[TaskRow]] | None:
+        with Session(engine) as s:
+            row = schedule_runs.find_schedule(s, ns, "s")
+            page = schedule_runs.list_schedule_runs(s, namespace=ns, schedule="s", limit=100)
+        return (row, page.items) if row is not None and any(r.deleted_at for r in page.items) else None
+
+    try:
+        row, runs = wait_for("the schedule and a deleted run in SQL", mirrored, timeout=60)
+        assert (row.uid, row.schedule, row.template, row.ready) == (uid, EVERY_5S, "nap", "True")
+        assert row.last_schedule_time is not None and row.next_run_time is not None
+        assert all(r.schedule_uid == uid and r.scheduled_time is not None for r in runs)
+        assert [r.scheduled_time for r in runs] == sorted((r.scheduled_time for r in runs), reverse=True)
+        cluster.custom().delete_namespaced_custom_object(GROUP, VERSION, ns, "taskschedules", "s")
+
+        def marked() -> ScheduleRow | None:
+            with Session(engine) as s:
+                found = schedule_runs.find_schedule(s, ns, "s")
+            return found if found is not None and found.deleted_at is not None else None
+
+        wait_for("the schedule marked deleted in SQL", marked, timeout=60)
+        with Session(engine) as s:  # its runs' history stays
+            assert len(schedule_runs.list_schedule_runs(s, namespace=ns, schedule="s", limit=100).items) >= len(runs)
+    finally:
+        engine.dispose()
 
 
 def test_a_schedule_that_cannot_run_says_why_and_starts_once_fixed(cluster: Cluster, scenarios: dict[str, str]) -> None:

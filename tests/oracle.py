@@ -67,7 +67,8 @@ Raw = Mapping[str, Any]
 # the columns compared, as kubetask.store.tables names them
 TASK_COLUMNS = tuple(
     "uid namespace name template phase reason message params result labels idempotency_key created_at started_at"
-    " finished_at attempt_count duration_seconds resource_version spec deleted_at".split()
+    " finished_at attempt_count duration_seconds resource_version spec deleted_at schedule schedule_uid"
+    " scheduled_time".split()
 )
 ATTEMPT_COLUMNS = tuple(
     "number job_name pod_name phase exit_code reason message started_at finished_at duration_seconds".split()
@@ -110,7 +111,17 @@ def expected_task(cr: Raw) -> dict[str, Any]:
         "resource_version": int(meta["resourceVersion"]),
         "spec": cr.get("spec"),
         "deleted_at": None,
+        **_schedule_columns(meta),
     }
+
+
+def _schedule_columns(meta: Raw) -> dict[str, Any]:
+    """A run Task's link to its TaskSchedule: the controlling owner of that kind, and the instant."""
+    owner = next((r for r in meta.get("ownerReferences") or [] if r.get("kind") == "TaskSchedule"), None)
+    if owner is None:
+        return {"schedule": None, "schedule_uid": None, "scheduled_time": None}
+    stamp = (meta.get("annotations") or {}).get("kubetask.io/scheduled-time")
+    return {"schedule": owner["name"], "schedule_uid": owner["uid"], "scheduled_time": instant(stamp)}
 
 
 def expected_attempts(cr: Raw) -> list[dict[str, Any]]:

@@ -76,6 +76,7 @@ def _calls() -> list[Call]:
     task_op, tmpl_op, dl_op = (f"{v1}/namespaces/{{ns}}/{kind}" for kind in ("tasks", "templates", "deadletters"))
     submit = {"template": "echo", "params": {"message": "hi"}}
     echo = {"name": "echo", "spec": {"image": "kubetask/executor:dev", "handler": "echo"}}
+    hours = {"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T02:00:00Z"}  # of schedule `actions`: in the past
     return [
         _call("GET /healthz", "/healthz", 200),
         _call("GET /readyz", "/readyz", 200, S, K),
@@ -103,6 +104,16 @@ def _calls() -> list[Call]:
         _call(f"POST {v1}/deadletters/redrive", f"{v1}/deadletters/redrive", 200, S, json={"namespace": NS}),
         _call(f"DELETE {dl_op}/{{name}}", f"{ns}/deadletters/ghost", 404, S),
         _call(f"GET {v1}/namespaces/{{ns}}/schedules/{{name}}/runs", f"{ns}/schedules/ghost/runs", 404, S),
+        _call(f"POST {v1}/namespaces/{{ns}}/schedules/{{name}}/trigger", f"{ns}/schedules/ghost/trigger", 404, K),
+        _call(
+            f"POST {v1}/namespaces/{{ns}}/schedules/{{name}}/backfill",
+            f"{ns}/schedules/actions/backfill",
+            (200, 201),
+            K,
+            S,
+            json=hours,
+        ),
+        _call(f"GET {v1}/namespaces/{{ns}}/schedules/{{name}}/preview", f"{ns}/schedules/ghost/preview", 404, K),
     ]
 
 
@@ -193,6 +204,18 @@ def own_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
         cp.core().create_namespace({"metadata": {"name": NS}})
         create(cp, NS, "tasktemplates", template("echo", handler="echo", paramSchema={"type": "object"}))
         create(cp, NS, "tasks", task("live", templateRef={"name": "echo"}, params={"message": "hi"}))
+        actions = {"schedule": "0 * * * *", "suspend": True, "task": {"templateRef": {"name": "echo"}}}
+        create(
+            cp,
+            NS,
+            "taskschedules",
+            {
+                "apiVersion": "kubetask.io/v1alpha1",
+                "kind": "TaskSchedule",
+                "metadata": {"name": "actions"},
+                "spec": actions,
+            },
+        )
         yield cp
 
 

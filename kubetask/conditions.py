@@ -34,6 +34,7 @@ REASON_TEMPLATE_NOT_FOUND = "TemplateNotFound"  # waits: recovers when the templ
 REASON_INVALID_PARAMS = "InvalidParams"  # params break the template's paramSchema
 REASON_INVALID_RESULT = "InvalidResult"  # result is not JSON or breaks the resultSchema
 REASON_NON_ZERO_EXIT = "NonZeroExit"
+REASON_PERMANENT_FAILURE = "PermanentFailure"  # the handler said no retry can help (PermanentError): never retried
 REASON_OOM_KILLED = "OOMKilled"
 REASON_DEADLINE_EXCEEDED = "DeadlineExceeded"  # an attempt ran past timeoutSeconds, or the task past deadlineSeconds
 REASON_IMAGE_PULL_FAILED = "ImagePullFailed"  # image missing or not pullable

@@ -2,7 +2,10 @@
 
 Raw Kubernetes payloads (the apiserver's JSON) are read into these frozen values here, without
 I/O, so the reading is tested on plain dicts; `outcome()` decides the attempt's phase, reason,
-exit code and message from them without touching the cluster.
+exit code and message from them without touching the cluster. A container's termination message
+is the executor's report when it is one (`kubetask.executor.report`): its result, or its failure
+with what the handler said (a permanent one is `PermanentFailure`); otherwise it is read as before
+(a plain command's result, or the last line of a failure).
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from kubetask import conditions as c
+from kubetask.executor.report import Report, decode
 from kubetask.labels import ANNOTATION_RESULT_SCHEMA, ANNOTATION_TIMEOUT, LABEL_ATTEMPT, LABEL_TASK_UID
-from kubetask.models import Phase
+from kubetask.models import HandlerReport, Phase
 from kubetask.timeutil import parse_time
 
 RawObject = dict[str, Any]  # a Job or pod as the apiserver's JSON
@@ -74,6 +78,7 @@ class Outcome:
     start_time: datetime | None = None
     finish_time: datetime | None = None
     output: str | None = None  # termination message of a successful container: the result
+    handler: HandlerReport | None = None  # what the executor's handler reported, if it did
     stop_job: bool = False  # the Job would linger (e.g. image pull back-off): delete it
 
 
@@ -166,19 +171,39 @@ def _latest_pod(job: JobObservation) -> PodObservation | None:
     return max(job.pods, key=key)
 
 
+def handler_report(report: Report) -> HandlerReport:
+    """The attempt's record of a report: who reported, and what it said of a failure."""
+    f = report.failure
+    return HandlerReport(
+        name=report.handler,
+        version=report.version,
+        time=report.time,
+        failure_kind=f.kind if f else None,
+        retryable=f.retryable if f else None,
+        retry_after_seconds=f.retry_after_seconds if f else None,
+    )
+
+
 def _terminated(pod: PodObservation, t: ContainerExit) -> Outcome:
+    report = decode(t.message)
     base = Outcome(
         Phase.FAILED,
         pod_name=pod.name,
         exit_code=t.exit_code,
         start_time=t.started_at,
         finish_time=t.finished_at,
+        handler=handler_report(report) if report is not None else None,
     )
     if t.exit_code == 0:
-        return replace(base, phase=Phase.SUCCEEDED, reason=c.REASON_COMPLETED, output=t.message)
+        output = t.message if report is None else json.dumps(report.result, separators=(",", ":"))
+        return replace(base, phase=Phase.SUCCEEDED, reason=c.REASON_COMPLETED, output=output)
     if t.reason == "OOMKilled":
         msg = f"container exceeded its memory limit and was killed (exit code {t.exit_code})"
         return replace(base, reason=c.REASON_OOM_KILLED, message=msg)
+    if report is not None and report.failure is not None:
+        f = report.failure
+        msg = f"exit code {t.exit_code}: {f.kind}: {f.message}"
+        return replace(base, reason=c.REASON_NON_ZERO_EXIT if f.retryable else c.REASON_PERMANENT_FAILURE, message=msg)
     text = (t.message or "").strip()
     last = text.splitlines()[-1] if text else ""
     msg = f"exit code {t.exit_code}: {last}" if last else f"container exited with code {t.exit_code}"

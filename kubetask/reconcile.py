@@ -302,6 +302,11 @@ def _fail(
     if can_retry and number < policy.max_attempts:
         wait = retry.delay(policy, number, retry.jitter_draw(str(o.task.metadata.get("uid", "")), number))
         nxt = at + timedelta(seconds=round(wait, 3))
+        said = out.handler
+        floor = retry.retry_after(policy, said.retry_after_seconds if said else None)
+        if said is not None and floor is not None:  # the handler's Retry-After counts from when it raised
+            nxt = max(nxt, _wake_at((said.time or at) + timedelta(seconds=floor)))
+            wait = (nxt - at).total_seconds()
         deadline = _deadline(o, policy)
         if deadline is None or nxt < deadline:
             msg = f"attempt {number} failed ({reason}: {message}); attempt {number + 1} in {wait:.1f}s"
@@ -404,6 +409,7 @@ def _progress(o: Observed, status: TaskStatus, policy: ResolvedPolicy, number: i
         exit_code=out.exit_code,
         reason=out.reason,
         message=out.message,
+        handler=out.handler or prev.handler,
     )
     if out.start_time and status.start_time is None:
         status = status.model_copy(update={"start_time": out.start_time})

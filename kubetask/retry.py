@@ -11,6 +11,10 @@ capped at `cap`, then jittered: `full` draws uniformly from [0, delay] (AWS "ful
 `proportional` from [delay·(1-r), delay·(1+r)] with r = jitterRatio, capped again. The random
 draw is an argument, so the math is reproducible; the operator derives it from the task's uid
 and the attempt number, so re-deciding after a restart gives the same next attempt time.
+
+A handler may say more (`kubetask.executor.errors`): a permanent failure (`PermanentFailure`) is
+never retried, whatever `retryOn` says; a `retryAfterSeconds` is a floor under the delay, itself
+capped by `maxDelaySeconds` (a server cannot stretch a task's retries past what its policy allows).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from kubetask import conditions as c
 from kubetask.models import ResolvedPolicy
 
 # Reasons a retry cannot change: the same input fails the same way.
-NEVER_RETRIED = frozenset({c.REASON_INVALID_PARAMS, c.REASON_INVALID_SPEC, c.REASON_CANCELLED})
+NEVER_RETRIED = frozenset(
+    {c.REASON_INVALID_PARAMS, c.REASON_INVALID_SPEC, c.REASON_CANCELLED, c.REASON_PERMANENT_FAILURE}
+)
 # Retried by default when attempts remain (InvalidResult is not: a handler bug repeats).
 RETRIED_BY_DEFAULT = frozenset(
     {
@@ -65,6 +71,13 @@ def delay(p: ResolvedPolicy, failed_attempt: int, rand: float) -> float:
     if p.jitter == "proportional":
         return min(base * (1 - p.jitter_ratio + 2 * p.jitter_ratio * rand), p.max_delay_seconds)
     return base
+
+
+def retry_after(p: ResolvedPolicy, said: float | None) -> float | None:
+    """The handler's Retry-After (seconds) as honoured under `p`: capped by maxDelaySeconds."""
+    if said is None:
+        return None
+    return min(max(0.0, said), p.max_delay_seconds)
 
 
 def _matches(entries: list[int | str], reason: str, exit_code: int | None) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kubetask.executor._registry import TaskFailed, handler
+from kubetask.executor._registry import handler
+from kubetask.executor.errors import PermanentError, RetryableError, TaskFailed
 
 
 @handler("echo")
@@ -25,6 +26,12 @@ def sleep(params: Any) -> Any:
 
 @handler("fail")
 def fail(params: Any) -> Any:
-    """Fail with `message` and `exitCode` (default 1)."""
+    """Fail with `message` and `exitCode` (default 1): `permanent: true` raises PermanentError, a
+    `retryAfterSeconds` RetryableError with it, else TaskFailed (retryable as the policy says)."""
     p = params if isinstance(params, dict) else {}
-    raise TaskFailed(str(p.get("message", "failed on request")), exit_code=int(p.get("exitCode", 1)))
+    message, code = str(p.get("message", "failed on request")), int(p.get("exitCode", 1))
+    if p.get("permanent") is True:
+        raise PermanentError(message, exit_code=code)
+    if p.get("retryAfterSeconds") is not None:
+        raise RetryableError(message, exit_code=code, retry_after=float(p["retryAfterSeconds"]))
+    raise TaskFailed(message, exit_code=code)

@@ -25,7 +25,7 @@ from kubetask.models._schedule import (
     TaskScheduleSpec,
     TaskScheduleStatus,
 )
-from kubetask.models._task import Attempt, RedriveRef, Task, TaskSpec, TaskStatus, TemplateRef
+from kubetask.models._task import Attempt, HandlerReport, RedriveRef, Task, TaskSpec, TaskStatus, TemplateRef
 from kubetask.models._template import TaskTemplate, TaskTemplateSpec
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "GROUP",
     "VERSION",
     "Attempt",
+    "HandlerReport",
     "Condition",
     "ConditionStatus",
     "EnvVar",

@@ -81,6 +81,26 @@ class TaskSpec(KubeModel):
     )
 
 
+class HandlerReport(KubeModel):
+    """What the attempt's executor handler reported (its termination message's envelope)."""
+
+    name: str = Field(description="The handler that ran, e.g. http.")
+    version: str | None = Field(default=None, description="The handler's version, if it declares one.")
+    time: datetime | None = Field(default=None, description="When the handler returned or raised (the pod's clock).")
+    failure_kind: str | None = Field(
+        default=None, description="What failed, as the handler named it (e.g. HTTPStatus, Timeout); unset on success."
+    )
+    retryable: bool | None = Field(
+        default=None,
+        description="Whether the handler said another attempt may help (false: PermanentFailure, never retried).",
+    )
+    retry_after_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="No attempt before this long after `time`, the handler said (capped by maxDelaySeconds).",
+    )
+
+
 class Attempt(KubeModel):
     """One attempt: one Job and its pod."""
 
@@ -93,6 +113,7 @@ class Attempt(KubeModel):
     exit_code: int | None = Field(default=None, description="Exit code of the container.")
     reason: str | None = Field(default=None, description="Why the attempt ended, e.g. OOMKilled.")
     message: str | None = Field(default=None, description="Details of the outcome.")
+    handler: HandlerReport | None = Field(default=None, description="What the executor's handler reported.")
 
 
 class TaskStatus(KubeModel):

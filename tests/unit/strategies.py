@@ -17,6 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from kubetask.executor.report import Failure, Report, encode
 from kubetask.models import Phase, Task
 from kubetask.observe import ContainerExit, JobObservation, PodObservation
 from kubetask.reconcile import Decision, Observed, decide, is_final, record_attempt
@@ -29,13 +30,32 @@ json_values = st.recursive(
 )
 
 
+def reports(at: datetime = NOW) -> st.SearchStrategy[str]:
+    """An executor's report (kubetask.executor.report): a result, or a failure as a handler classed it."""
+    failures = st.builds(
+        Failure,
+        kind=st.sampled_from(["RetryableError", "PermanentError", "HTTPStatus", "ValueError"]),
+        message=st.text(max_size=20),
+        retryable=st.booleans(),
+        retry_after_seconds=st.one_of(st.none(), st.sampled_from([0.0, 0.5, 8.0, 30.0, 7200.0])),
+    )
+    return st.builds(
+        Report,
+        handler=st.just("h"),
+        version=st.sampled_from([None, "1"]),
+        time=st.integers(0, 600_000).map(lambda ms: at + timedelta(milliseconds=ms)),
+        result=json_values,
+        failure=st.one_of(st.none(), failures),
+    ).map(encode)
+
+
 def terminated(at: datetime = NOW) -> st.SearchStrategy[ContainerExit]:
     """A container that ended some seconds after `at`: exit 0 (with a result) or a failure."""
     return st.builds(
         ContainerExit,
         exit_code=st.sampled_from([0, 0, 0, 1, 3, 137, 255]),
         reason=st.sampled_from([None, "Completed", "Error", "OOMKilled"]),
-        message=st.one_of(st.none(), st.text(max_size=40), json_values.map(json.dumps)),
+        message=st.one_of(st.none(), st.text(max_size=40), json_values.map(json.dumps), reports(at)),
         started_at=st.just(at),
         finished_at=st.integers(0, 600).map(lambda s: at + timedelta(seconds=s)),
     )

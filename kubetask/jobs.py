@@ -26,7 +26,15 @@ from kubetask.labels import (
     MAX_LABEL_VALUE,
     label_value,
 )
-from kubetask.models import API_VERSION, EnvVar, ResolvedPolicy, ResourceRequirements, TaskSpec, TaskTemplateSpec
+from kubetask.models import (
+    API_VERSION,
+    EnvVar,
+    PodDNSConfig,
+    ResolvedPolicy,
+    ResourceRequirements,
+    TaskSpec,
+    TaskTemplateSpec,
+)
 from kubetask.policy import resolve_policy
 
 PARAMS_DIR = "/etc/kubetask"
@@ -50,6 +58,7 @@ class ResolvedRun:
     env: list[EnvVar]
     resources: ResourceRequirements | None
     service_account_name: str | None
+    dns_config: PodDNSConfig | None
     param_schema: dict[str, Any] | None
     result_schema: dict[str, Any] | None
     timeout_seconds: int | None
@@ -73,6 +82,7 @@ def resolve_run(spec: TaskSpec, template: TaskTemplateSpec | None) -> ResolvedRu
         env=[*((t.env or []) if t else []), *(spec.env or [])],
         resources=spec.resources or (t.resources if t else None),
         service_account_name=t.service_account_name if t else None,
+        dns_config=t.dns_config if t else None,
         param_schema=t.param_schema if t else None,
         result_schema=t.result_schema if t else None,
         timeout_seconds=policy.timeout_seconds,  # the Task's, else the template's: one pick, in resolve_policy
@@ -90,9 +100,10 @@ def job_name(task: str, attempt: int) -> str:
     return task[: MAX_LABEL_VALUE - len(suffix)].rstrip("-.") + suffix
 
 
-def _env(r: ResolvedRun, *, task: str, attempt: int, params_json: str) -> list[dict[str, Any]]:
+def _env(r: ResolvedRun, *, task: str, task_uid: str, attempt: int, params_json: str) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "KUBETASK_TASK", "value": task},
+        {"name": "KUBETASK_TASK_UID", "value": task_uid},  # the same for every attempt: an idempotency key
         {"name": "KUBETASK_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
         {"name": "KUBETASK_ATTEMPT", "value": str(attempt)},
         {"name": "KUBETASK_PARAMS_FILE", "value": PARAMS_FILE},
@@ -132,7 +143,7 @@ def build_job(
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": r.image,
-        "env": _env(r, task=task, attempt=attempt, params_json=params_json),
+        "env": _env(r, task=task, task_uid=task_uid, attempt=attempt, params_json=params_json),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [{"name": "kubetask", "mountPath": PARAMS_DIR, "readOnly": True}],
     }
@@ -163,6 +174,10 @@ def build_job(
     }
     if r.service_account_name:
         pod_spec["serviceAccountName"] = r.service_account_name
+    if r.dns_config is not None:
+        pod_spec["dnsConfig"] = r.dns_config.to_wire()
+        if r.dns_config.nameservers:
+            pod_spec["dnsPolicy"] = "None"
     job_spec: dict[str, Any] = {
         "backoffLimit": 0,
         "template": {

@@ -26,7 +26,7 @@ from kubetask.models._schedule import (
     TaskScheduleStatus,
 )
 from kubetask.models._task import Attempt, HandlerReport, RedriveRef, Task, TaskSpec, TaskStatus, TemplateRef
-from kubetask.models._template import TaskTemplate, TaskTemplateSpec
+from kubetask.models._template import DNSOption, PodDNSConfig, TaskTemplate, TaskTemplateSpec
 
 __all__ = [
     "API_VERSION",
@@ -37,6 +37,8 @@ __all__ = [
     "VERSION",
     "Attempt",
     "HandlerReport",
+    "DNSOption",
+    "PodDNSConfig",
     "Condition",
     "ConditionStatus",
     "EnvVar",

@@ -22,6 +22,29 @@ DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?
 MAX_DNS_SUBDOMAIN = 253
 
 
+class DNSOption(KubeModel):
+    """One resolver option of a pod (resolv.conf `options`), e.g. ndots:2."""
+
+    model_config = ConfigDict(strict=True)
+
+    name: str = Field(min_length=1, description="Option name, e.g. ndots.")
+    value: str | None = Field(default=None, description="Option value, e.g. 2.")
+
+
+class PodDNSConfig(KubeModel):
+    """The pod's resolver, as a Pod's `dnsConfig`; with nameservers the pod uses only these (dnsPolicy None)."""
+
+    model_config = ConfigDict(strict=True)
+
+    nameservers: list[str] | None = Field(
+        default=None,
+        max_length=3,  # the Pod API's limit
+        description="Resolver IP addresses (at most 3); given, the pod uses no other resolver (dnsPolicy None).",
+    )
+    searches: list[str] | None = Field(default=None, max_length=6, description="DNS search domains.")
+    options: list[DNSOption] | None = Field(default=None, description="Resolver options, e.g. ndots.")
+
+
 class TaskTemplateSpec(KubeModel):
     """What a task of this type runs, how its input and output look, and its defaults."""
 
@@ -45,6 +68,9 @@ class TaskTemplateSpec(KubeModel):
         max_length=MAX_DNS_SUBDOMAIN,
         pattern=DNS_SUBDOMAIN,
         description="ServiceAccount of the pod; omit it for the namespace's default.",
+    )
+    dns_config: PodDNSConfig | None = Field(
+        default=None, description="DNS settings of the pod (its dnsConfig; dnsPolicy None when nameservers are set)."
     )
     param_schema: dict[str, Any] | None = Field(
         default=None,

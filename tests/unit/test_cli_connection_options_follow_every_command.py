@@ -35,6 +35,9 @@ COMMANDS: dict[tuple[str, ...], tuple[list[str], bool]] = {
     ("dlq", "redrive"): (["d1"], True),
     ("dlq", "purge"): (["d1"], True),
     ("stats",): ([], True),
+    ("schedules", "trigger"): (["s"], True),
+    ("schedules", "backfill"): (["s", "--from", "-1h"], True),
+    ("schedules", "preview"): (["s"], True),
     ("end2end",): ([], False),
 }
 

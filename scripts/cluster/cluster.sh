@@ -7,6 +7,8 @@
 #                         its garbage collector notices CRDs created later only after ~30 s.
 #   cluster.sh down DIR   stop exactly what 'up' started; remove etcd data, pods, network, cgroups; logs stay.
 #   cluster.sh restart-apiserver DIR   stop kube-apiserver and start it again with the same flags.
+#   cluster.sh restart-controller-manager DIR   the same for kube-controller-manager, its feature gates
+#                         then the default ones plus $KUBETASK_CM_GATES (benchmarks: CronJobControllerV2=true).
 #   cluster.sh node-up DIR   add the node (containerd, kube-scheduler, kubelet) to a control plane started with
 #                         KUBETASK_NO_NODE=1 (benchmarks: dispatch without a node, then end to end with it).
 # Build the binaries first: scripts/cluster/build.sh (cached). Needs root (kubelet, containerd, bridge).
@@ -380,10 +382,28 @@ restart_apiserver() {  # stop kube-apiserver and start it again with the same fl
   log "kube-apiserver restarted (pid $newpid)"
 }
 
+restart_controller_manager() {  # same flags; --feature-gates=$GATES[,$KUBETASK_CM_GATES] (none: back to $GATES)
+  D=$(cd "$1" && pwd); local pid name exe args=() newpid i
+  read -r pid name exe < <(awk '$2 == "kube-controller-manager"' "$D/pids")
+  [ -n "${pid:-}" ] || die "no kube-controller-manager in $D/pids"
+  mapfile -d '' args < "/proc/$pid/cmdline"
+  for i in "${!args[@]}"; do
+    [[ ${args[$i]} != --feature-gates=* ]] || args[$i]=--feature-gates=$GATES${KUBETASK_CM_GATES:+,$KUBETASK_CM_GATES}
+  done
+  kill -TERM "$pid"
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  setsid "${args[@]}" </dev/null >>"$D/kube-controller-manager.log" 2>&1 &
+  newpid=$!
+  sed -i "s/^$pid kube-controller-manager /$newpid kube-controller-manager /" "$D/pids"
+  log "kube-controller-manager restarted (pid $newpid, gates $GATES${KUBETASK_CM_GATES:+,$KUBETASK_CM_GATES})"
+}
+
 case "${1:-}" in
   up)   [ $# -eq 2 ] || die "usage: $0 up DIR"; up "$2" ;;
   node-up) [ $# -eq 2 ] || die "usage: $0 node-up DIR"; node_up "$2" ;;
   restart-apiserver) [ $# -eq 2 ] || die "usage: $0 restart-apiserver DIR"; restart_apiserver "$2" ;;
+  restart-controller-manager) [ $# -eq 2 ] || die "usage: $0 restart-controller-manager DIR"; restart_controller_manager "$2" ;;
   down) [ $# -eq 2 ] || die "usage: $0 down DIR"; down "$2" ;;
-  *)    die "usage: $0 up DIR | node-up DIR | restart-apiserver DIR | down DIR" ;;
+  *)    die "usage: $0 up DIR | node-up DIR | restart-apiserver DIR | restart-controller-manager DIR | down DIR" ;;
 esac; exit  # 'exit' on the same line: editing this file while it runs cannot derail bash

@@ -9,6 +9,7 @@ document is built, and writes the page-size limit, a setting, into each `limit` 
 A template body's `spec` is declared as the `TaskTemplateSpec` model, the one the TaskTemplate CRD
 is generated from: the route takes it as JSON and validates it against the model itself, so that a
 bad name, bad fields and bad JSON Schemas (checked against the metaschema) are reported at once.
+A schedule body's `spec` is declared as `TaskScheduleSpec` the same way, for the same reason.
 
 Not declared on purpose: 405 (an operation is one method; any other method on its path is a 405
 problem with `Allow`, described in the README) and a 500 (a bug, still answered as a problem).
@@ -22,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from kubetask.models import TaskTemplateSpec
+from kubetask.models import TaskScheduleSpec, TaskTemplateSpec
 
 from .problems import MEDIA_TYPE, Problem
 
@@ -72,9 +73,11 @@ def _document(app: FastAPI, *, max_page_size: int) -> dict[str, Any]:
                 if param["in"] == "query" and param["name"] == "limit":
                     param["schema"]["maximum"] = max_page_size
     components = doc["components"]["schemas"]
-    components["TemplateBody"]["properties"]["spec"]["allOf"] = [_file_model(components, TaskTemplateSpec)]
-    del components["TemplateBody"]["properties"]["spec"]["additionalProperties"]
-    del components["TemplateBody"]["properties"]["spec"]["type"]
+    for body, model in (("TemplateBody", TaskTemplateSpec), ("ScheduleBody", TaskScheduleSpec)):
+        spec = components[body]["properties"]["spec"]
+        spec["allOf"] = [_file_model(components, model)]
+        del spec["additionalProperties"]
+        del spec["type"]
     return doc
 
 

@@ -49,6 +49,7 @@ HUNG = {
 }
 STOPPED_DATABASE_BOUND = TIMEOUT + SLACK  # refused at once; the bound only says nothing waited long
 BATCH_SECONDS = max(bound for _, bound in HUNG.values()) + 10
+ACTIONS = {"schedule": "0 * * * *", "suspend": True, "task": {"templateRef": {"name": "echo"}}}  # schedule `actions`
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def _calls() -> list[Call]:
     task_op, tmpl_op, dl_op = (f"{v1}/namespaces/{{ns}}/{kind}" for kind in ("tasks", "templates", "deadletters"))
     submit = {"template": "echo", "params": {"message": "hi"}}
     echo = {"name": "echo", "spec": {"image": "kubetask/executor:dev", "handler": "echo"}}
+    sch_op = f"{v1}/namespaces/{{ns}}/schedules"
+    schedule = {"name": "actions", "spec": ACTIONS}
     hours = {"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T02:00:00Z"}  # of schedule `actions`: in the past
     return [
         _call("GET /healthz", "/healthz", 200),
@@ -103,6 +106,13 @@ def _calls() -> list[Call]:
         _call(f"POST {dl_op}/{{name}}/redrive", f"{ns}/deadletters/ghost/redrive", 404, S),
         _call(f"POST {v1}/deadletters/redrive", f"{v1}/deadletters/redrive", 200, S, json={"namespace": NS}),
         _call(f"DELETE {dl_op}/{{name}}", f"{ns}/deadletters/ghost", 404, S),
+        _call(f"POST {sch_op}", f"{ns}/schedules", 409, K, json=schedule),  # 409: it exists
+        _call(f"GET {sch_op}", f"{ns}/schedules?suspended=true", 200, K),
+        _call(f"GET {sch_op}/{{name}}", f"{ns}/schedules/actions", 200, K),
+        _call(f"PUT {sch_op}/{{name}}", f"{ns}/schedules/actions", 200, K, json=schedule),  # the same spec
+        _call(f"DELETE {sch_op}/{{name}}", f"{ns}/schedules/ghost", 404, K),
+        _call(f"POST {sch_op}/{{name}}/suspend", f"{ns}/schedules/ghost/suspend", 404, K, json={"reason": "x"}),
+        _call(f"POST {sch_op}/{{name}}/resume", f"{ns}/schedules/ghost/resume", 404, K),
         _call(f"GET {v1}/namespaces/{{ns}}/schedules/{{name}}/runs", f"{ns}/schedules/ghost/runs", 404, S),
         _call(f"POST {v1}/namespaces/{{ns}}/schedules/{{name}}/trigger", f"{ns}/schedules/ghost/trigger", 404, K),
         _call(
@@ -204,7 +214,6 @@ def own_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
         cp.core().create_namespace({"metadata": {"name": NS}})
         create(cp, NS, "tasktemplates", template("echo", handler="echo", paramSchema={"type": "object"}))
         create(cp, NS, "tasks", task("live", templateRef={"name": "echo"}, params={"message": "hi"}))
-        actions = {"schedule": "0 * * * *", "suspend": True, "task": {"templateRef": {"name": "echo"}}}
         create(
             cp,
             NS,
@@ -213,7 +222,7 @@ def own_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
                 "apiVersion": "kubetask.io/v1alpha1",
                 "kind": "TaskSchedule",
                 "metadata": {"name": "actions"},
-                "spec": actions,
+                "spec": ACTIONS,
             },
         )
         yield cp

@@ -76,7 +76,9 @@ class ScheduleActions:
         try:
             model = TaskSchedule.model_validate(raw)
         except ValidationError as e:
-            problems = [FieldProblem(_pointer(tuple(x["loc"])), x["msg"]) for x in e.errors()[:10]]
+            problems = [
+                FieldProblem(_pointer(tuple(x["loc"])), x["msg"].removeprefix("Value error, ")) for x in e.errors()[:10]
+            ]
             detail = "; ".join(f"{p.pointer}: {p.message}" for p in problems[:5])
             raise invalid(f"TaskSchedule {name!r} is invalid: {detail}", problems, slug="invalid-schedule") from e
         try:

@@ -288,6 +288,7 @@ def test_a_schedule_whose_cron_never_fires_is_a_422_naming_spec_schedule(api: Ap
     ):
         assert r.status_code == 422, r.text
         assert [e["pointer"] for e in r.json()["errors"]] == ["/spec/schedule"]
+        assert r.json()["errors"][0]["detail"] == "'0 0 31 2 *' never fires: no date matches all its fields"
 
 
 # -- CLI -------------------------------------------------------------------------------------

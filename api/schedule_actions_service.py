@@ -28,7 +28,7 @@ from kubetask.labels import LABEL_SCHEDULE, LABEL_TRIGGER, TRIGGER_BACKFILL, TRI
 from kubetask.models import FINAL_PHASES, TaskSchedule, TaskTemplate
 from kubetask.schedules import Cron, ScheduleError, parse_schedule, run_task_name
 from kubetask.schedules import manual as m
-from kubetask.scheduling import is_manual, run_body, run_instant
+from kubetask.scheduling import is_manual, run_body, run_instant, spec_problems
 from kubetask.store.schedule_backfill import nominal_instants_already_run
 
 from .bodies import TaskPublic
@@ -97,7 +97,11 @@ class ScheduleActions:
                 f"TaskTemplate {task.template_ref.name!r} of schedule {s.name!r} not found in namespace"
                 f" {s.namespace!r}: no run can start until it exists"
             )
-        template = TaskTemplate.model_validate(raw).spec
+        try:
+            template = TaskTemplate.model_validate(raw).spec
+        except ValidationError as e:  # written with kubectl past the CRD's schema: no run could start
+            ref = task.template_ref.name
+            raise conflict(f"TaskTemplate {ref!r} of schedule {s.name!r} is invalid: {spec_problems(e)}") from e
         errors = schema_check.validate(task.params if task.params is not None else {}, template.param_schema)
         if errors:
             fields = "; ".join(f"spec.task.params{e.pointer}: {e.message}" for e in errors[:5])

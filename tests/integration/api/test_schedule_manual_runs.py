@@ -245,11 +245,26 @@ def test_a_trigger_under_replace_cancels_the_active_run_then_starts(api: Api, cl
     assert get_task(cluster, api.ns, second.json()["name"])["spec"].get("cancel") is not True
 
 
-def test_a_trigger_of_a_schedule_whose_template_is_missing_is_a_409(api: Api, cluster: Cluster) -> None:
-    _schedule(cluster, api.ns, "orphan", task={"templateRef": {"name": "later"}})
+@pytest.mark.parametrize(
+    ("task", "says"),
+    [
+        ({"templateRef": {"name": "later"}}, "TaskTemplate 'later' of schedule 'orphan' not found"),
+        ({"templateRef": {"name": "nap"}, "params": {"seconds": "soon"}}, "spec.task.params/seconds"),
+    ],
+    ids=["template-missing", "params-refused"],
+)
+def test_a_schedule_whose_run_could_not_start_is_a_409_for_trigger_and_backfill(
+    api: Api, cluster: Cluster, task: dict[str, Any], says: str
+) -> None:
+    _schedule(cluster, api.ns, "orphan", task=task)
     mark = cluster.audit().mark()
-    r = api.http.post(api.url("orphan", "trigger"))
-    assert r.status_code == 409 and "'later'" in r.json()["detail"]
+    end = datetime.now(UTC) - timedelta(seconds=1)
+    for r in (
+        api.http.post(api.url("orphan", "trigger")),
+        api.http.post(api.url("orphan", "backfill"), json={"from": _z(end - timedelta(hours=2)), "to": _z(end)}),
+    ):
+        assert r.status_code == 409, r.text
+        assert says in r.json()["detail"]
     assert _attempts(cluster, api.ns, since=mark) == 0
 
 

@@ -56,9 +56,24 @@ class Sizes:
     e2e_n: int = 100
     idle_n: int = 100
     repeats: int = 50
+    schedules_spread: tuple[int, ...] = (1000,)  # figure 7: schedules every minute, spread with H
+    schedules_at_once: tuple[int, ...] = (1000, 5000)  # figure 7: schedules due at the same instant
+    schedule_minutes: int = 2  # figure 7: minutes measured per pass
+    schedule_sides: tuple[str, ...] = ("kubetask", "cronjob-v1", "cronjob-v2")  # figure 7: which sides run
 
 
-QUICK = Sizes(dispatch=(50,), scale=(100,), rows=20_000, api_n=40, e2e_n=10, idle_n=20, repeats=20)
+QUICK = Sizes(
+    dispatch=(50,),
+    scale=(100,),
+    rows=20_000,
+    api_n=40,
+    e2e_n=10,
+    idle_n=20,
+    repeats=20,
+    schedules_spread=(20,),
+    schedules_at_once=(20,),
+    schedule_minutes=1,
+)
 
 
 class Context:

@@ -21,8 +21,10 @@ FIGURES = {
     "scale": "4. Operator scale",
     "history": "5. History queries, PostgreSQL",
     "e2e": "6. End to end on the real node",
+    "schedules": "7. Schedule lateness against CronJob (control plane without a node)",
 }
 COMPLETE, PARTIAL, FAILED = "COMPLETE", "PARTIAL", "FAILED"
+KEPT = ("when", "commit", "sizes")  # the stamp `--merge` puts on a figure kept from an earlier run
 
 
 def passes(value: Any) -> Iterator[dict[str, Any]]:
@@ -131,12 +133,17 @@ def markdown(result: dict[str, Any]) -> str:
     """The whole page: a summary of every figure's status, then one section per figure that ran."""
     figures: dict[str, dict[str, Any]] = result.get("figures") or {}
     lines = [f"# kubetask benchmarks — {result.get('when', '')}", "", f"Machine: {result.get('machine', '')}", ""]
+    if result.get("commit"):
+        lines += [f"Commit: {result['commit']} (every figure below without a *kept* line)", ""]
     lines += summary_table(figures)
     for key, title in FIGURES.items():
         if key in figures:
             fig = figures[key]
             lines += ["", f"## {title}", *status_lines(fig)]
-            if set(fig) - {"error", "status"}:  # a figure that failed before measuring anything has no table
+            if fig.get("when"):  # kept by `--merge` from an earlier run
+                of = f" (commit {fig['commit']})" if fig.get("commit") else ""
+                lines += ["", f"*Kept from the run of {fig['when']}{of} (`--merge`): not measured in this run.*"]
+            if set(fig) - {"error", "status", *KEPT}:  # a figure that failed before measuring anything has no table
                 lines += RENDER[key](fig, figures)
     return "\n".join(lines) + "\n"
 
@@ -299,4 +306,77 @@ def _e2e(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
     ]
 
 
-RENDER = {"dispatch": _dispatch, "latency": _latency, "api": _api, "scale": _scale, "history": _history, "e2e": _e2e}
+def _schedules(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"Lateness = created − nominal instant, seconds, from a watch; {fig.get('minutes')} minute(s) of "
+        "instants per pass, every schedule due once a minute. CPU: seconds used by the component per minute "
+        "measured, per 1000 schedules; memory: RSS growth from before the schedules to when they were "
+        "settled, per 1000 schedules.",
+        "",
+        "| side | schedules | due | measured | seen | p50 | p95 | p99 | max | CPU s/min/1000 | MiB/1000 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in fig.get("rows") or []:
+        me = "operator" if r.get("side") == "kubetask" else "kube-controller-manager"
+        per_k = r["n"] / 1000
+        minutes = (r.get("measured_seconds") or 0) / 60
+        cpu = (r.get("cpu_seconds") or {}).get(me)
+        mem = (r.get("memory_mib") or {}).get(me) or {}
+        grew = mem["settled"] - mem["before"] if {"settled", "before"} <= mem.keys() else None
+        for what in ("Task created", "Job created"):
+            p = r.get(what)
+            if not p:
+                continue
+            lines.append(
+                f"| {r['side']} ({me}) | {r['n']} | {r['pattern']} `{r['schedule']}` | {what} − nominal | {seen(p)} "
+                f"| {num(p.get('p50'), '.2f')} | {num(p.get('p95'), '.2f')} | {num(p.get('p99'), '.2f')} "
+                f"| {num(p.get('max'), '.2f')} | {num(ratio(ratio(cpu, minutes), per_k), '.1f')} "
+                f"| {num(ratio(grew, per_k), '.1f')} |"
+            )
+    lines += _schedule_cpu(fig.get("rows") or [])
+    for key, label in (("controller_manager_v2", "with CronJobControllerV2"), ("controller_manager_back", "back")):
+        cm = fig.get(key)
+        if cm:
+            said = cm.get("cronjob_controller_log")
+            lines += [
+                "",
+                f"kube-controller-manager restarted {label} (gates {cm.get('gates')}): its log said "
+                f"{repr(said) if said else 'no CronJob controller start line'}.",
+            ]
+    return lines
+
+
+def _schedule_cpu(rows: list[dict[str, Any]]) -> list[str]:
+    measured = [r for r in rows if r.get("cpu_seconds")]
+    if not measured:
+        return []
+    names = list(measured[0]["cpu_seconds"])
+    out = [
+        "",
+        "CPU seconds used while each pass was measured (its window and the wait for its last runs; 2 cores):",
+        "",
+        "| pass | seconds | " + " | ".join(names) + " | total | load (1 min) before → after |",
+        "|---" * (len(names) + 4) + "|",
+    ]
+    for r in measured:
+        cpu = r["cpu_seconds"]
+        cells = " | ".join(f"{cpu.get(x, 0):.1f}" for x in names)
+        load = r.get("loadavg") or {}
+        before, after = ((load.get(k) or [None])[0] for k in ("before", "after"))
+        out.append(
+            f"| {r['side']} {r['n']} {r['pattern']} | {num(r.get('measured_seconds'))} | {cells} "
+            f"| {sum(cpu.values()):.1f} | {num(before, '.2f')} → {num(after, '.2f')} |"
+        )
+    return out
+
+
+RENDER = {
+    "dispatch": _dispatch,
+    "latency": _latency,
+    "api": _api,
+    "scale": _scale,
+    "history": _history,
+    "e2e": _e2e,
+    "schedules": _schedules,
+}

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kubetask.executor import builtin as _builtin  # noqa: F401  (registers echo, sleep, fail)
+from kubetask.executor import http_task as _http_task  # noqa: F401  (registers http)
 from kubetask.executor._registry import Registry, default_registry
 from kubetask.executor.errors import TaskFailed
 from kubetask.executor.report import MAX_BYTES, Failure, Report, encode

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from kubetask import schema_check
 from kubetask.executor import PermanentError, RetryableError
 from kubetask.executor.http_task import perform
 from kubetask.executor.report import decode
 from kubetask.executor.runtime import MAX_RESULT_BYTES, run
+from kubetask.models import TaskTemplateSpec
 
 SECRET = "s3cret-token-4711"
 NOW = datetime(2026, 12, 2, 8, 0, 0, tzinfo=UTC)
@@ -256,3 +259,27 @@ def test_invalid_params_are_permanent_and_name_every_field() -> None:
     assert e.value.kind == "InvalidParams"
     for pointer in ("/method", "/url", "/body", "/timeoutSeconds", "/followRedirects"):
         assert pointer in text
+
+
+EXAMPLE = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples/http.yaml").read_text())["spec"]
+
+
+def test_the_example_templates_schemas_take_what_the_handler_takes_and_returns(base: str) -> None:
+    assert TaskTemplateSpec.model_validate(EXAMPLE).handler == "http"
+    params = {
+        "method": "POST",
+        "url": f"{base}/see-other",
+        "headers": {"X-A": "1"},
+        "query": {"a": [1, "b"], "c": True},
+        "json": {"n": 1},
+        "timeoutSeconds": 5,
+        "followRedirects": 3,
+        "successStatus": ["2xx", "404"],
+        "idempotencyKey": "k",
+        "auth": {"type": "hmac", "secretEnv": "API_TOKEN", "header": "X-Sig", "timestampHeader": "X-Ts"},
+    }
+    assert schema_check.validate(params, EXAMPLE["paramSchema"]) == []
+    assert set(params) | {"body", "bodyBase64"} == set(EXAMPLE["paramSchema"]["properties"])
+    result = _call(params)
+    assert schema_check.validate(result, EXAMPLE["resultSchema"]) == []
+    assert schema_check.validate({"url": "ftp://x", "followRedirects": 9}, EXAMPLE["paramSchema"]) != []

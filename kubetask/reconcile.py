@@ -304,8 +304,10 @@ def _fail(
         nxt = at + timedelta(seconds=round(wait, 3))
         said = out.handler
         floor = retry.retry_after(policy, said.retry_after_seconds if said else None)
-        if said is not None and floor is not None:  # the handler's Retry-After counts from when it raised
-            nxt = max(nxt, _wake_at((said.time or at) + timedelta(seconds=floor)))
+        if said is not None and floor is not None:  # the handler's Retry-After counts from when it raised,
+            # by the pod's clock; never later than the container's exit (a skewed clock cannot stretch it)
+            since = min(said.time or at, at + timedelta(seconds=1))  # finishedAt has whole seconds
+            nxt = max(nxt, _wake_at(since + timedelta(seconds=floor)))
             wait = (nxt - at).total_seconds()
         deadline = _deadline(o, policy)
         if deadline is None or nxt < deadline:

@@ -184,3 +184,9 @@ def test_a_permanent_failure_is_never_retried_and_a_retry_after_never_undercut(
         assert nxt >= RAISED + timedelta(seconds=floor)
         # and never later than the policy's own delay or the capped Retry-After allows (+1 s rounding)
         assert nxt <= max(FINISHED + timedelta(seconds=cap), RAISED + timedelta(seconds=math.ceil(floor) + 1))
+
+
+def test_a_pod_clock_ahead_of_the_node_cannot_stretch_the_retry_after() -> None:
+    skewed = encode(Report(handler="h", time=NOW + timedelta(days=1), failure=BUSY))
+    d = _ends(THREE, 1, skewed)
+    assert d.status.next_attempt_time == FINISHED + timedelta(seconds=9)  # finishedAt + 1 s + 8 s at most

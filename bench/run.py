@@ -2,9 +2,12 @@
 
     python -m bench.run [--sizes 1000,5000] [--scale 1000,5000,10000] [--rows 1000000] [--quick]
                         [--only dispatch,latency,...] [--fail-figure NAME] [--out DIR] [--name latest]
+                        [--schedules 1000] [--schedules-at-once 1000,5000] [--schedule-minutes 2]
+                        [--schedule-sides kubetask,cronjob-v1,cronjob-v2] [--merge] [--commit TEXT]
 
 Starts its own cluster, PostgreSQL and operator, runs the figures one after another in a fixed order
-(each in its own module), and writes DIR/NAME.json after every figure and DIR/NAME.md at the end.
+(each in its own module), and writes DIR/NAME.json after every figure and DIR/NAME.md at the end;
+with --merge the figures not run are kept from DIR/NAME.json, each marked with the run it came from.
 See bench/README.md.
 """
 

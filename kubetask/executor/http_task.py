@@ -25,6 +25,7 @@ from kubetask.executor._registry import handler
 from kubetask.executor.errors import PermanentError, RetryableError
 
 VERSION = "1"
+USER_AGENT = f"kubetask-http/{VERSION}"  # http.client sends none of its own
 CHUNK = 64 * 1024
 
 
@@ -131,7 +132,8 @@ def perform(
             secrets = tuple(sorted({*secrets, *rules.secrets_of(call.auth, env, added)}, key=len, reverse=True))
         sent = clock()
         try:
-            r = _exchange(call, {**call.headers, **added}, deadline=deadline, clock=clock)
+            agent = {} if any(k.lower() == "user-agent" for k in call.headers) else {"User-Agent": USER_AGENT}
+            r = _exchange(call, {**agent, **call.headers, **added}, deadline=deadline, clock=clock)
         except (OSError, http.client.HTTPException) as e:
             raise _network_failure(e, call, secrets) from None
         location = next((v for k, v in r.headers if k.lower() == "location"), None)

@@ -135,6 +135,9 @@ def test_post_and_patch_send_the_task_uid_as_idempotency_key_unless_given(server
     _call({"url": f"{base}/json"})
     keys = [s["headers"].get("Idempotency-Key") for s in server.seen]
     assert keys == ["uid-42", "mine", "header", None, None]
+    assert {s["headers"].get("User-Agent") for s in server.seen} == {"kubetask-http/1"}
+    _call({"url": f"{base}/json", "headers": {"user-agent": "mine/2"}})
+    assert server.seen[-1]["headers"]["user-agent"] == "mine/2" and "User-Agent" not in server.seen[-1]["headers"]
     assert server.seen[0]["body"] == b'{"n":1}' and server.seen[0]["headers"]["Content-Type"] == "application/json"
 
 

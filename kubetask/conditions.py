@@ -35,6 +35,7 @@ REASON_INVALID_PARAMS = "InvalidParams"  # params break the template's paramSche
 REASON_INVALID_RESULT = "InvalidResult"  # result is not JSON or breaks the resultSchema
 REASON_NON_ZERO_EXIT = "NonZeroExit"
 REASON_PERMANENT_FAILURE = "PermanentFailure"  # the handler said no retry can help (PermanentError): never retried
+REASON_PARAMS_REJECTED = "ParamsRejected"  # params passed paramSchema but not the handler's model: never retried
 REASON_OOM_KILLED = "OOMKilled"
 REASON_DEADLINE_EXCEEDED = "DeadlineExceeded"  # an attempt ran past timeoutSeconds, or the task past deadlineSeconds
 REASON_IMAGE_PULL_FAILED = "ImagePullFailed"  # image missing or not pullable

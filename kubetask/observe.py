@@ -4,7 +4,7 @@ Raw Kubernetes payloads (the apiserver's JSON) are read into these frozen values
 I/O, so the reading is tested on plain dicts; `outcome()` decides the attempt's phase, reason,
 exit code and message from them without touching the cluster. A container's termination message
 is the executor's report when it is one (`kubetask.executor.report`): its result, or its failure
-with what the handler said (a permanent one is `PermanentFailure`); otherwise it is read as before
+with what the handler said (a permanent one is `PermanentFailure`, or `ParamsRejected`); otherwise it is read as before
 (a plain command's result, or the last line of a failure).
 """
 
@@ -184,6 +184,14 @@ def handler_report(report: Report) -> HandlerReport:
     )
 
 
+def _failure_reason(kind: str, *, retryable: bool) -> str:
+    """The attempt's reason for a handler's failure: a permanent one is PermanentFailure (ParamsRejected
+    when the runtime refused the params for the handler's model)."""
+    if retryable:
+        return c.REASON_NON_ZERO_EXIT
+    return c.REASON_PARAMS_REJECTED if kind == c.REASON_PARAMS_REJECTED else c.REASON_PERMANENT_FAILURE
+
+
 def _terminated(pod: PodObservation, t: ContainerExit) -> Outcome:
     report = decode(t.message)
     base = Outcome(
@@ -203,7 +211,7 @@ def _terminated(pod: PodObservation, t: ContainerExit) -> Outcome:
     if report is not None and report.failure is not None:
         f = report.failure
         msg = f"exit code {t.exit_code}: {f.kind}: {f.message}"
-        return replace(base, reason=c.REASON_NON_ZERO_EXIT if f.retryable else c.REASON_PERMANENT_FAILURE, message=msg)
+        return replace(base, reason=_failure_reason(f.kind, retryable=f.retryable), message=msg)
     text = (t.message or "").strip()
     last = text.splitlines()[-1] if text else ""
     msg = f"exit code {t.exit_code}: {last}" if last else f"container exited with code {t.exit_code}"

@@ -27,7 +27,13 @@ from kubetask.models import ResolvedPolicy
 
 # Reasons a retry cannot change: the same input fails the same way.
 NEVER_RETRIED = frozenset(
-    {c.REASON_INVALID_PARAMS, c.REASON_INVALID_SPEC, c.REASON_CANCELLED, c.REASON_PERMANENT_FAILURE}
+    {
+        c.REASON_INVALID_PARAMS,
+        c.REASON_INVALID_SPEC,
+        c.REASON_CANCELLED,
+        c.REASON_PERMANENT_FAILURE,
+        c.REASON_PARAMS_REJECTED,
+    }
 )
 # Retried by default when attempts remain (InvalidResult is not: a handler bug repeats).
 RETRIED_BY_DEFAULT = frozenset(

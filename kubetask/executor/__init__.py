@@ -7,14 +7,39 @@
         ...
         return {"sent": True}
 
+    @dataclass
+    class Report:
+        to: str
+        copies: int = 1
+
+    @handler("send-typed", params=Report, result=Sent, version="2")   # dataclasses or pydantic models
+    def send_typed(params: Report) -> Sent:
+        ...
+
+Typed params arrive as the model (params that do not fit fail the attempt as `ParamsRejected`,
+never retried); the returned model is serialized to JSON (`kubetask.executor._typed`).
+
 A handler says how it failed by what it raises: `RetryableError(message, retry_after=seconds)`
 (another attempt may help, not before then), `PermanentError(message)` (never retried); any other
 exception is retryable as the task's retry policy says (`kubetask.executor.errors`).
 
-This package uses the standard library only, so any Python ≥ 3.11 image can run it.
+This package uses the standard library only, so any Python ≥ 3.11 image can run it; pydantic is
+imported only when a handler's model is a pydantic model. Handlers are found through the entry-point
+group `kubetask.handlers` and KUBETASK_HANDLER_MODULES (`kubetask.executor.runtime`).
 """
 
-from kubetask.executor._registry import Handler, Registry, default_registry, handler
-from kubetask.executor.errors import PermanentError, RetryableError, TaskFailed
+from kubetask.executor._registry import DuplicateHandler, Handler, Registered, Registry, default_registry, handler
+from kubetask.executor.errors import ParamsRejected, PermanentError, RetryableError, TaskFailed
 
-__all__ = ["Handler", "PermanentError", "Registry", "RetryableError", "TaskFailed", "default_registry", "handler"]
+__all__ = [
+    "DuplicateHandler",
+    "Handler",
+    "ParamsRejected",
+    "PermanentError",
+    "Registered",
+    "Registry",
+    "RetryableError",
+    "TaskFailed",
+    "default_registry",
+    "handler",
+]

@@ -1,54 +1,126 @@
-"""Handler registry: a name → callable map (with the handler's version), filled by `@handler`."""
+"""Handler registry: a name → handler map, filled by `@handler`, with each handler's version and models.
+
+A handler is registered once per name: a second function under a taken name is refused with
+`DuplicateHandler`, which names both (`module:function`), so two packages that claim one name fail
+the executor's start instead of one silently winning. Registering the same function again (a
+module imported twice, under `KUBETASK_HANDLER_MODULES` and an entry point) is no conflict.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from kubetask.executor import _typed
 from kubetask.executor.errors import TaskFailed
 
 Handler = Callable[[Any], Any]
-F = TypeVar("F", bound=Handler)
+F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["Handler", "Registry", "TaskFailed", "default_registry", "handler"]
+__all__ = ["DuplicateHandler", "Handler", "Registered", "Registry", "TaskFailed", "default_registry", "handler"]
+
+
+def origin(fn: Callable[..., Any]) -> str:
+    """Where a handler is defined, as `module:function`."""
+    return f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+
+
+def _place(fn: Callable[..., Any]) -> tuple[str, int]:
+    code = getattr(fn, "__code__", None)
+    return origin(fn), code.co_firstlineno if code is not None else -1
+
+
+class DuplicateHandler(ValueError):
+    """Two functions registered under one handler name."""
+
+    def __init__(self, name: str, first: str, second: str) -> None:
+        super().__init__(f"handler {name!r} is already registered by {first}; {second} registers it too")
+        self.name, self.first, self.second = name, first, second
+
+
+@dataclass(frozen=True)
+class Registered:
+    """One registered handler: its function, version, and the models of its params and result."""
+
+    name: str
+    fn: Handler
+    version: str | None = None
+    params: type | None = None  # a dataclass or pydantic model; the handler gets an instance of it
+    result: type | None = None  # the handler returns one; it is serialized to JSON
+
+    @property
+    def origin(self) -> str:
+        return origin(self.fn)
+
+    def call(self, params: Any) -> Any:
+        """Run the handler on JSON params: parse them into `params`, serialize what it returns."""
+        arg = _typed.load(self.params, params) if self.params is not None else params
+        return _typed.dump(self.fn(arg), self.result, handler=self.name)
 
 
 class Registry:
     """Named handlers; a name registers once."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, Handler] = {}
-        self._versions: dict[str, str] = {}
+        self._handlers: dict[str, Registered] = {}
 
-    def register(self, name: str, fn: Handler, *, version: str | None = None) -> None:
-        if name in self._handlers and self._handlers[name] is not fn:
-            raise ValueError(f"handler {name!r} is already registered")
-        self._handlers[name] = fn
-        if version is not None:
-            self._versions[name] = version
+    def register(
+        self,
+        name: str,
+        fn: Handler,
+        *,
+        version: str | None = None,
+        params: type | None = None,
+        result: type | None = None,
+    ) -> None:
+        for model in (params, result):
+            if model is not None:
+                _typed.check_model(model)
+        old = self._handlers.get(name)
+        if old is not None and old.fn is not fn and _place(old.fn) != _place(fn):
+            first, second = old.origin, origin(fn)
+            if first == second:
+                first, second = f"{first} (line {_place(old.fn)[1]})", f"{second} (line {_place(fn)[1]})"
+            raise DuplicateHandler(name, first, second)
+        self._handlers[name] = Registered(name, fn, version=version, params=params, result=result)
 
-    def handler(self, name: str, *, version: str | None = None) -> Callable[[F], F]:
-        """Decorator: register the function as handler `name` (its `version` goes into each report)."""
+    def handler(
+        self, name: str, *, params: type | None = None, result: type | None = None, version: str | None = None
+    ) -> Callable[[F], F]:
+        """Decorator: register the function as handler `name`.
+
+        `params`/`result` (dataclasses or pydantic models) type its input and output: the handler is
+        called with an instance of `params`, and returns one of `result`; `version` goes into each report.
+        """
 
         def deco(fn: F) -> F:
-            self.register(name, fn, version=version)
+            self.register(name, fn, version=version, params=params, result=result)
             return fn
 
         return deco
 
-    def version(self, name: str) -> str | None:
-        """The version handler `name` was registered with, if any."""
-        return self._versions.get(name)
-
-    def get(self, name: str) -> Handler:
+    def entry(self, name: str) -> Registered:
+        """The handler registered as `name` (LookupError naming the known ones when there is none)."""
         try:
             return self._handlers[name]
         except KeyError:
             known = ", ".join(sorted(self._handlers)) or "none"
             raise LookupError(f"no handler named {name!r} (registered: {known})") from None
 
+    def version(self, name: str) -> str | None:
+        """The version handler `name` was registered with, if any."""
+        found = self._handlers.get(name)
+        return found.version if found else None
+
+    def get(self, name: str) -> Handler:
+        return self.entry(name).fn
+
     def names(self) -> list[str]:
         return sorted(self._handlers)
+
+    def entries(self) -> list[Registered]:
+        return [self._handlers[n] for n in sorted(self._handlers)]
 
 
 default_registry = Registry()

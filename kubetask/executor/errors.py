@@ -4,6 +4,7 @@
     └── TaskFailed            fail with a message and an exit code (default 1); retryable
         ├── RetryableError    another attempt may succeed, not before `retry_after` seconds (if given)
         └── PermanentError    the same input fails the same way: never retried (PermanentFailure)
+            └── ParamsRejected  the params do not fit the handler's params model: never retried
 
 The runtime turns each into the `failure` of its report (`kubetask.executor.report`); the operator
 obeys it within the task's policy: a permanent failure ends the task `Failed`/`PermanentFailure`
@@ -47,3 +48,15 @@ class PermanentError(TaskFailed):
     """A failure no retry can cure (a 404, a refused input): the task fails at once."""
 
     retryable = False
+
+
+class ParamsRejected(PermanentError):
+    """The params do not fit the handler's `params` model (reason `ParamsRejected`, never retried).
+
+    Raised by the runtime, not by handlers: `problems` are (JSON pointer, message) pairs, all of them.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        text = "; ".join(f"{pointer or '/'}: {message}" for pointer, message in problems)
+        super().__init__(f"params do not fit the handler's model: {text}", kind="ParamsRejected")
+        self.problems = problems

@@ -5,32 +5,37 @@ is KUBETASK_HANDLER (or the first argument); the runtime leaves one report in th
 path (≤ 4 KiB, Kubernetes' limit), the envelope of `kubetask.executor.report`: the JSON result (also
 printed to stdout) or, exiting non-zero, the failure with its kind, message, whether it is retryable
 and after how long (also one line, `<Kind>: <message>`, on stderr). Extra handler modules are
-imported from KUBETASK_HANDLER_MODULES (comma-separated) before the handler is looked up.
+imported before the handler is looked up: the entry points of group `kubetask.handlers` of every
+installed distribution, then KUBETASK_HANDLER_MODULES (comma-separated); two handlers under one name
+fail the start (`DuplicateHandler`, exit 2, not retryable) with a message naming both. `execute()`
+is the same path without the environment: `kubetask run` and the pytest helper (kubetask/testing/handlers.py) use it.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import json
 import os
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kubetask.executor import builtin as _builtin  # noqa: F401  (registers echo, sleep, fail)
 from kubetask.executor import http_task as _http_task  # noqa: F401  (registers http)
-from kubetask.executor._registry import Registry, default_registry
+from kubetask.executor._registry import DuplicateHandler, Registry, default_registry
 from kubetask.executor.errors import TaskFailed
 from kubetask.executor.report import MAX_BYTES, Failure, Report, encode
 
 TERMINATION_PATH = "/dev/termination-log"
 MAX_RESULT_BYTES = MAX_BYTES  # the whole report, envelope included
 EXIT_USAGE = 2
+ENTRY_POINT_GROUP = "kubetask.handlers"
 
 
 def load_params(env: Mapping[str, str]) -> Any:
@@ -54,6 +59,71 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def handler_modules(env: Mapping[str, str]) -> list[str]:
+    """The modules named in KUBETASK_HANDLER_MODULES (comma-separated)."""
+    return [m for m in (m.strip() for m in env.get("KUBETASK_HANDLER_MODULES", "").split(",")) if m]
+
+
+def discover(env: Mapping[str, str]) -> None:
+    """Import every handler module: the entry points of group `kubetask.handlers`, then KUBETASK_HANDLER_MODULES.
+
+    An entry point's value names a module (`mypkg.handlers`) whose `@handler`s register on import;
+    two handlers under one name raise `DuplicateHandler` naming both.
+    """
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
+        try:
+            ep.load()
+        except DuplicateHandler:
+            raise
+        except Exception as e:
+            raise ImportError(f"entry point {ep.name} = {ep.value} ({ENTRY_POINT_GROUP}) failed to load: {e}") from e
+    for module in handler_modules(env):
+        importlib.import_module(module)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one run of a handler left: its report, the exit code, and the envelope as written."""
+
+    report: Report
+    exit_code: int
+    envelope: str
+    traceback: str | None = None  # of an exception the handler did not classify
+
+    @property
+    def line(self) -> str:
+        """The one line a person reads: the result's JSON, or `<Kind>: <message>`."""
+        f = self.report.failure
+        return json.dumps(self.report.result, separators=(",", ":")) if f is None else f"{f.kind}: {f.message}"
+
+
+def execute(
+    name: str, params: Any, registry: Registry = default_registry, *, clock: Callable[[], datetime] = _now
+) -> Attempt:
+    """Run handler `name` on `params` (JSON) as in the pod: its models, failure classes and the 4 KiB limit."""
+    try:
+        entry = registry.entry(name)
+    except LookupError as e:  # a usage error; a handler's own KeyError below is the task's failure
+        return _failed(Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), EXIT_USAGE)
+    report = Report(handler=name, version=entry.version)
+    try:
+        result = entry.call(params)
+        json.dumps(result)
+    except TaskFailed as e:
+        failure = Failure(e.kind, str(e), retryable=e.retryable, retry_after_seconds=e.retry_after)
+        return _failed(replace(report, time=clock()), failure, e.exit_code)
+    except Exception as e:  # the task's own failure, not classified: retryable, as the policy says
+        tb = traceback.format_exc()
+        return replace(_failed(replace(report, time=clock()), Failure(type(e).__name__, str(e)), 1), traceback=tb)
+    done = replace(report, time=clock(), result=result)
+    envelope = encode(done)
+    size = len(envelope.encode())
+    if size > MAX_RESULT_BYTES:
+        msg = f"result is {size} bytes with its report; a termination message holds at most {MAX_RESULT_BYTES}"
+        return _failed(replace(report, time=clock()), Failure("ResultTooLarge", msg), 1)
+    return Attempt(done, 0, envelope)
+
+
 def run(
     argv: Sequence[str],
     env: Mapping[str, str],
@@ -64,49 +134,46 @@ def run(
     """Run the handler; return the process exit code."""
     term = env.get("KUBETASK_TERMINATION_PATH", TERMINATION_PATH)
     name = env.get("KUBETASK_HANDLER") or (argv[0] if argv else "")
-    report = Report(handler=name)
     try:
-        for module in filter(None, (m.strip() for m in env.get("KUBETASK_HANDLER_MODULES", "").split(","))):
-            importlib.import_module(module)
+        discover(env)
         if not name:
             raise LookupError("no handler given: set KUBETASK_HANDLER or pass its name as the first argument")
-        fn = registry.get(name)
-    except LookupError as e:  # a usage error; a handler's own KeyError below is the task's failure
-        return _fail(term, replace(report, time=clock()), Failure(type(e).__name__, str(e)), EXIT_USAGE)
+        params = load_params(env)
+    except DuplicateHandler as e:  # the image is broken the same way for every attempt
+        failure = Failure(type(e).__name__, str(e), retryable=False)
+        return _fail(term, Report(handler=name, time=clock()), failure, EXIT_USAGE)
+    except LookupError as e:
+        return _fail(term, Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), EXIT_USAGE)
     except Exception as e:
         traceback.print_exc(file=sys.stderr)
-        return _fail(term, replace(report, time=clock()), Failure(type(e).__name__, str(e)), 1)
-    report = Report(handler=name, version=registry.version(name))
-    try:
-        result = fn(load_params(env))
-        text = json.dumps(result, separators=(",", ":"))
-    except TaskFailed as e:
-        failure = Failure(e.kind, str(e), retryable=e.retryable, retry_after_seconds=e.retry_after)
-        return _fail(term, replace(report, time=clock()), failure, e.exit_code)
-    except Exception as e:  # the task's own failure, not classified: retryable, as the policy says
-        traceback.print_exc(file=sys.stderr)
-        return _fail(term, replace(report, time=clock()), Failure(type(e).__name__, str(e)), 1)
-    envelope = encode(replace(report, time=clock(), result=result))
-    size = len(envelope.encode())
-    if size > MAX_RESULT_BYTES:
-        msg = f"result is {size} bytes with its report; a termination message holds at most {MAX_RESULT_BYTES}"
-        return _fail(term, replace(report, time=clock()), Failure("ResultTooLarge", msg), 1)
-    _write(term, envelope)
-    sys.stdout.write(text + "\n")
-    return 0
+        return _fail(term, Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), 1)
+    attempt = execute(name, params, registry, clock=clock)
+    if attempt.traceback:
+        sys.stderr.write(attempt.traceback)
+    _write(term, attempt.envelope)
+    (sys.stdout if attempt.exit_code == 0 else sys.stderr).write(attempt.line + "\n")
+    return attempt.exit_code
 
 
-def _fail(term: str, report: Report, failure: Failure, code: int) -> int:
-    """Leave the failure's report (its message cut to fit 4 KiB) and one line on stderr; return `code`."""
+def _failed(report: Report, failure: Failure, code: int) -> Attempt:
+    """The attempt that failed so: its failure's message on one line, cut to keep the report within 4 KiB."""
     message = " ".join(failure.message.split())
-    envelope = encode(replace(report, failure=replace(failure, message=message)))
+    done = replace(report, failure=replace(failure, message=message))
+    envelope = encode(done)
     excess = len(envelope.encode()) - MAX_RESULT_BYTES
     if excess > 0:  # the message gives way; cut its UTF-8 bytes, then drop a split character
         raw = message.encode()
         cut = raw[: max(0, len(raw) - excess - len("…".encode()))].decode(errors="ignore") + "…"
-        envelope = encode(replace(report, failure=replace(failure, message=cut)))
-    _write(term, envelope)
-    sys.stderr.write(f"{failure.kind}: {message}\n")
+        done = replace(report, failure=replace(failure, message=cut))
+        envelope = encode(done)
+    return Attempt(done, code, envelope)
+
+
+def _fail(term: str, report: Report, failure: Failure, code: int) -> int:
+    """Leave the failure's report and one line on stderr; return `code`."""
+    attempt = _failed(report, failure, code)
+    _write(term, attempt.envelope)
+    sys.stderr.write(attempt.line + "\n")
     return code
 
 

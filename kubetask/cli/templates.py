@@ -1,4 +1,8 @@
-"""`kubetask templates list|get|apply|delete`: TaskTemplates through the API, as kubectl handles them.
+"""`kubetask templates list|get|apply|delete|generate`: TaskTemplates through the API, as kubectl handles them.
+
+`generate MODULE [--image IMG]` needs no API: it imports MODULE and prints one TaskTemplate YAML
+document per handler defined there, its schemas generated from the handler's models
+(`kubetask.handler_templates`); `kubectl apply -f` or `templates apply -f` takes the output.
 
 `apply -f` creates a template that is absent and replaces one whose spec differs, printing
 `tasktemplate.kubetask.io/NAME created|configured|unchanged` per document (kubectl's words). The
@@ -10,11 +14,15 @@ contradicts an explicit `-n` is a usage error, as with kubectl.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import yaml
+
+from kubetask.handler_templates import DEFAULT_IMAGE, defined_in, template
 
 from ._client import Api, NamespaceOpt, with_api
 from ._complete import complete_template_names
@@ -22,7 +30,7 @@ from ._errors import ApiError, UsageProblem
 from ._manifests import ManifestError, TemplateManifest, apply_verb, parse_templates
 from ._output import Column, OutputOpt, age_of, emit, parse_format
 
-app = typer.Typer(help="TaskTemplates: list, get, apply -f, delete.", no_args_is_help=True)
+app = typer.Typer(help="TaskTemplates: list, get, apply -f, delete, generate.", no_args_is_help=True)
 
 KIND = "tasktemplate.kubetask.io"
 
@@ -147,3 +155,25 @@ def delete_templates(
     for name in names:
         api.call("DELETE", api.ns("templates", name))
         typer.echo(f"{KIND}/{name} deleted")
+
+
+@app.command("generate")
+def generate_templates(
+    module: Annotated[str, typer.Argument(help="Python module whose handlers to describe, e.g. mypkg.handlers.")],
+    image: Annotated[str, typer.Option("--image", help="Image of the templates (one with the handlers in it).")] = (
+        DEFAULT_IMAGE
+    ),
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="metadata.namespace to set.")] = None,
+) -> None:
+    """Print TaskTemplate YAML for each handler of MODULE, schemas from its params/result models."""
+    from kubetask.executor import default_registry
+
+    try:
+        importlib.import_module(module)
+    except ImportError as e:
+        raise UsageProblem(f"cannot import {module}: {e}") from e
+    entries = [e for e in default_registry.entries() if defined_in(e, module)]
+    if not entries:
+        raise UsageProblem(f"{module} defines no handlers (@handler from kubetask.executor)")
+    docs = [template(e, image=image, namespace=namespace) for e in entries]
+    typer.echo(yaml.safe_dump_all(docs, sort_keys=False, explicit_start=True), nl=False)

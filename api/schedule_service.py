@@ -5,7 +5,8 @@ events. A write is checked with the controller's own rules before anything is se
 field reported at once with its JSON pointer (a 422, nothing created or changed):
 
 - the spec against `TaskScheduleSpec`, strictly and by wire names, as the templates route does
-  (its validators run the cron parser and the zone check of `kubetask.schedules`);
+  (its validators run the cron parser and the zone check of `kubetask.schedules`); an integral
+  float such as `3.0` counts as the integer it is (outside the params), as for the apiserver;
 - the schedule once more with its own `H` hash key (namespace/name), as the controller parses it,
   so an `H` that lands on a day the month never has is refused for this schedule;
 - the template: it must exist (else `/spec/task/templateRef/name`) and take the params
@@ -63,6 +64,29 @@ def _pointer(loc: tuple[int | str, ...]) -> str:
     return "/spec" + "".join(f"/{x}" for x in loc)
 
 
+def _integers(value: Any) -> Any:
+    """`value` with each integral float (`66.0`) as an int: JSON Schema and the apiserver take one for
+    an `integer` field, the strict model would not. Floats past int64 stay floats, and are refused."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integers(v) for v in value]
+    return value
+
+
+def _spec_integers(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with `_integers` applied everywhere but to the params (free-form: kept as sent)."""
+    task = spec.get("task")
+    if not isinstance(task, dict) or "params" not in task:
+        return dict(_integers(spec))
+    params = task["params"]
+    out: dict[str, Any] = _integers({**spec, "task": {k: v for k, v in task.items() if k != "params"}})
+    out["task"]["params"] = params
+    return out
+
+
 def _message(msg: str) -> str:
     return msg.removeprefix("Value error, ")
 
@@ -79,7 +103,7 @@ class ScheduleService:
 
     def _spec(self, ns: str, name: str, raw: dict[str, Any]) -> tuple[TaskScheduleSpec | None, list[FieldProblem]]:
         try:
-            spec = TaskScheduleSpec.model_validate(raw, by_alias=True, by_name=False, strict=True)
+            spec = TaskScheduleSpec.model_validate(_spec_integers(raw), by_alias=True, by_name=False, strict=True)
         except ValidationError as e:
             return None, [FieldProblem(_pointer(err["loc"]), _message(err["msg"])) for err in e.errors()]
         try:

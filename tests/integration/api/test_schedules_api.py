@@ -195,3 +195,19 @@ def test_a_bad_replace_changes_nothing_and_missing_schedules_are_404(
         r = http.request(method, path, json=_body("ghost") if method == "PUT" else None)
         assert "TaskSchedule 'ghost' not found" in _problem(r, 404, "not-found")["detail"], (method, path)
     assert sorted(_stored(cluster, ns)) == ["nightly"]
+
+
+def test_an_integral_float_is_the_integer_it_is_and_a_fraction_is_refused(
+    http: TestClient, cluster: Cluster, ns: str
+) -> None:
+    made = http.post(
+        _url(ns),
+        json=_body(successfulHistoryLimit=5.0, task={"templateRef": {"name": "mail"}, "params": {"to": "a", "n": 2.0}}),
+    )
+    assert made.status_code == 201, made.text
+    stored = _stored(cluster, ns)["nightly"]["spec"]
+    assert stored["successfulHistoryLimit"] == 5 and isinstance(stored["successfulHistoryLimit"], int)
+
+    half = _problem(http.post(_url(ns), json=_body("half", maxMissedRuns=1.5)), 422, "invalid-schedule")
+    assert [e["pointer"] for e in half["errors"]] == ["/spec/maxMissedRuns"]
+    assert sorted(_stored(cluster, ns)) == ["nightly"]

@@ -19,6 +19,7 @@ from ._crds import app as crds_app
 from .config import app as config_app
 from .dlq import app as dlq_app
 from .end2end import end2end
+from .run import app as run_app
 from .schedule_actions import app as schedules_app  # its trigger/backfill/preview join schedules' app
 from .stats import stats
 from .tasks import app as tasks_app
@@ -37,3 +38,4 @@ app.add_typer(dlq_app, name="dlq", help="Dead letters: list, redrive, purge.")
 app.add_typer(schedules_app, name="schedules")
 app.command()(stats)
 app.command()(end2end)
+app.add_typer(run_app)  # kubetask run HANDLER: a handler here, as its pod runs it

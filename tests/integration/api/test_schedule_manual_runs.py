@@ -25,7 +25,7 @@ from kubetask.history import snapshot
 from kubetask.models import GROUP, VERSION
 from kubetask.store import make_engine
 from kubetask.store.writer import mark_deleted, upsert_many
-from kubetask.testing.cluster import Cluster, create, get_task, list_objects, template, wait_for
+from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, list_objects, template, wait_for
 
 NAP_PARAMS = {"type": "object", "properties": {"seconds": {"type": "number"}}}
 HOURLY = "0 * * * *"
@@ -231,6 +231,24 @@ def test_a_trigger_while_a_run_is_active_under_forbid_or_queue_is_a_409_naming_t
     assert second.status_code == 409, second.text
     assert run["name"] in second.json()["detail"] and f"concurrencyPolicy is {policy}" in second.json()["detail"]
     assert _attempts(cluster, api.ns, since=mark) == 0
+
+
+def test_a_manual_run_holds_back_the_controllers_forbid_once_resumed(
+    api: Api, cluster: Cluster, operator: OperatorProcess
+) -> None:
+    del operator  # the session's: it runs the controller
+    _schedule(cluster, api.ns, "held", "*/3 * * * * *", concurrencyPolicy="Forbid")
+    manual = api.http.post(api.url("held", "trigger")).json()["name"]
+    patch = {"spec": {"suspend": False}}
+    cluster.custom().patch_namespaced_custom_object(GROUP, VERSION, api.ns, "taskschedules", "held", patch)
+
+    def skipped() -> dict[str, Any] | None:
+        status = cluster.custom().get_namespaced_custom_object(GROUP, VERSION, api.ns, "taskschedules", "held")
+        return status["status"] if (status.get("status") or {}).get("skippedRuns", 0) >= 2 else None
+
+    status = wait_for("two instants skipped for the manual run", skipped, timeout=60)
+    assert [r["name"] for r in status["active"]] == [manual]
+    assert _created(cluster, api.ns) == [manual]
 
 
 def test_a_trigger_under_replace_cancels_the_active_run_then_starts(api: Api, cluster: Cluster) -> None:

@@ -32,6 +32,7 @@ ALLOWLIST = Path(__file__).with_name("schemathesis_allowlist.yaml")
 SEED = 12
 MAX_EXAMPLES = 10
 BUDGET_SECONDS = 120
+SCHEDULE_ACTIONS = ("/schedules/{name}/trigger", "/schedules/{name}/backfill", "/schedules/{name}/preview")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ def _steer_to(namespace: str, schema: Any) -> None:
             seen["ns"] += 1
             if seen["ns"] % 3 == 0:
                 case.path_parameters["ns"] = namespace
+                if case.operation.path.endswith(SCHEDULE_ACTIONS):  # and the schedule that exists there
+                    case.path_parameters["name"] = "nightly"
         body = case.body
         if (
             isinstance(body, dict)
@@ -97,6 +100,9 @@ def _steer_to(namespace: str, schema: Any) -> None:
 def test_schemathesis_finds_nothing_outside_the_allowlist(cluster: Cluster, namespace: str, tmp_path: Path) -> None:
     allowlist = yaml.safe_load(ALLOWLIST.read_text())
     create(cluster, namespace, "tasktemplates", template("echo", handler="echo", paramSchema={"type": "object"}))
+    nightly = {"schedule": "0 * * * *", "suspend": True, "task": {"templateRef": {"name": "echo"}}}
+    meta = {"apiVersion": "kubetask.io/v1alpha1", "kind": "TaskSchedule", "metadata": {"name": "nightly"}}
+    create(cluster, namespace, "taskschedules", {**meta, "spec": nightly})
     app = create_app(ApiSettings(database_url=f"sqlite:///{tmp_path / 'fuzz.db'}"), api=cluster.api())
     load_all_checks()
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

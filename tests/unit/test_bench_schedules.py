@@ -21,6 +21,7 @@ from bench.schedules import (
     in_window,
     lateness,
     rfc3339_seconds,
+    split_last,
     window_start,
 )
 
@@ -89,6 +90,13 @@ def test_each_count_kubetask_ran_gets_one_cronjob_baseline() -> None:
     assert cronjob_sizes((1000,), (1000, 5000)) == [1000, 5000]
     assert cronjob_sizes((), (5000,)) == [5000]
     assert cronjob_sizes((), ()) == []
+
+
+def test_kubetask_passes_of_the_largest_count_run_after_the_cronjob_baselines() -> None:
+    passes = [(1000, "H * * * * *", "spread"), (1000, "0 * * * * *", "at once"), (5000, "0 * * * * *", "at once")]
+    assert split_last(passes) == (passes[:2], passes[2:])
+    assert split_last(passes[:2]) == ([], passes[:2])  # one count: all of them last
+    assert split_last([]) == ([], [])
 
 
 def test_schedule_sizes_and_sides_come_from_the_command_line() -> None:

@@ -199,3 +199,28 @@ class ScheduleRow(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_schedules_ns_name", "namespace", "name"),)
+
+
+class AttemptLogRow(Base):
+    """An attempt's container log as the operator read it once the attempt ended: capped to a head and a tail.
+
+    Keyed by the Task's uid (not tasks.id: the operator writes it from the pod, maybe before the
+    mirror wrote the Task's row) and the attempt number; written once, never updated."""
+
+    __tablename__ = "attempt_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_uid: Mapped[str] = mapped_column(String(64))
+    namespace: Mapped[str] = mapped_column(String(63))
+    task_name: Mapped[str] = mapped_column(String(253))
+    attempt: Mapped[int] = mapped_column(Integer)
+    head: Mapped[str] = mapped_column(Text)  # the first bytes kept, UTF-8 with errors replaced
+    tail: Mapped[str] = mapped_column(Text)  # the last bytes kept (empty when the head held it all)
+    total_bytes: Mapped[int] = mapped_column(BigInteger)  # the whole log's size as read
+    cut: Mapped[bool] = mapped_column(Boolean)  # bytes between head and tail were dropped
+    kept_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("task_uid", "attempt", name="uq_attempt_logs_task_attempt"),
+        Index("ix_attempt_logs_ns_name", "namespace", "task_name", "attempt"),
+    )

@@ -31,7 +31,8 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, overload
 from urllib.parse import quote
 
@@ -84,6 +85,14 @@ def problem_line(status: int, body: Any, text: str) -> str:
     return line
 
 
+def _problem(r: httpx.Response) -> ApiError:
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    return ApiError(problem_line(r.status_code, body, r.text), status=r.status_code)
+
+
 class Api:
     """An HTTP client bound to one target (URL, token, namespace), given resolved or as the function
     that resolves it at first use; a context manager that closes its connections on exit."""
@@ -125,6 +134,21 @@ class Api:
         tail = "/".join(quote(p, safe="") for p in parts)
         return f"/api/v1/namespaces/{quote(namespace or self.namespace, safe='')}/{tail}"
 
+    @contextmanager
+    def stream(self, path: str, *, params: Any = None) -> Iterator[httpx.Response]:
+        """GET `path` as it comes (no read timeout: a followed log may be quiet for long); a problem
+        or no answer, also while reading, is an ApiError as for `call`."""
+        try:
+            with self._http().stream(
+                "GET", path, params=params, timeout=httpx.Timeout(TIMEOUT_SECONDS, read=None)
+            ) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise _problem(r)
+                yield r
+        except httpx.HTTPError as e:
+            raise ApiError(f"cannot read from the kubetask API at {self.target.api_url}: {e}") from e
+
     def call(
         self,
         method: str,
@@ -141,11 +165,7 @@ class Api:
         except httpx.HTTPError as e:
             raise ApiError(f"cannot reach the kubetask API at {self.target.api_url}: {e}") from e
         if r.status_code >= 400:
-            try:
-                body = r.json()
-            except ValueError:
-                body = None
-            raise ApiError(problem_line(r.status_code, body, r.text), status=r.status_code)
+            raise _problem(r)
         if not r.content:
             return None
         try:

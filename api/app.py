@@ -21,7 +21,7 @@ from kubetask.store import default_url, make_engine, migrate
 from . import openapi, problems
 from .custom_resources import CustomResources
 from .dead_letter_service import DeadLetterService
-from .routes import deadletters, health, schedule_actions, schedule_runs, schedules, stats, tasks, templates
+from .routes import deadletters, health, logs, schedule_actions, schedule_runs, schedules, stats, tasks, templates
 from .settings import ApiSettings
 from .task_service import TaskService
 
@@ -98,6 +98,7 @@ def create_app(
         schedules.router,
         schedule_actions.router,
         schedule_runs.router,
+        logs.router,
     ):
         app.include_router(r, prefix=PREFIX)
     return app

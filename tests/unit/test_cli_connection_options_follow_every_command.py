@@ -27,6 +27,7 @@ COMMANDS: dict[tuple[str, ...], tuple[list[str], bool]] = {
     ("cancel",): (["t1"], True),
     ("delete",): (["t1"], True),
     ("watch",): ([], True),
+    ("logs",): (["t1"], True),
     ("templates", "list"): ([], True),
     ("templates", "get"): (["echo"], True),
     ("templates", "apply"): (["-f", "x.yaml"], True),

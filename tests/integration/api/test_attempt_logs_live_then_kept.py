@@ -1,0 +1,148 @@
+"""`GET .../tasks/{name}/attempts/{n}/logs` and `kubetask logs` on the real node: a running attempt's
+log streams line by line while it runs (lines arrive before the attempt ends: the Task is read as
+each arrives), `sinceSeconds` and `tail` cut the live log, and after the Task, its Job and its pod
+are deleted the log kept in SQL answers the same URL; 404s name what is missing.
+
+The kept row: the operator keeps each attempt's log when it ends (issue 18 item 1); until that
+lands on main, the test keeps the same text through `kubetask.store.logs.keep_log` itself, which
+is idempotent by attempt, so once the operator has kept it the test's write is a no-op and the
+text asserted is the operator's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy.orm import Session
+from typer.testing import Result
+
+from kubetask.store import make_engine
+from kubetask.store.logs import LogRecord, keep_log
+from kubetask.testing.cluster import (
+    FINAL,
+    Cluster,
+    OperatorProcess,
+    create,
+    get_task,
+    list_objects,
+    python_spec,
+    task,
+    wait_for,
+)
+
+SOURCE = "x-kubetask-log-source"
+# one line, a pause long enough that `sinceSeconds=3` tells it from the next, then a line a second
+PRINTER = (
+    "import time\n"
+    "print('early', flush=True)\n"
+    "time.sleep(6)\n"
+    "for i in range(3):\n"
+    "    print(f'line {i}', flush=True)\n"
+    "    time.sleep(1)\n"
+)
+PRINTED = "early\nline 0\nline 1\nline 2\n"
+
+
+def _url(ns: str, name: str, n: int = 1) -> str:
+    return f"/api/v1/namespaces/{ns}/tasks/{name}/attempts/{n}/logs"
+
+
+def _attempt(cluster: Cluster, ns: str, name: str) -> dict[str, Any] | None:
+    attempts = (get_task(cluster, ns, name).get("status") or {}).get("attempts") or []
+    return attempts[0] if attempts else None
+
+
+def _phase(cluster: Cluster, ns: str, name: str) -> str | None:
+    phase: str | None = (get_task(cluster, ns, name).get("status") or {}).get("phase")
+    return phase
+
+
+def _nothing_left(cluster: Cluster, ns: str) -> bool:
+    pods, jobs = cluster.core().list_namespaced_pod(ns).items, cluster.batch().list_namespaced_job(ns).items
+    return not (pods or jobs or list_objects(cluster, ns, "tasks"))
+
+
+def _ok(r: Result) -> str:
+    assert r.exit_code == 0, (r.exit_code, r.stdout, r.stderr)
+    return r.stdout
+
+
+def test_follow_streams_a_running_attempt_line_by_line(cluster: Cluster, namespace: str, api_url: str, kt) -> None:
+    create(cluster, namespace, "tasks", task("printer", **python_spec(PRINTER)))
+    wait_for("the attempt running", lambda: (_attempt(cluster, namespace, "printer") or {}).get("phase") == "Running")
+    url = _url(namespace, "printer")
+    with httpx.Client(base_url=api_url, timeout=httpx.Timeout(30, read=60)) as http:
+        with http.stream("GET", url, params={"follow": "true"}) as r:
+            assert r.status_code == 200, r.read()
+            assert r.headers[SOURCE] == "live"
+            assert r.headers["content-type"].startswith("text/plain")
+            lines = r.iter_lines()
+            assert next(lines) == "early"
+            assert _phase(cluster, namespace, "printer") not in FINAL  # it arrived while the attempt runs
+            assert next(lines) == "line 0"
+            recent = http.get(url, params={"sinceSeconds": 3})  # 'early' came 6 s before 'line 0'
+            assert (recent.status_code, recent.text, recent.headers[SOURCE]) == (200, "line 0\n", "live")
+            assert list(lines) == ["line 1", "line 2"]  # then the stream ends, with the container
+        wait_for("the task final", lambda: _phase(cluster, namespace, "printer") in FINAL)
+        assert _phase(cluster, namespace, "printer") == "Succeeded"
+        whole = http.get(url)
+        assert (whole.text, whole.headers[SOURCE], whole.headers["x-kubetask-log-pod"]) == (
+            PRINTED,
+            "live",
+            _attempt(cluster, namespace, "printer")["podName"],  # type: ignore[index]
+        )
+        assert http.get(url, params={"tail": 2}).text == "line 1\nline 2\n"
+
+    assert _ok(kt("logs", "printer")) == PRINTED  # the latest attempt
+    assert _ok(kt("logs", "printer", "--tail", "1", "--attempt", "1")) == "line 2\n"
+    followed = kt("logs", "printer", "-f", "-v")
+    assert (_ok(followed), followed.stderr) == (PRINTED, "attempt 1: live log\n")  # ends with the container
+
+
+def test_the_kept_log_answers_once_the_task_job_and_pod_are_gone(
+    cluster: Cluster, namespace: str, operator: OperatorProcess, api_url: str, kt
+) -> None:
+    create(cluster, namespace, "tasks", task("short", **python_spec("print('one'); print('two')")))
+    wait_for("the task final", lambda: _phase(cluster, namespace, "short") in FINAL, 90)
+    cr = get_task(cluster, namespace, "short")
+    engine = make_engine(operator.database_url)
+    try:
+        with Session(engine) as s:  # a no-op once the operator has kept it (see the module docstring)
+            keep_log(
+                s,
+                LogRecord(
+                    task_uid=cr["metadata"]["uid"],
+                    namespace=namespace,
+                    task_name="short",
+                    attempt=1,
+                    head="one\ntwo\n",
+                    tail="",
+                    total_bytes=8,
+                    cut=False,
+                    kept_at=datetime.now(UTC),
+                ),
+            )
+    finally:
+        engine.dispose()
+    with httpx.Client(base_url=api_url, timeout=30) as http:
+        assert http.get(_url(namespace, "short")).headers[SOURCE] == "live"
+        assert http.delete(f"/api/v1/namespaces/{namespace}/tasks/short").status_code == 202
+        wait_for("the Task, its Job and its pod gone", lambda: _nothing_left(cluster, namespace), 90)
+        kept = http.get(_url(namespace, "short"))
+        assert (kept.status_code, kept.text, kept.headers[SOURCE]) == (200, "one\ntwo\n", "kept")
+        assert http.get(_url(namespace, "short"), params={"tail": 1}).text == "two\n"
+        followed = http.get(_url(namespace, "short"), params={"follow": "true"})  # returned whole, and ends
+        assert (followed.text, followed.headers[SOURCE]) == ("one\ntwo\n", "kept")
+
+        ghost = http.get(_url(namespace, "ghost"))
+        assert ghost.status_code == 404 and "'ghost'" in ghost.json()["detail"]
+        second = http.get(_url(namespace, "short", 2))
+        assert second.status_code == 404 and "has no attempt 2 (it has 1)" in second.json()["detail"]
+
+    kept_cli = kt("logs", "short", "-v")
+    assert (_ok(kept_cli), kept_cli.stderr) == ("one\ntwo\n", "attempt 1: kept log\n")
+    missing = kt("logs", "ghost", "--attempt", "1")
+    assert missing.exit_code == 3 and missing.stdout == ""
+    [line] = missing.stderr.splitlines()
+    assert line.startswith("error: 404 Not found: ") and "'ghost'" in line

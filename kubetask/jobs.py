@@ -41,6 +41,9 @@ PARAMS_DIR = "/etc/kubetask"
 PARAMS_FILE = f"{PARAMS_DIR}/params.json"
 ENV_PARAMS_MAX = 64 * 1024
 CONTAINER = "main"
+# on each attempt's pod (the Job controller copies the template's finalizers to its pods): the pod stays
+# until the operator has kept its log in SQL (operator/logs.py), whoever deletes it and whenever
+LOG_FINALIZER = "kubetask.io/log"
 
 JobManifest = dict[str, Any]
 
@@ -124,8 +127,11 @@ def build_job(
     attempt: int,
     params: Any,
     labels: dict[str, str] | None = None,
+    keep_log: bool = False,
 ) -> JobManifest:
-    """The Job of attempt `attempt` of Task `task`, owned by the Task (garbage-collected with it)."""
+    """The Job of attempt `attempt` of Task `task`, owned by the Task (garbage-collected with it).
+
+    `keep_log`: its pod carries LOG_FINALIZER, so it stays until its log is kept."""
     params_json = json.dumps(params, separators=(",", ":"), sort_keys=True)
     ours = {
         LABEL_TASK: label_value(task),
@@ -178,16 +184,10 @@ def build_job(
         pod_spec["dnsConfig"] = r.dns_config.to_wire()
         if r.dns_config.nameservers:
             pod_spec["dnsPolicy"] = "None"
-    job_spec: dict[str, Any] = {
-        "backoffLimit": 0,
-        "template": {
-            "metadata": {
-                "labels": all_labels,
-                "annotations": {**annotations, ANNOTATION_PARAMS: params_json},
-            },
-            "spec": pod_spec,
-        },
-    }
+    pod_meta: dict[str, Any] = {"labels": all_labels, "annotations": {**annotations, ANNOTATION_PARAMS: params_json}}
+    if keep_log:
+        pod_meta["finalizers"] = [LOG_FINALIZER]
+    job_spec: dict[str, Any] = {"backoffLimit": 0, "template": {"metadata": pod_meta, "spec": pod_spec}}
     if r.timeout_seconds:
         job_spec["activeDeadlineSeconds"] = r.timeout_seconds
     return {

@@ -7,7 +7,9 @@ written here too, so the store and every reader show the same line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_HEAD_BYTES = 64 * 1024
 DEFAULT_TAIL_BYTES = 1024 * 1024
@@ -88,3 +90,26 @@ def capped(chunks: list[bytes] | tuple[bytes, ...], head_bytes: int, tail_bytes:
     for chunk in chunks:
         cap.feed(chunk)
     return cap.result()
+
+
+def container_ended(pod: Mapping[str, Any], container: str) -> bool:
+    """Whether the pod's log is complete: the container terminated, the pod finished, or the pod is
+    being deleted with no container running (it never started, or was killed)."""
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Succeeded", "Failed"):
+        return True
+    states = {s.get("name"): s.get("state") or {} for s in status.get("containerStatuses") or []}
+    if "terminated" in states.get(container, {}):
+        return True
+    deleting = bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+    return deleting and not any("running" in s for s in states.values())
+
+
+def ended_at(pod: Mapping[str, Any], container: str) -> str | None:
+    """When the container's log ended (its termination), else when the pod's deletion was asked; RFC 3339."""
+    for s in (pod.get("status") or {}).get("containerStatuses") or []:
+        finished = ((s.get("state") or {}).get("terminated") or {}).get("finishedAt")
+        if s.get("name") == container and finished:
+            return str(finished)
+    deleted = (pod.get("metadata") or {}).get("deletionTimestamp")
+    return str(deleted) if deleted else None

@@ -21,6 +21,7 @@ from kubetask.models import FINAL_PHASES, GROUP, VERSION
 from kubetask.relevance import job_event_matters, pod_event_matters
 from kubetask.scheduling import owner_schedule
 
+from .logs import LogKeeper, has_log_finalizer
 from .reconciler import Reconciler
 from .schedules import ScheduleController
 from .settings import OperatorSettings
@@ -35,6 +36,7 @@ class OperatorMemo:
     reconciler: Reconciler
     settings: OperatorSettings
     schedules: ScheduleController
+    logs: LogKeeper | None = None
 
 
 class EventsOnlyDiffBase(kopf.DiffBaseStorage):
@@ -133,6 +135,17 @@ def pod_event(body: kopf.Body, namespace: str | None, memo: OperatorMemo, **_: A
     task = _owner(body)
     if task and namespace:
         memo.reconciler.reconcile(namespace, task)
+
+
+def _log_to_keep(event: kopf.RawEvent, body: kopf.Body, memo: OperatorMemo, **_: Any) -> bool:
+    return memo.logs is not None and event.get("type") != "DELETED" and has_log_finalizer(dict(body))
+
+
+@kopf.on.event("", "v1", "pods", labels={LABEL_TASK_UID: kopf.PRESENT}, when=_log_to_keep)
+def pod_log_event(body: kopf.Body, memo: OperatorMemo, **_: Any) -> None:
+    """A pod holding our log finalizer: its log is kept once its container ended (whatever deletes it)."""
+    if memo.logs is not None and memo.reconciler.acting():
+        memo.logs.offer(dict(body))
 
 
 @kopf.on.event(GROUP, VERSION, "tasktemplates")

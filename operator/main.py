@@ -16,6 +16,8 @@ The threads of the process, and what each owns:
 - kubetask-events (`events.EventRecorder`): posting the Tasks' Kubernetes Events, in order.
 - kubetask-leader (`leader.LeaderElector`, with leader election): the Lease; it sets `leading`,
   and on taking the lead runs the start-up resync in a thread of its own.
+- kubetask-logs (`logs.LogKeeper`, with the mirror): reading each ended attempt's log into SQL, then
+  removing its pod's `kubetask.io/log` finalizer.
 - kubetask-sweep (`sweep.Sweeper`): the periodic and on-demand recovery sweep.
 - kubetask-resync (without leader election): the start-up resync (`_resync_all`), once:
   every Task re-derived from one listing while kopf's re-listed Task events are held.
@@ -42,6 +44,7 @@ from . import sweep
 from .handlers import OperatorMemo
 from .kube import Apiserver
 from .leader import LeaderElector
+from .logs import LogKeeper
 from .mirror import Mirror
 from .reconciler import Reconciler
 from .requeue import Requeue
@@ -142,10 +145,20 @@ def _resync_all(reconciler: Reconciler) -> None:
     _until_done(reconciler, "resync", attempt)
 
 
-def _on_elected(reconciler: Reconciler, schedules: ScheduleController) -> None:
-    """On taking the lead: the Tasks' resync, then every TaskSchedule from one listing. (Without
-    election kopf's own first listing of TaskSchedules starts their passes.)"""
+def _on_elected(reconciler: Reconciler, schedules: ScheduleController, logs: LogKeeper | None) -> None:
+    """On taking the lead: the Tasks' resync, every pod waiting for its log to be kept, then every
+    TaskSchedule from one listing. (Without election kopf's own first listings of pods and
+    TaskSchedules do both.)"""
     _resync_all(reconciler)
+    if logs is not None:
+        keeper = logs
+
+        def relist() -> bool:
+            log.info("logs: %d ended pods waiting for their log to be kept", keeper.relist(keeper_timeout))
+            return True
+
+        keeper_timeout = reconciler.apiserver.list_timeout
+        _until_done(reconciler, "listing pods whose log is to be kept", relist)
 
     def attempt() -> bool:
         schedules.start_acting()
@@ -165,6 +178,17 @@ def main() -> None:
     login_with_user_agent(settings.user_agent)
     apiserver = Apiserver(api, timeout=settings.kubernetes_timeout_seconds, list_timeout=settings.list_timeout_seconds)
     reconciler = Reconciler(apiserver, mirror)
+    logs = None
+    if mirror is not None:
+        logs = LogKeeper(
+            apiserver.json,
+            mirror.engine,
+            head_bytes=settings.log_head_bytes,
+            tail_bytes=settings.log_tail_bytes,
+            wait_seconds=settings.log_keep_wait_seconds,
+        )
+        logs.start()
+        reconciler.keep_logs = True
     requeue = Requeue(reconciler.reconcile)
     reconciler.requeue = requeue.at
     requeue.start()
@@ -187,7 +211,7 @@ def main() -> None:
             identity=settings.identity,
             duration=settings.lease_seconds,
             renew=settings.lease_seconds / 3,
-            on_elected=lambda: _on_elected(reconciler, schedules),
+            on_elected=lambda: _on_elected(reconciler, schedules, logs),
         )
         reconciler.leading = leader.leading
         leader.start()
@@ -201,7 +225,7 @@ def main() -> None:
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
         liveness_endpoint=None,
-        memo=OperatorMemo(reconciler=reconciler, settings=settings, schedules=schedules),
+        memo=OperatorMemo(reconciler=reconciler, settings=settings, schedules=schedules, logs=logs),
     )
     apiserver.events.flush(5)  # post what is queued before exiting
 

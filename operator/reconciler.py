@@ -58,6 +58,7 @@ class Reconciler:
         self.runs = RunIndex()  # every schedule's run Tasks, for the schedule controller's passes
         # called with (namespace, schedule) when a run Task of a TaskSchedule reaches a final phase
         self.on_run_finished: Callable[[str, str], None] | None = None
+        self.keep_logs = False  # Jobs' pods carry the log finalizer (set when a LogKeeper runs)
 
     def acting(self) -> bool:
         """Whether this replica acts now (it leads, or there is no election)."""
@@ -168,7 +169,14 @@ class Reconciler:
         params = task.spec.params if task.spec.params is not None else {}
         labels = meta.get("labels") or {}
         body = build_job(
-            d.resolved, task=name, namespace=ns, task_uid=uid, attempt=d.create_attempt, params=params, labels=labels
+            d.resolved,
+            task=name,
+            namespace=ns,
+            task_uid=uid,
+            attempt=d.create_attempt,
+            params=params,
+            labels=labels,
+            keep_log=self.keep_logs,
         )
         job = body["metadata"]["name"]
         created = self.apiserver.create_job(ns, body, uid)

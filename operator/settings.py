@@ -9,7 +9,10 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kubetask.log_capture import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES
+
 from .kube import CALL_TIMEOUT_SECONDS, LIST_TIMEOUT_SECONDS
+from .logs import DEFAULT_WAIT_SECONDS
 
 
 class OperatorSettings(BaseSettings):
@@ -52,6 +55,18 @@ class OperatorSettings(BaseSettings):
         description="SQL mirror; default: SQLite in the user's data directory.",
     )
     mirror: bool = Field(default=True, description="Mirror tasks to SQL (false: Kubernetes only).")
+    log_head_bytes: int = Field(
+        default=DEFAULT_HEAD_BYTES, ge=0, description="Kept log of each attempt: its first bytes kept (SQL)."
+    )
+    log_tail_bytes: int = Field(
+        default=DEFAULT_TAIL_BYTES, ge=0, description="Kept log of each attempt: its last bytes kept (SQL)."
+    )
+    log_keep_wait_seconds: float = Field(
+        default=DEFAULT_WAIT_SECONDS,
+        gt=0,
+        description="How long an ended attempt's pod waits for its log to be kept while the database is down; "
+        "then the pod goes without it (logged, counted).",
+    )
     leader_election: bool = Field(
         default=True, description="Act only while holding the Lease, so replicas never both act."
     )

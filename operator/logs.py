@@ -1,0 +1,238 @@
+"""Keeping each attempt's log in SQL once it ended, then letting its pod go.
+
+Every attempt's pod carries the finalizer `kubetask.io/log` (kubetask.jobs.LOG_FINALIZER), so no
+deletion (the Task's TTL, a user's, garbage collection of a deleted Job, the namespace's) removes
+it before this keeper has read its log. `offer(pod)` is called with every event of such a pod;
+once its container ended, a background thread reads the log once as a stream (pods/log, in
+chunks into the capping rule of kubetask.log_capture: memory stays bounded whatever the log's
+size), writes it with `kubetask.store.logs.keep_log` (a no-op for an attempt kept already: a
+restarted operator re-reads and re-keeps harmlessly), and only then removes the finalizer.
+
+The log is read once, as soon as the container ended (the kubelet removes a deleted pod's
+containers, and their logs, soon after the deletion, finalizer or not), and held in memory (at
+most head + tail bytes per waiting pod) until it is written. While the database is down the
+write is retried with capped backoff and the pod waits, for at
+most `wait_seconds` after the attempt ended; then the finalizer is removed anyway, the loss is
+logged and counted (`lost`): a database outage never holds pods forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import urllib3
+from kubernetes.client.exceptions import ApiException
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from kubetask.jobs import CONTAINER, LOG_FINALIZER
+from kubetask.kubeapi import Body, JsonApi, resource_path
+from kubetask.labels import ANNOTATION_TASK, LABEL_ATTEMPT, LABEL_TASK_UID
+from kubetask.log_capture import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES, LogCap, container_ended, ended_at
+from kubetask.store.logs import LogRecord, keep_log
+from kubetask.timeutil import parse_time
+
+from .loops import Loop
+
+log = logging.getLogger("kubetask.operator.logs")
+CHUNK = 64 * 1024
+READ_TIMEOUT = 60.0  # seconds without a byte of the log stream before the read is given up (and retried)
+FIRST_BACKOFF = 1.0
+MAX_BACKOFF = 10.0
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"
+DEFAULT_WAIT_SECONDS = 3600.0
+
+
+def has_log_finalizer(pod: Body) -> bool:
+    return LOG_FINALIZER in ((pod.get("metadata") or {}).get("finalizers") or [])
+
+
+@dataclass
+class _Pending:
+    namespace: str
+    pod: str
+    task_uid: str
+    task_name: str
+    attempt: int
+    ended: datetime  # when the attempt ended: the bounded wait counts from here
+    retry_at: float = 0.0  # monotonic
+    # the log once read: retries only write it (the kubelet may remove a deleted pod's container,
+    # and its log with it, right after its deletion, finalizer or not)
+    record: LogRecord | None = None
+    backoff: float = FIRST_BACKOFF
+
+
+class LogKeeper:
+    """Reads ended attempts' logs into SQL and removes their pods' finalizer; one background thread."""
+
+    def __init__(
+        self,
+        json: JsonApi,
+        engine: Engine,
+        *,
+        head_bytes: int = DEFAULT_HEAD_BYTES,
+        tail_bytes: int = DEFAULT_TAIL_BYTES,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    ) -> None:
+        self.json = json
+        self.engine = engine
+        self.head_bytes = head_bytes
+        self.tail_bytes = tail_bytes
+        self.wait_seconds = wait_seconds
+        self._pending: dict[tuple[str, str], _Pending] = {}
+        self._lock = threading.Lock()
+        self._loop = Loop("kubetask-logs", self._step)
+        self.kept = 0  # logs written by this process
+        self.lost = 0  # pods let go without their log after the bounded wait
+        self.healthy = True
+
+    def start(self) -> None:
+        self._loop.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._loop.stop(timeout)
+
+    def offer(self, pod: Body) -> bool:
+        """Queue a pod whose log should be kept now (it has the finalizer and its container ended)."""
+        meta = pod.get("metadata") or {}
+        if not has_log_finalizer(pod) or not container_ended(pod, CONTAINER):
+            return False
+        labels = meta.get("labels") or {}
+        attempt = str(labels.get(LABEL_ATTEMPT, ""))
+        key = (str(meta.get("namespace")), str(meta.get("name")))
+        item = _Pending(
+            namespace=key[0],
+            pod=key[1],
+            task_uid=str(labels.get(LABEL_TASK_UID, "")),
+            task_name=str((meta.get("annotations") or {}).get(ANNOTATION_TASK, "")),
+            attempt=int(attempt) if attempt.isdigit() else 0,
+            ended=parse_time(ended_at(pod, CONTAINER)) or datetime.now(UTC),
+        )
+        with self._lock:
+            if key in self._pending:
+                return True
+            self._pending[key] = item
+        self._loop.wake()
+        return True
+
+    def relist(self, timeout: float | None = None) -> int:
+        """Offer every pod holding the finalizer (on taking the lead: their events came while another
+        replica led, or before this one started); how many were queued."""
+        pods = self.json.list(resource_path("", "v1", "pods"), LABEL_TASK_UID, timeout=timeout)
+        return sum(self.offer(p) for p in pods)
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def _step(self) -> float | None:
+        now = time.monotonic()
+        with self._lock:
+            due = [p for p in self._pending.values() if p.retry_at <= now]
+        for item in due:
+            if self._loop.stopping:
+                return None
+            self._handle(item)
+        with self._lock:
+            waits = [p.retry_at - time.monotonic() for p in self._pending.values()]
+        return max(min(waits), 0.0) if waits else None
+
+    def _handle(self, item: _Pending) -> None:
+        key = (item.namespace, item.pod)
+        try:
+            if item.record is None:
+                item.record = self._read(item)
+            record = item.record
+            with Session(self.engine) as s:
+                wrote = keep_log(s, record)
+            if not self.healthy:
+                log.info("kept logs are written again")
+            self.healthy = True
+            if wrote:
+                self.kept += 1
+            self._release(item)
+        except (SQLAlchemyError, ApiException, urllib3.exceptions.HTTPError) as e:
+            waited = (datetime.now(UTC) - item.ended).total_seconds()
+            if waited >= self.wait_seconds:
+                self.lost += 1
+                log.error(
+                    "log of %s/%s attempt %d NOT kept: waited %.0fs (the bound), letting its pod go: %s",
+                    item.namespace,
+                    item.task_name,
+                    item.attempt,
+                    waited,
+                    str(e).split("\n")[0],
+                )
+                self._release(item)
+                return
+            if isinstance(e, SQLAlchemyError):
+                if self.healthy:
+                    log.warning(
+                        "cannot keep logs, pods wait (at most %.0fs): %s", self.wait_seconds, str(e).split("\n")[0]
+                    )
+                self.healthy = False
+            else:
+                log.warning("reading or releasing pod %s/%s failed, retrying: %s", *key, str(e).split("\n")[0])
+            with self._lock:
+                item.retry_at = time.monotonic() + item.backoff
+                item.backoff = min(item.backoff * 2, MAX_BACKOFF)
+            return
+        with self._lock:
+            self._pending.pop(key, None)
+
+    def _read(self, item: _Pending) -> LogRecord:
+        """The pod's log, read once as a stream into the capping rule."""
+        cap = LogCap(self.head_bytes, self.tail_bytes)
+        path = resource_path("", "v1", "pods", item.namespace, item.pod) + "/log"
+        try:
+            self._stream(path, cap)
+        except ApiException as e:
+            if e.status not in (400, 404):  # 400: the container is gone (or never started); 404: the pod
+                raise
+            log.warning("log of pod %s/%s cannot be read (%s): kept empty", item.namespace, item.pod, e.status)
+            cap = LogCap(self.head_bytes, self.tail_bytes)
+        got = cap.result()
+        return LogRecord(
+            task_uid=item.task_uid,
+            namespace=item.namespace,
+            task_name=item.task_name,
+            attempt=item.attempt,
+            head=got.head,
+            tail=got.tail,
+            total_bytes=got.total_bytes,
+            cut=got.cut,
+            kept_at=datetime.now(UTC),
+        )
+
+    def _stream(self, path: str, cap: LogCap) -> None:
+        api = self.json.api
+        url = f"{api.configuration.host}{path}?container={CONTAINER}"
+        headers = {**api.default_headers, "Accept": "*/*"}
+        api.update_params_for_auth(headers, [], ["BearerToken"], path, "GET", None)
+        timeout = urllib3.Timeout(connect=self.json.timeout, read=READ_TIMEOUT)
+        raw = api.rest_client.pool_manager.request(
+            "GET", url, headers=headers, timeout=timeout, retries=False, preload_content=False
+        )
+        try:
+            if not 200 <= raw.status <= 299:
+                body = raw.read(64 * 1024).decode("utf-8", "replace")
+                raise ApiException(status=raw.status, reason=body[:500])
+            for chunk in raw.stream(CHUNK):
+                cap.feed(chunk)
+        finally:
+            raw.release_conn()
+
+    def _release(self, item: _Pending) -> None:
+        """Remove the log finalizer from the pod (it may go now); a pod already gone is no error."""
+        path = resource_path("", "v1", "pods", item.namespace, item.pod)
+        patch = {"metadata": {"$deleteFromPrimitiveList/finalizers": [LOG_FINALIZER]}}
+        try:
+            self.json.request("PATCH", path, body=patch, content_type=STRATEGIC_MERGE, decode=False)
+        except ApiException as e:
+            if e.status != 404:
+                raise

@@ -284,7 +284,8 @@ EOT
     --authorization-mode=AlwaysAllow --make-iptables-util-chains=false --register-node=true \
     --image-gc-high-threshold=100 --image-gc-low-threshold=99 --eviction-hard= --serialize-image-pulls=false \
     --kube-api-qps=100 --kube-api-burst=200 --event-qps=100 --event-burst=200 \
-    --node-status-update-frequency=4s --sync-frequency=10s
+    --node-status-update-frequency=4s --sync-frequency=10s \
+    --container-log-max-size=100Mi  # pods/log serves only the current file: README "Logs", log rotation
   wait_for "node $name Ready" has '"type":"Ready","status":"True"' "/api/v1/nodes/$name"
   wait "$IMPORT" || die "image import failed (see $D/containerd.log)"
   # kubelet registers tainted not-ready; only the nodelifecycle controller (not run here) would untaint it.

@@ -3,8 +3,9 @@
 Routes name the error statuses they can answer (`errors(404, 409, 422, 503)`); every one is an
 RFC 9457 `application/problem+json` body with the `Problem` schema, and a 503 documents its
 `Retry-After`. FastAPI files a response `model` under the route's own media type
-(`application/json`), so `install` moves every 4xx/5xx body to the problem media type once the
-document is built, and writes the page-size limit, a setting, into each `limit` parameter.
+(`application/json`; `text/plain` for an attempt's log), so `install` moves every 4xx/5xx body to
+the problem media type once the document is built, and writes the page-size limit, a setting,
+into each `limit` parameter.
 
 A template body's `spec` is declared as the `TaskTemplateSpec` model, the one the TaskTemplate CRD
 is generated from: the route takes it as JSON and validates it against the model itself, so that a
@@ -66,8 +67,8 @@ def _document(app: FastAPI, *, max_page_size: int) -> dict[str, Any]:
         for operation in operations.values():
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content")
-                if int(status) >= 400 and content and "application/json" in content:
-                    response["content"] = {MEDIA_TYPE: content["application/json"]}
+                if int(status) >= 400 and content:  # under the route's media type: JSON, a log's text/plain
+                    response["content"] = {MEDIA_TYPE: next(iter(content.values()))}
             for param in operation.get("parameters", []):
                 _drop_null(param["schema"])
                 if param["in"] == "query" and param["name"] == "limit":

@@ -1,7 +1,8 @@
 """The FastAPI application: routes under /api/v1, problem details, settings, dependencies.
 
 Routes are plain `def` functions: their I/O (the Kubernetes client, SQLAlchemy) is blocking, so
-FastAPI runs them in its thread pool while the ASGI server stays asynchronous.
+FastAPI runs them in its thread pool while the ASGI server stays asynchronous. The exception is an
+attempt's log (`routes/logs.py`), async: a followed log streams for as long as its task runs.
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ class LogQuery:
 
 
 class PodGone(Exception):
-    """The pod does not exist (any more): its log, if any, is the kept one."""
+    """The pod does not exist (any more), or its container does not (a deleted pod held by the
+    operator's log finalizer): its log, if any, is the kept one."""
 
 
 @dataclass
@@ -145,6 +146,8 @@ class PodLogs:
                     await asyncio.sleep(START_POLL_SECONDS)
                     waited += START_POLL_SECONDS
                     continue
+                if response.status_code == 400:  # a pod being deleted: its container is gone before it
+                    raise PodGone(pod)
                 raise unavailable(f"reading the log of pod {pod}: Kubernetes answered {response.status_code}: {body}")
         except BaseException:
             await http.aclose()

@@ -10,6 +10,7 @@ text asserted is the operator's."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,6 +43,8 @@ PRINTER = (
     "    time.sleep(1)\n"
 )
 PRINTED = "early\nline 0\nline 1\nline 2\n"
+QUIET = "import time\nprint('ready', flush=True)\ntime.sleep(40)\n"
+LIMITS = httpx.Limits(max_connections=None, max_keepalive_connections=None)
 
 
 def _url(ns: str, name: str, n: int = 1) -> str:
@@ -98,6 +101,36 @@ def test_follow_streams_a_running_attempt_line_by_line(cluster: Cluster, namespa
     assert _ok(kt("logs", "printer", "--tail", "1", "--attempt", "1")) == "line 2\n"
     followed = kt("logs", "printer", "-f", "-v")
     assert (_ok(followed), followed.stderr) == (PRINTED, "attempt 1: live log\n")  # ends with the container
+
+
+FOLLOWERS = 50  # more than the thread pool's 40 (anyio's default): a follower on a thread would starve the rest
+
+
+def test_followers_hold_no_thread(cluster: Cluster, namespace: str, api_url: str) -> None:
+    create(cluster, namespace, "tasks", task("quiet", **python_spec(QUIET)))
+    wait_for("the attempt running", lambda: (_attempt(cluster, namespace, "quiet") or {}).get("phase") == "Running")
+    url = _url(namespace, "quiet")
+
+    async def follow(http: httpx.AsyncClient, opened: list[httpx.Response]) -> str:
+        r = await http.send(http.build_request("GET", url, params={"follow": "true"}), stream=True)
+        opened.append(r)
+        assert r.status_code == 200
+        return await anext(r.aiter_lines())
+
+    async def everyone() -> tuple[list[str], int]:
+        opened: list[httpx.Response] = []
+        async with httpx.AsyncClient(base_url=api_url, timeout=httpx.Timeout(30, read=120), limits=LIMITS) as http:
+            try:
+                firsts = await asyncio.wait_for(asyncio.gather(*(follow(http, opened) for _ in range(FOLLOWERS))), 120)
+                # every follower still open, and a route on the thread pool still answers
+                detail = await http.get(f"/api/v1/namespaces/{namespace}/tasks/quiet")
+                return firsts, detail.status_code
+            finally:
+                for r in opened:
+                    await r.aclose()
+
+    firsts, status = asyncio.run(everyone())
+    assert (firsts, status) == (["ready"] * FOLLOWERS, 200)
 
 
 def test_the_kept_log_answers_once_the_task_job_and_pod_are_gone(

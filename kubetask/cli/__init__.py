@@ -34,7 +34,7 @@ app.add_typer(config_app, name="config", help="Contexts: API URL, token and name
 app.add_typer(tasks_app)
 app.add_typer(watching_app)
 app.add_typer(logs_app)  # kubetask logs NAME: an attempt's log, live or kept
-app.add_typer(templates_app, name="templates", help="TaskTemplates: list, get, apply -f, delete.")
+app.add_typer(templates_app, name="templates", help="TaskTemplates: list, get, apply -f, delete, generate.")
 app.command()(completion)
 app.add_typer(dlq_app, name="dlq", help="Dead letters: list, redrive, purge.")
 app.add_typer(schedules_app, name="schedules")

@@ -3,27 +3,20 @@ log streams line by line while it runs (lines arrive before the attempt ends: th
 each arrives), `sinceSeconds` and `tail` cut the live log, and after the Task, its Job and its pod
 are deleted the log kept in SQL answers the same URL; 404s name what is missing.
 
-The kept row: the operator keeps each attempt's log when it ends (issue 18 item 1); until that
-lands on main, the test keeps the same text through `kubetask.store.logs.keep_log` itself, which
-is idempotent by attempt, so once the operator has kept it the test's write is a no-op and the
-text asserted is the operator's."""
+The kept log is the operator's (issue 18 item 1: it keeps each attempt's log when the attempt
+ends, and the pod's finalizer holds the pod until it has)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from sqlalchemy.orm import Session
 from typer.testing import Result
 
-from kubetask.store import make_engine
-from kubetask.store.logs import LogRecord, keep_log
 from kubetask.testing.cluster import (
     FINAL,
     Cluster,
-    OperatorProcess,
     create,
     get_task,
     list_objects,
@@ -134,30 +127,10 @@ def test_followers_hold_no_thread(cluster: Cluster, namespace: str, api_url: str
 
 
 def test_the_kept_log_answers_once_the_task_job_and_pod_are_gone(
-    cluster: Cluster, namespace: str, operator: OperatorProcess, api_url: str, kt
+    cluster: Cluster, namespace: str, api_url: str, kt
 ) -> None:
     create(cluster, namespace, "tasks", task("short", **python_spec("print('one'); print('two')")))
     wait_for("the task final", lambda: _phase(cluster, namespace, "short") in FINAL, 90)
-    cr = get_task(cluster, namespace, "short")
-    engine = make_engine(operator.database_url)
-    try:
-        with Session(engine) as s:  # a no-op once the operator has kept it (see the module docstring)
-            keep_log(
-                s,
-                LogRecord(
-                    task_uid=cr["metadata"]["uid"],
-                    namespace=namespace,
-                    task_name="short",
-                    attempt=1,
-                    head="one\ntwo\n",
-                    tail="",
-                    total_bytes=8,
-                    cut=False,
-                    kept_at=datetime.now(UTC),
-                ),
-            )
-    finally:
-        engine.dispose()
     with httpx.Client(base_url=api_url, timeout=30) as http:
         assert http.get(_url(namespace, "short")).headers[SOURCE] == "live"
         assert http.delete(f"/api/v1/namespaces/{namespace}/tasks/short").status_code == 202

@@ -9,6 +9,11 @@ ends, and the pod's finalizer holds the pod until it has)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -99,7 +104,9 @@ def test_follow_streams_a_running_attempt_line_by_line(cluster: Cluster, namespa
 FOLLOWERS = 50  # more than the thread pool's 40 (anyio's default): a follower on a thread would starve the rest
 
 
-def test_followers_hold_no_thread(cluster: Cluster, namespace: str, api_url: str) -> None:
+def test_followers_hold_no_thread_and_ctrl_c_ends_one_quietly(
+    cluster: Cluster, namespace: str, api_url: str, tmp_path: Path
+) -> None:
     create(cluster, namespace, "tasks", task("quiet", **python_spec(QUIET)))
     wait_for("the attempt running", lambda: (_attempt(cluster, namespace, "quiet") or {}).get("phase") == "Running")
     url = _url(namespace, "quiet")
@@ -124,6 +131,14 @@ def test_followers_hold_no_thread(cluster: Cluster, namespace: str, api_url: str
 
     firsts, status = asyncio.run(everyone())
     assert (firsts, status) == (["ready"] * FOLLOWERS, 200)
+
+    env = {**os.environ, "KUBETASK_CONFIG": str(tmp_path / "config.yaml"), "KUBETASK_API_URL": api_url}
+    command = [str(Path(sys.executable).with_name("kubetask")), "logs", "quiet", "-f", "-n", namespace]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as cli:
+        assert cli.stdout is not None and cli.stdout.readline() == "ready\n"  # following, the task still quiet
+        cli.send_signal(signal.SIGINT)
+        _, err = cli.communicate(timeout=30)
+    assert (cli.returncode, err) == (130, "")
 
 
 def test_the_kept_log_answers_once_the_task_job_and_pod_are_gone(

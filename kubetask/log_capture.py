@@ -49,6 +49,14 @@ def joined(head: str, tail: str, total_bytes: int, cut: bool) -> str:
     return head + cut_marker(max(total_bytes - kept, 0), total_bytes) + tail
 
 
+# what the kubelet writes into a log stream, as if it were the container's, when the container
+# is gone: a deleted pod's log read after the kubelet removed it, or followed while it does
+KUBELET_GONE = (
+    b"unable to retrieve container logs for ",
+    b"rpc error: code = NotFound desc = an error occurred when try to find container ",
+)
+
+
 class LogCap:
     """Feed chunks in order; `result()` gives the head, the tail, the total and whether bytes were dropped."""
 
@@ -72,6 +80,18 @@ class LogCap:
         self._tail += chunk
         if len(self._tail) > 2 * self._tail_max:  # trim now and then, not on every chunk
             del self._tail[: len(self._tail) - self._tail_max]
+
+    def drop_kubelet_error(self) -> bool:
+        """Remove a last line that is the kubelet's "container gone" message (KUBELET_GONE), not the
+        container's output; whether one was removed."""
+        buf = self._tail if self._tail else self._head
+        end = len(buf) - 1 if buf.endswith(b"\n") else len(buf)
+        start = buf.rfind(b"\n", 0, end) + 1
+        if not any(bytes(buf[start : start + len(p)]) == p for p in KUBELET_GONE):
+            return False
+        self.total_bytes -= len(buf) - start
+        del buf[start:]
+        return True
 
     def result(self) -> CappedLog:
         tail = bytes(self._tail[-self._tail_max :]) if self._tail_max else b""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,6 +47,7 @@ FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 10.0
 STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 DEFAULT_WAIT_SECONDS = 3600.0
+FOLLOWERS = 16  # pods deleted while running, followed at once (each until its container stops: its grace period)
 
 
 def has_log_finalizer(pod: Body) -> bool:
@@ -64,6 +66,10 @@ class _Pending:
     # the log once read: retries only write it (the kubelet may remove a deleted pod's container,
     # and its log with it, right after its deletion, finalizer or not)
     record: LogRecord | None = None
+    # deleted while its container runs: the log is followed until the container stops (the kubelet
+    # removes the container, and its log, right after), on a worker of its own
+    follow: bool = False
+    in_flight: bool = False
     backoff: float = FIRST_BACKOFF
 
 
@@ -87,6 +93,7 @@ class LogKeeper:
         self._pending: dict[tuple[str, str], _Pending] = {}
         self._lock = threading.Lock()
         self._loop = Loop("kubetask-logs", self._step)
+        self._followers = ThreadPoolExecutor(FOLLOWERS, thread_name_prefix="kubetask-logs-follow")
         self.kept = 0  # logs written by this process
         self.lost = 0  # pods let go without their log after the bounded wait
         self.healthy = True
@@ -96,12 +103,16 @@ class LogKeeper:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._loop.stop(timeout)
+        self._followers.shutdown(wait=False, cancel_futures=True)
 
     def offer(self, pod: Body) -> bool:
         """Queue a pod whose log should be kept now (it has the finalizer and its container ended)."""
         meta = pod.get("metadata") or {}
-        if not has_log_finalizer(pod) or not container_ended(pod, CONTAINER):
+        if not has_log_finalizer(pod):
             return False
+        follow = not container_ended(pod, CONTAINER)
+        if follow and not meta.get("deletionTimestamp"):
+            return False  # still running: its log is read when it ends
         labels = meta.get("labels") or {}
         attempt = str(labels.get(LABEL_ATTEMPT, ""))
         key = (str(meta.get("namespace")), str(meta.get("name")))
@@ -112,6 +123,7 @@ class LogKeeper:
             task_name=str((meta.get("annotations") or {}).get(ANNOTATION_TASK, "")),
             attempt=int(attempt) if attempt.isdigit() else 0,
             ended=parse_time(ended_at(pod, CONTAINER)) or datetime.now(UTC),
+            follow=follow,
         )
         with self._lock:
             if key in self._pending:
@@ -133,14 +145,27 @@ class LogKeeper:
     def _step(self) -> float | None:
         now = time.monotonic()
         with self._lock:
-            due = [p for p in self._pending.values() if p.retry_at <= now]
+            due = [p for p in self._pending.values() if p.retry_at <= now and not p.in_flight]
+            for p in due:
+                p.in_flight = p.follow and p.record is None
         for item in due:
             if self._loop.stopping:
                 return None
-            self._handle(item)
+            if item.in_flight:
+                self._followers.submit(self._follow, item)
+            else:
+                self._handle(item)
         with self._lock:
-            waits = [p.retry_at - time.monotonic() for p in self._pending.values()]
+            waits = [p.retry_at - time.monotonic() for p in self._pending.values() if not p.in_flight]
         return max(min(waits), 0.0) if waits else None
+
+    def _follow(self, item: _Pending) -> None:
+        try:
+            self._handle(item)
+        finally:
+            with self._lock:
+                item.in_flight = False
+            self._loop.wake()
 
     def _handle(self, item: _Pending) -> None:
         key = (item.namespace, item.pod)
@@ -190,7 +215,7 @@ class LogKeeper:
         cap = LogCap(self.head_bytes, self.tail_bytes)
         path = resource_path("", "v1", "pods", item.namespace, item.pod) + "/log"
         try:
-            self._stream(path, cap)
+            self._stream(path, cap, follow=item.follow)
         except ApiException as e:
             if e.status not in (400, 404):  # 400: the container is gone (or never started); 404: the pod
                 raise
@@ -209,9 +234,9 @@ class LogKeeper:
             kept_at=datetime.now(UTC),
         )
 
-    def _stream(self, path: str, cap: LogCap) -> None:
+    def _stream(self, path: str, cap: LogCap, *, follow: bool) -> None:
         api = self.json.api
-        url = f"{api.configuration.host}{path}?container={CONTAINER}"
+        url = f"{api.configuration.host}{path}?container={CONTAINER}" + ("&follow=true" if follow else "")
         headers = {**api.default_headers, "Accept": "*/*"}
         api.update_params_for_auth(headers, [], ["BearerToken"], path, "GET", None)
         timeout = urllib3.Timeout(connect=self.json.timeout, read=READ_TIMEOUT)
@@ -224,6 +249,7 @@ class LogKeeper:
                 raise ApiException(status=raw.status, reason=body[:500])
             for chunk in raw.stream(CHUNK):
                 cap.feed(chunk)
+            cap.drop_kubelet_error()
         finally:
             raw.release_conn()
 

@@ -117,3 +117,36 @@ def test_with_postgresql_down_the_pod_waits_and_goes_once_its_log_is_kept(
     kept = _kept(operator, namespace, "patient")
     assert kept is not None
     assert kept.text == "before the outage\nafter it\n"
+
+
+def test_a_task_deleted_while_its_attempt_runs_keeps_the_log_printed_until_then(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    code = "import time\nprint('started', flush=True)\ntime.sleep(300)"
+    create(cluster, namespace, "tasks", task("doomed", **python_spec(code)))
+    wait_task(cluster, namespace, "doomed", {"Running"})
+    wait_for(
+        "the first line printed",
+        lambda: "started" in cluster.kubectl("logs", "-n", namespace, "job/doomed-1", check=False).stdout,
+    )
+    cluster.kubectl("delete", "task", "doomed", "-n", namespace, "--wait=false")
+    wait_for("the pod gone", lambda: not _pods(cluster, namespace), timeout=90)
+    kept = wait_for("the log kept", lambda: _kept(operator, namespace, "doomed"), timeout=30)
+    assert kept.text == "started\n"
+
+
+def test_a_log_above_the_kubelets_default_rotation_size_keeps_its_true_head(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    # 12 MiB: past the 1.20 kubelet's default rotation (10 MiB), under the local cluster's 100 MiB
+    code = (
+        "import sys\nw = sys.stdout.write\n"
+        "for i in range(12 * 1024): w(f'{i:08d}' + 'y' * 1015 + '\\n')\n"
+        "sys.stdout.flush()"
+    )
+    create(cluster, namespace, "tasks", task("louder", **python_spec(code)))
+    assert wait_task(cluster, namespace, "louder", timeout=120)["status"]["phase"] == "Succeeded"
+    kept = wait_for("the log kept", lambda: _kept(operator, namespace, "louder"), timeout=90)
+    assert kept.total_bytes == 12 * 1024 * 1024 and kept.cut
+    assert kept.head.startswith("00000000yyy")
+    assert kept.tail.endswith("00012287" + "y" * 1015 + "\n")

@@ -66,3 +66,25 @@ def test_sizes_read_as_bytes_kib_and_mib() -> None:
         "5.0 MiB",
     ]
     assert cut_marker(10, 2048) == "\n[kubetask: 10 B cut here; the log was 2.0 KiB]\n"
+
+
+def test_the_kubelets_container_gone_line_at_the_end_is_not_kept_as_output() -> None:
+    gone = b"rpc error: code = NotFound desc = an error occurred when try to find container 'ab': not found"
+    cap = LogCap(200, 200)
+    cap.feed(b"started\n" + gone)
+    assert cap.drop_kubelet_error()
+    assert (cap.result().head, cap.result().total_bytes) == ("started\n", 8)
+    in_tail = LogCap(4, 200)
+    in_tail.feed(b"started\n" + gone + b"\n")
+    assert in_tail.drop_kubelet_error()
+    assert (in_tail.result().head + in_tail.result().tail, in_tail.result().total_bytes) == ("started\n", 8)
+    only = LogCap(100, 100)
+    only.feed(b"unable to retrieve container logs for containerd://0123")
+    assert only.drop_kubelet_error() and only.result().total_bytes == 0
+
+
+def test_a_last_line_of_the_containers_own_is_kept() -> None:
+    cap = LogCap(4, 100)
+    cap.feed(b"head and then\nthe end\n")
+    assert not cap.drop_kubelet_error()
+    assert cap.result().tail == " and then\nthe end\n"

@@ -11,10 +11,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from . import deadlines
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_WAIT_MS = 30_000  # SQLite: how long a migration waits for another process's write lock
 
 
 def default_url() -> str:
@@ -81,9 +83,40 @@ def make_engine(
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent)."""
+    """Bring the schema to `revision` (idempotent), all or nothing: a process killed (or a statement
+    failing) mid-way leaves the schema and its recorded version as they were, so the next start
+    simply runs the upgrade again.
+
+    PostgreSQL's DDL is transactional as it is. SQLite's is too, but Python's sqlite3 module runs
+    DDL outside any transaction (it only opens one before DML), so a half-done upgrade would stay
+    half-done, recorded at its old version, and fail on every later start ("table … already
+    exists"). For SQLite the upgrade therefore runs on a connection of its own whose transaction
+    SQLAlchemy begins explicitly (`BEGIN IMMEDIATE`: one migrating process at a time), as the
+    SQLAlchemy and Alembic documentation recommend.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    target = _transactional_sqlite(engine) if engine.dialect.name == "sqlite" else engine
+    try:
+        with target.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        if target is not engine:
+            target.dispose()
+
+
+def _transactional_sqlite(engine: Engine) -> Engine:
+    """A one-connection engine on the same SQLite file in which DDL is part of the transaction."""
+    migrating = create_engine(engine.url, poolclass=NullPool, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(migrating, "connect", _sqlite_pragmas(MIGRATION_LOCK_WAIT_MS))
+
+    def own_transactions(dbapi_conn: Any, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # sqlite3 opens no transaction of its own
+
+    def begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(migrating, "connect", own_transactions)
+    event.listen(migrating, "begin", begin)
+    return migrating

@@ -194,6 +194,8 @@ class LogKeeper:
                     str(e).split("\n")[0],
                 )
                 self._release(item)
+                with self._lock:
+                    self._pending.pop(key, None)
                 return
             if isinstance(e, SQLAlchemyError):
                 if self.healthy:

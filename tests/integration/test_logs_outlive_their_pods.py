@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -150,3 +151,27 @@ def test_a_log_above_the_kubelets_default_rotation_size_keeps_its_true_head(
     assert kept.total_bytes == 12 * 1024 * 1024 and kept.cut
     assert kept.head.startswith("00000000yyy")
     assert kept.tail.endswith("00012287" + "y" * 1015 + "\n")
+
+
+def test_a_database_down_past_the_bound_lets_the_pod_go_and_says_the_log_was_lost(
+    cluster: Cluster, operator: OperatorProcess, own_postgres: PostgresServer, namespace: str, tmp_path: Path
+) -> None:
+    operator.stop()
+    bound = {"KUBETASK_OPERATOR_LOG_KEEP_WAIT_SECONDS": "5"}
+    ours = OperatorProcess(cluster, tmp_path / "operator.log", own_postgres.new_database(), env=bound)
+    ours.start()
+    try:
+        code = "import time\nprint('lost', flush=True)\ntime.sleep(6)"
+        create(cluster, namespace, "tasks", task("unlucky", **python_spec(code)))
+        wait_task(cluster, namespace, "unlucky", {"Running"})
+        own_postgres.stop()
+        assert wait_task(cluster, namespace, "unlucky")["status"]["phase"] == "Succeeded"
+        wait_for(
+            "the finalizer removed with the database still down",
+            lambda: [p.metadata.finalizers for p in _pods(cluster, namespace)] == [None],
+            timeout=60,
+        )
+        assert f"log of {namespace}/unlucky attempt 1 NOT kept" in ours.output()
+    finally:
+        ours.stop()
+        operator.start()

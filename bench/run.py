@@ -181,8 +181,8 @@ def merged(previous: dict[str, Any], result: dict[str, Any], only: set[str]) -> 
     commit and sizes (unless it already had them: kept twice, it keeps the first), under this run; the
     chosen figures start empty."""
     stamp = {k: previous.get(k) for k in ("when", "commit", "sizes") if previous.get(k) is not None}
-    kept = {
-        k: {**stamp, **{x: y for x, y in v.items() if x != "status"}}
+    kept = {  # a figure with a `when` was kept before: its stamp is its own run's, not the previous one's
+        k: {**({} if v.get("when") else stamp), **{x: y for x, y in v.items() if x != "status"}}
         for k, v in (previous.get("figures") or {}).items()
         if k not in only
     }

@@ -198,7 +198,11 @@ def test_merge_keeps_the_other_figures_of_the_previous_run_stamped_with_where_th
     }
     assert result["when"] == "2026-12-02T14:40:00+00:00"
     again = merged({**result, "figures": {**result["figures"], "schedules": {"rows": []}}}, {"figures": {}}, {"api"})
-    assert again["figures"]["dispatch"]["when"] == "2026-12-02T00:01:37+00:00"  # its own run, not the one between
+    assert again["figures"]["dispatch"]["commit"] == "8bae901"  # its own run's, not the one between
+    old = {"when": "2026-11-29T06:00:00+00:00", "figures": {"dispatch": {"rows": []}}}  # a run before commits
+    a = merged(old, now, {"schedules"})
+    b = merged({**a, "figures": {**a["figures"], "schedules": {"rows": []}}}, {"figures": {}}, {"schedules"})
+    assert b["figures"]["dispatch"] == {"when": "2026-11-29T06:00:00+00:00", "rows": []}  # not abc1234's
     page = _page({**now, "figures": {**result["figures"], "schedules": _figure([])}})
     assert (
         "*Kept from the run of 2026-12-02T00:01:37+00:00 (commit 8bae901) (`--merge`): not measured in this run.*"

@@ -18,11 +18,10 @@ import typer
 
 from kubetask.schedules import DEFAULT_TIME_ZONE
 
+from ._applying import apply_file, get_or_none
 from ._client import Api, NamespaceOpt, with_api
-from ._errors import ApiError, UsageProblem
-from ._manifests import Manifest, ManifestError, apply_verb, parse_schedules
+from ._manifests import Manifest, apply_verb, parse_schedules
 from ._output import Column, OutputOpt, age_of, duration, emit, local_time, parse_format
-from .templates import _read
 
 app = typer.Typer(
     help="TaskSchedules: list, get, apply -f, suspend, resume, trigger, backfill, preview, runs, delete.",
@@ -96,12 +95,7 @@ def get_schedule(name: NameArg, output: OutputOpt = None, *, api: Api) -> None:
 
 
 def _apply_one(api: Api, m: Manifest, ns: str) -> tuple[str, dict[str, Any]]:
-    try:
-        current: dict[str, Any] | None = api.call("GET", api.ns("schedules", m.name, namespace=ns))
-    except ApiError as e:
-        if e.status != 404:
-            raise
-        current = None
+    current = get_or_none(api, "schedules", m.name, ns)
     verb = apply_verb(None if current is None else current["spec"], m.spec, "TaskSchedule")
     if verb == "unchanged" and current is not None and (current.get("labels") or {}) != m.labels:
         verb = "configured"
@@ -124,23 +118,16 @@ def apply_schedules(
     api: Api,
 ) -> None:
     """Create or update TaskSchedules from a file, like `kubectl apply -f`."""
-    fmt = parse_format(output) if output else None
-    text, source = _read(filename)
-    try:
-        manifests = parse_schedules(text, source)
-    except ManifestError as e:
-        raise UsageProblem(f"-f {e}") from e
-    for m in manifests:
-        if namespace and m.namespace and m.namespace != namespace:
-            raise UsageProblem(f"{m.where} ({m.name}): metadata.namespace {m.namespace!r} contradicts -n {namespace!r}")
-    applied = []
-    for m in manifests:
-        verb, obj = _apply_one(api, m, m.namespace or api.namespace)
-        applied.append(obj)
-        if fmt is None:
-            typer.echo(f"{KIND}/{m.name} {verb}")
-    if fmt is not None:
-        emit({"items": applied}, fmt, COLUMNS, many=True)
+    apply_file(
+        api,
+        filename,
+        namespace=namespace,
+        output=output,
+        parse=parse_schedules,
+        apply_one=_apply_one,
+        kind=KIND,
+        columns=COLUMNS,
+    )
 
 
 @app.command("suspend")

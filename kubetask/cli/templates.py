@@ -15,8 +15,6 @@ contradicts an explicit `-n` is a usage error, as with kubectl.
 from __future__ import annotations
 
 import importlib
-import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,10 +22,11 @@ import yaml
 
 from kubetask.handler_templates import DEFAULT_IMAGE, defined_in, template
 
+from ._applying import apply_file, get_or_none
 from ._client import Api, NamespaceOpt, with_api
 from ._complete import complete_template_names
-from ._errors import ApiError, UsageProblem
-from ._manifests import ManifestError, TemplateManifest, apply_verb, parse_templates
+from ._errors import UsageProblem
+from ._manifests import TemplateManifest, apply_verb, parse_templates
 from ._output import Column, OutputOpt, age_of, emit, parse_format
 
 app = typer.Typer(help="TaskTemplates: list, get, apply -f, delete, generate.", no_args_is_help=True)
@@ -84,27 +83,8 @@ def get_template(name: NameArg, output: OutputOpt = None, *, api: Api) -> None:
     emit(api.call("GET", api.ns("templates", name)), fmt, COLUMNS)
 
 
-def _read(path: str) -> tuple[str, str]:
-    if path == "-":
-        return sys.stdin.read(), "stdin"
-    try:
-        return Path(path).read_text(), path
-    except OSError as e:
-        raise UsageProblem(f"-f {path}: cannot read it: {e.strerror or e}") from e
-
-
-def _current(api: Api, ns: str, name: str) -> dict[str, Any] | None:
-    try:
-        found: dict[str, Any] = api.call("GET", api.ns("templates", name, namespace=ns))
-    except ApiError as e:
-        if e.status == 404:
-            return None
-        raise
-    return found
-
-
 def _apply_one(api: Api, m: TemplateManifest, ns: str) -> tuple[str, dict[str, Any]]:
-    current = _current(api, ns, m.name)
+    current = get_or_none(api, "templates", m.name, ns)
     verb = apply_verb(None if current is None else current["spec"], m.spec)
     body = {"name": m.name, "spec": m.spec}
     if verb == "created":
@@ -125,23 +105,16 @@ def apply_templates(
     api: Api,
 ) -> None:
     """Create or update TaskTemplates from a file, like `kubectl apply -f`."""
-    fmt = parse_format(output) if output else None
-    text, source = _read(filename)
-    try:
-        manifests = parse_templates(text, source)
-    except ManifestError as e:
-        raise UsageProblem(f"-f {e}") from e
-    for m in manifests:
-        if namespace and m.namespace and m.namespace != namespace:
-            raise UsageProblem(f"{m.where} ({m.name}): metadata.namespace {m.namespace!r} contradicts -n {namespace!r}")
-    applied = []
-    for m in manifests:
-        verb, obj = _apply_one(api, m, m.namespace or api.namespace)
-        applied.append(obj)
-        if fmt is None:
-            typer.echo(f"{KIND}/{m.name} {verb}")
-    if fmt is not None:
-        emit({"items": applied}, fmt, COLUMNS, many=True)
+    apply_file(
+        api,
+        filename,
+        namespace=namespace,
+        output=output,
+        parse=parse_templates,
+        apply_one=_apply_one,
+        kind=KIND,
+        columns=COLUMNS,
+    )
 
 
 @app.command("delete")

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import schemathesis
 import yaml
 from schemathesis.checks import load_all_checks
+from schemathesis.core import NotSet
 from schemathesis.engine import events, from_schema
 
 from kubetask.api.app import create_app
@@ -69,6 +71,38 @@ def excused(entry: dict[str, Any], f: Finding) -> bool:
         and all(any(p.startswith(prefix) for prefix in entry["pointers"]) for p in f.pointers)
         and all(re.search(entry.get("detail", ""), d) for d in f.details)
     )
+
+
+def _wire_value(text: str, schema: dict[str, Any]) -> Any:
+    """A path or query parameter's text read as its declared type (what the server parses)."""
+    kind = schema.get("type")
+    if kind == "integer" and re.fullmatch(r"-?[0-9]+", text):
+        return int(text)
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _sent_is_schema_valid(case: Any) -> bool:
+    """Whether the request a case *sent* satisfies the operation's declared parameters: then a
+    `negative_data_rejection` finding is schemathesis' own (its negative value was replaced before
+    sending: by a stateful link's value, upstream schemathesis/schemathesis#2983, or by a value that
+    reads the same on the wire), not the API accepting bad data. Cases with a body or headers are
+    never judged so here (their findings stay)."""
+    if not isinstance(case.body, NotSet) or case.headers:
+        return False
+    op = case.operation
+    for declared, sent in ((op.path_parameters, case.path_parameters or {}), (op.query, case.query or {})):
+        schemas = {p.name: p.definition.get("schema") or {} for p in declared}
+        if set(sent) - set(schemas):
+            return False  # an undeclared parameter: negative data the server may not ignore
+        for name, value in sent.items():
+            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+            if list(jsonschema.Draft202012Validator(schemas[name]).iter_errors(_wire_value(text, schemas[name]))):
+                return False
+        if any(p.definition.get("required") and p.name not in sent for p in declared):
+            return False
+    return True
 
 
 def _steer_to(namespace: str, schema: Any) -> None:
@@ -132,6 +166,8 @@ def test_schemathesis_finds_nothing_outside_the_allowlist(cluster: Cluster, name
         for case_id, checks in rec.checks.items():
             for check in checks:
                 if check.failure_info is None:
+                    continue
+                if check.name == "negative_data_rejection" and _sent_is_schema_valid(rec.cases[case_id].value):
                     continue
                 interaction = rec.interactions.get(case_id)
                 response = interaction.response if interaction else None

@@ -10,6 +10,12 @@ library only, as the whole runtime.
      "failure": {"kind": "HTTPStatus", "message": "HTTP 503 ...",
                  "retryable": true, "retryAfterSeconds": 8}}              exit != 0
 
+A result too large for the termination message travels as frames in the pod's log
+(`kubetask.executor.frames`); the envelope then holds `resultRef` instead of `result`:
+
+    {"kubetaskReport": 1, "handler": {...}, "time": "...",
+     "resultRef": {"size": 614400, "sha256": "9f2c...", "preview": "{\"rows\":[..."}}   exit 0
+
 Made to be extended: `kubetaskReport` is the format's version and grows only when an older reader
 would misread a newer envelope; new keys (a large result's frame in the log, progress) go beside
 `result` and `failure`, and `decode` ignores keys it does not know. `time` is when the handler
@@ -42,6 +48,23 @@ class Failure:
     retry_after_seconds: float | None = None  # not before this long after `Report.time`
 
 
+PREVIEW_BYTES = 1024  # a large result's preview: its JSON text's first bytes, cut at a character
+
+
+@dataclass(frozen=True)
+class ResultRef:
+    """A result framed in the log: its JSON text's size in bytes, sha256 (hex) and first bytes."""
+
+    size: int
+    sha256: str
+    preview: str
+
+
+def preview(text: str) -> str:
+    """The first PREVIEW_BYTES bytes of `text`, cut at a character boundary."""
+    return text.encode()[:PREVIEW_BYTES].decode(errors="ignore")
+
+
 @dataclass(frozen=True)
 class Report:
     """One attempt's report: the handler, and its result or its failure."""
@@ -51,6 +74,7 @@ class Report:
     time: datetime | None = None
     result: Any = None
     failure: Failure | None = None
+    result_ref: ResultRef | None = None  # the result is in the log's frames, not here
 
 
 def _iso(t: datetime) -> str:
@@ -71,6 +95,9 @@ def to_json(report: Report) -> dict[str, Any]:
         if f.retry_after_seconds is not None:
             failure["retryAfterSeconds"] = f.retry_after_seconds
         out["failure"] = failure
+    elif report.result_ref is not None:
+        ref = report.result_ref
+        out["resultRef"] = {"size": ref.size, "sha256": ref.sha256, "preview": ref.preview}
     else:
         out["result"] = report.result
     return out
@@ -108,6 +135,15 @@ def _failure(raw: Any) -> Failure:
     )
 
 
+def _result_ref(raw: Any) -> ResultRef | None:
+    if not isinstance(raw, dict):
+        return None
+    size, sha, shown = raw.get("size"), raw.get("sha256"), raw.get("preview")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or not isinstance(sha, str):
+        return None
+    return ResultRef(size=size, sha256=sha.lower(), preview=shown if isinstance(shown, str) else "")
+
+
 def decode(text: str | None) -> Report | None:
     """The report in a termination message, or None when the message is not an envelope."""
     if not text or MARKER not in text:
@@ -129,4 +165,5 @@ def decode(text: str | None) -> Report | None:
         time=_parse_time(raw.get("time")),
         result=raw.get("result"),
         failure=_failure(raw["failure"]) if "failure" in raw else None,
+        result_ref=_result_ref(raw.get("resultRef")) if "failure" not in raw else None,
     )

@@ -30,12 +30,21 @@ from kubetask.executor import builtin as _builtin  # noqa: F401  (registers echo
 from kubetask.executor import http_task as _http_task  # noqa: F401  (registers http)
 from kubetask.executor._registry import DuplicateHandler, Registry, default_registry
 from kubetask.executor.errors import TaskFailed
-from kubetask.executor.report import MAX_BYTES, Failure, Report, encode
+from kubetask.executor.frames import RESULT_MAX_ENV, digest, result_lines
+from kubetask.executor.report import MAX_BYTES, Failure, Report, ResultRef, encode, preview
 
 TERMINATION_PATH = "/dev/termination-log"
 MAX_RESULT_BYTES = MAX_BYTES  # the whole report, envelope included
 EXIT_USAGE = 2
 ENTRY_POINT_GROUP = "kubetask.handlers"
+RESULT_TOO_LARGE = "ResultTooLarge"
+
+
+def result_max_bytes(env: Mapping[str, str]) -> int:
+    """The largest result the operator reads from the log (KUBETASK_RESULT_MAX_BYTES); 0: none, only
+    the termination message's 4 KiB (no such variable: an operator that reads no frames)."""
+    text = env.get(RESULT_MAX_ENV, "").strip()
+    return int(text) if text.isdigit() else 0
 
 
 def load_params(env: Mapping[str, str]) -> Any:
@@ -89,6 +98,7 @@ class Attempt:
     exit_code: int
     envelope: str
     traceback: str | None = None  # of an exception the handler did not classify
+    framed: bytes | None = None  # a result too large for the envelope: its JSON text, framed in the log
 
     @property
     def line(self) -> str:
@@ -98,9 +108,17 @@ class Attempt:
 
 
 def execute(
-    name: str, params: Any, registry: Registry = default_registry, *, clock: Callable[[], datetime] = _now
+    name: str,
+    params: Any,
+    registry: Registry = default_registry,
+    *,
+    clock: Callable[[], datetime] = _now,
+    max_result_bytes: int = 0,
 ) -> Attempt:
-    """Run handler `name` on `params` (JSON) as in the pod: its models, failure classes and the 4 KiB limit."""
+    """Run handler `name` on `params` (JSON) as in the pod: its models, failure classes and result limits.
+
+    A result whose report exceeds 4 KiB is framed in the log (`framed`, with a `resultRef` in the
+    report) when it is at most `max_result_bytes` of JSON, else the attempt fails `ResultTooLarge`."""
     try:
         entry = registry.entry(name)
     except LookupError as e:  # a usage error; a handler's own KeyError below is the task's failure
@@ -118,10 +136,27 @@ def execute(
     done = replace(report, time=clock(), result=result)
     envelope = encode(done)
     size = len(envelope.encode())
-    if size > MAX_RESULT_BYTES:
-        msg = f"result is {size} bytes with its report; a termination message holds at most {MAX_RESULT_BYTES}"
-        return _failed(replace(report, time=clock()), Failure("ResultTooLarge", msg), 1)
-    return Attempt(done, 0, envelope)
+    if size <= MAX_RESULT_BYTES:
+        return Attempt(done, 0, envelope)
+    text = json.dumps(result, separators=(",", ":"), ensure_ascii=False)
+    payload = text.encode()
+    if len(payload) > max_result_bytes:
+        return _failed(replace(report, time=clock()), _too_large(size, len(payload), max_result_bytes), 1)
+    ref = ResultRef(size=len(payload), sha256=digest(payload), preview=preview(text))
+    framed = replace(done, result_ref=ref)
+    return Attempt(framed, 0, encode(framed), framed=payload)
+
+
+def _too_large(report_size: int, size: int, limit: int) -> Failure:
+    """The permanent failure of a result over the limit (the same handler and params give it again)."""
+    if limit <= 0:
+        msg = (
+            f"result is {report_size} bytes with its report; a termination message holds at most "
+            f"{MAX_RESULT_BYTES}, and this task's operator reads no larger results (it runs without its SQL mirror)"
+        )
+    else:
+        msg = f"result is {size} bytes of JSON; this task's limit is {limit} (KUBETASK_OPERATOR_RESULT_MAX_BYTES)"
+    return Failure(RESULT_TOO_LARGE, msg, retryable=False)
 
 
 def run(
@@ -147,12 +182,31 @@ def run(
     except Exception as e:
         traceback.print_exc(file=sys.stderr)
         return _fail(term, Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), 1)
-    attempt = execute(name, params, registry, clock=clock)
+    attempt = execute(name, params, registry, clock=clock, max_result_bytes=result_max_bytes(env))
     if attempt.traceback:
         sys.stderr.write(attempt.traceback)
+    if attempt.framed is not None:
+        _frame(attempt.framed)
+        ref = attempt.report.result_ref
+        assert ref is not None
+        sys.stdout.write(f"result: {ref.size} bytes, sha256 {ref.sha256} (framed in this log)\n")
+    else:
+        (sys.stdout if attempt.exit_code == 0 else sys.stderr).write(attempt.line + "\n")
     _write(term, attempt.envelope)
-    (sys.stdout if attempt.exit_code == 0 else sys.stderr).write(attempt.line + "\n")
     return attempt.exit_code
+
+
+def _frame(payload: bytes) -> None:
+    """Write the result's frame lines to stdout, each in one write (atomic on a pipe: < PIPE_BUF)."""
+    sys.stdout.flush()
+    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    for line in result_lines(payload):
+        if out is not None:
+            out.write(line)
+            out.flush()
+        else:  # a text stream without bytes (tests capturing output)
+            sys.stdout.write(line.decode())
+    sys.stdout.flush()
 
 
 def _failed(report: Report, failure: Failure, code: int) -> Attempt:

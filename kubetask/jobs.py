@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kubetask.executor.frames import RESULT_MAX_ENV
 from kubetask.labels import (
     ANNOTATION_PARAMS,
     ANNOTATION_RESULT_SCHEMA,
@@ -128,10 +129,13 @@ def build_job(
     params: Any,
     labels: dict[str, str] | None = None,
     keep_log: bool = False,
+    result_max_bytes: int = 0,
 ) -> JobManifest:
     """The Job of attempt `attempt` of Task `task`, owned by the Task (garbage-collected with it).
 
-    `keep_log`: its pod carries LOG_FINALIZER, so it stays until its log is kept."""
+    `keep_log`: its pod carries LOG_FINALIZER, so it stays until its log is kept. `result_max_bytes`:
+    the largest result the operator reads from the pod's log (RESULT_MAX_ENV; 0: 4 KiB, the
+    termination message's)."""
     params_json = json.dumps(params, separators=(",", ":"), sort_keys=True)
     ours = {
         LABEL_TASK: label_value(task),
@@ -153,6 +157,8 @@ def build_job(
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [{"name": "kubetask", "mountPath": PARAMS_DIR, "readOnly": True}],
     }
+    if result_max_bytes:
+        container["env"].append({"name": RESULT_MAX_ENV, "value": str(result_max_bytes)})
     if r.image_pull_policy:
         container["imagePullPolicy"] = r.image_pull_policy
     if r.command is not None:

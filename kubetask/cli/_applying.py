@@ -43,6 +43,21 @@ def get_or_none(api: Api, resource: str, name: str, ns: str) -> dict[str, Any] |
     return found
 
 
+def send(
+    api: Api, resource: str, verb: str, body: dict[str, Any], ns: str, current: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The object after `verb` (as `apply_verb` chose it): POSTed when created, PUT when
+    configured, `current` as it is when unchanged."""
+    if verb == "created":
+        created: dict[str, Any] = api.call("POST", api.ns(resource, namespace=ns), json=body)
+        return created
+    if verb == "configured":
+        replaced: dict[str, Any] = api.call("PUT", api.ns(resource, body["name"], namespace=ns), json=body)
+        return replaced
+    assert current is not None, "unchanged implies it exists"
+    return current
+
+
 def apply_file(
     api: Api,
     filename: str,

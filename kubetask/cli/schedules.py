@@ -18,7 +18,7 @@ import typer
 
 from kubetask.schedules import DEFAULT_TIME_ZONE
 
-from ._applying import apply_file, get_or_none
+from ._applying import apply_file, get_or_none, send
 from ._client import Api, NamespaceOpt, with_api
 from ._manifests import Manifest, apply_verb, parse_schedules
 from ._output import Column, OutputOpt, age_of, duration, emit, local_time, parse_format
@@ -100,12 +100,7 @@ def _apply_one(api: Api, m: Manifest, ns: str) -> tuple[str, dict[str, Any]]:
     if verb == "unchanged" and current is not None and (current.get("labels") or {}) != m.labels:
         verb = "configured"
     body = {"name": m.name, "labels": m.labels, "spec": m.spec}
-    if verb == "created":
-        current = api.call("POST", api.ns("schedules", namespace=ns), json=body)
-    elif verb == "configured":
-        current = api.call("PUT", api.ns("schedules", m.name, namespace=ns), json=body)
-    assert current is not None
-    return verb, current
+    return verb, send(api, "schedules", verb, body, ns, current)
 
 
 @app.command("apply")

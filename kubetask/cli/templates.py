@@ -22,7 +22,7 @@ import yaml
 
 from kubetask.handler_templates import DEFAULT_IMAGE, defined_in, template
 
-from ._applying import apply_file, get_or_none
+from ._applying import apply_file, get_or_none, send
 from ._client import Api, NamespaceOpt, with_api
 from ._complete import complete_template_names
 from ._errors import UsageProblem
@@ -87,12 +87,7 @@ def _apply_one(api: Api, m: TemplateManifest, ns: str) -> tuple[str, dict[str, A
     current = get_or_none(api, "templates", m.name, ns)
     verb = apply_verb(None if current is None else current["spec"], m.spec)
     body = {"name": m.name, "spec": m.spec}
-    if verb == "created":
-        current = api.call("POST", api.ns("templates", namespace=ns), json=body)
-    elif verb == "configured":
-        current = api.call("PUT", api.ns("templates", m.name, namespace=ns), json=body)
-    assert current is not None
-    return verb, current
+    return verb, send(api, "templates", verb, body, ns, current)
 
 
 @app.command("apply")

@@ -39,6 +39,9 @@ _TEMPLATE_COLUMNS: list[dict[str, Any]] = [
     {"name": "Handler", "type": "string", "jsonPath": ".spec.handler"},
     {"name": "Timeout", "type": "integer", "jsonPath": ".spec.timeoutSeconds"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    # what the template lifts of its pods' lockdown (kubetask.jobs), in `kubectl get ktt -o wide`
+    {"name": "Relax", "type": "string", "jsonPath": ".spec.relax", "priority": 1},
+    {"name": "Capabilities", "type": "string", "jsonPath": ".spec.capabilities", "priority": 1},
 ]
 _SCHEDULE_COLUMNS: list[dict[str, Any]] = [
     {"name": "Schedule", "type": "string", "jsonPath": ".spec.schedule"},

@@ -5,6 +5,13 @@ restarts can never create the same attempt twice: the second create collides on 
 Params reach the container as a file (a downward-API projection of a pod annotation, so size is
 bounded by the 256 KiB annotation limit, not by the 128 KiB limit of one environment string) and,
 when small, also as the environment variable KUBETASK_PARAMS.
+
+Every pod is locked down unless its template relaxes a part (`spec.relax`, `spec.capabilities`):
+it runs as UID/GID 65532 (the distroless "nonroot" user: no image's files are its own, none of the
+host's users), non-root enforced by the kubelet, with a read-only root filesystem and a writable
+`/tmp` (an emptyDir; HOME points there, as tools write to $HOME, unless RunAsRoot), ALL capabilities dropped, no
+privilege escalation, seccomp RuntimeDefault and no ServiceAccount token. That satisfies the
+restricted Pod Security profile (`kubetask.pod_security`) on clusters without its admission (1.20).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from kubetask.models import (
     API_VERSION,
     EnvVar,
     PodDNSConfig,
+    Relaxation,
     ResolvedPolicy,
     ResourceRequirements,
     TaskSpec,
@@ -45,6 +53,8 @@ CONTAINER = "main"
 # on each attempt's pod (the Job controller copies the template's finalizers to its pods): the pod stays
 # until the operator has kept its log in SQL (operator/logs.py), whoever deletes it and whenever
 LOG_FINALIZER = "kubetask.io/log"
+TASK_UID = 65532  # user and group of a locked-down task pod (not root, no file of the image's, no host user)
+TMP_DIR = "/tmp"  # the one writable directory of a read-only root filesystem
 
 JobManifest = dict[str, Any]
 
@@ -63,6 +73,8 @@ class ResolvedRun:
     resources: ResourceRequirements | None
     service_account_name: str | None
     dns_config: PodDNSConfig | None
+    relax: frozenset[Relaxation]
+    capabilities: tuple[str, ...]
     param_schema: dict[str, Any] | None
     result_schema: dict[str, Any] | None
     timeout_seconds: int | None
@@ -87,6 +99,8 @@ def resolve_run(spec: TaskSpec, template: TaskTemplateSpec | None) -> ResolvedRu
         resources=spec.resources or (t.resources if t else None),
         service_account_name=t.service_account_name if t else None,
         dns_config=t.dns_config if t else None,
+        relax=frozenset(t.relax or ()) if t else frozenset(),
+        capabilities=tuple(t.capabilities or ()) if t else (),
         param_schema=t.param_schema if t else None,
         result_schema=t.result_schema if t else None,
         timeout_seconds=policy.timeout_seconds,  # the Task's, else the template's: one pick, in resolve_policy
@@ -104,8 +118,28 @@ def job_name(task: str, attempt: int) -> str:
     return task[: MAX_LABEL_VALUE - len(suffix)].rstrip("-.") + suffix
 
 
+def _security(r: ResolvedRun) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pod's and the container's securityContext: the lockdown less what the template relaxes."""
+    pod: dict[str, Any] = {}
+    if "RunAsRoot" not in r.relax:
+        pod.update(runAsNonRoot=True, runAsUser=TASK_UID, runAsGroup=TASK_UID)
+    pod["seccompProfile"] = {"type": "Unconfined" if "UnconfinedSeccomp" in r.relax else "RuntimeDefault"}
+    caps: dict[str, Any] = {"drop": ["ALL"]}
+    if r.capabilities:
+        caps["add"] = list(r.capabilities)
+    container: dict[str, Any] = {
+        "allowPrivilegeEscalation": "PrivilegeEscalation" in r.relax,
+        "readOnlyRootFilesystem": "WritableRootFilesystem" not in r.relax,
+        "capabilities": caps,
+    }
+    return pod, container
+
+
 def _env(r: ResolvedRun, *, task: str, task_uid: str, attempt: int, params_json: str) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = [
+    # UID 65532 has no home in the image: HOME is the writable /tmp, first, so a template's own HOME
+    # wins (of two entries of one name the kubelet keeps the last)
+    env: list[dict[str, Any]] = [] if "RunAsRoot" in r.relax else [{"name": "HOME", "value": TMP_DIR}]
+    env += [
         {"name": "KUBETASK_TASK", "value": task},
         {"name": "KUBETASK_TASK_UID", "value": task_uid},  # the same for every attempt: an idempotency key
         {"name": "KUBETASK_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -137,6 +171,7 @@ def build_job(
     the largest result the operator reads from the pod's log (RESULT_MAX_ENV; 0: 4 KiB, the
     termination message's)."""
     params_json = json.dumps(params, separators=(",", ":"), sort_keys=True)
+    pod_security, container_security = _security(r)
     ours = {
         LABEL_TASK: label_value(task),
         LABEL_TASK_UID: task_uid,
@@ -155,7 +190,11 @@ def build_job(
         "image": r.image,
         "env": _env(r, task=task, task_uid=task_uid, attempt=attempt, params_json=params_json),
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{"name": "kubetask", "mountPath": PARAMS_DIR, "readOnly": True}],
+        "volumeMounts": [
+            {"name": "kubetask", "mountPath": PARAMS_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": TMP_DIR},
+        ],
+        "securityContext": container_security,
     }
     if result_max_bytes:
         container["env"].append({"name": RESULT_MAX_ENV, "value": str(result_max_bytes)})
@@ -169,6 +208,8 @@ def build_job(
         container["resources"] = r.resources.to_wire()
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
+        "automountServiceAccountToken": "ServiceAccountToken" in r.relax,
+        "securityContext": pod_security,
         "containers": [container],
         "volumes": [
             {
@@ -181,7 +222,8 @@ def build_job(
                         }
                     ]
                 },
-            }
+            },
+            {"name": "tmp", "emptyDir": {}},
         ],
     }
     if r.service_account_name:

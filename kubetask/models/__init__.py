@@ -26,7 +26,7 @@ from kubetask.models._schedule import (
     TaskScheduleStatus,
 )
 from kubetask.models._task import Attempt, HandlerReport, RedriveRef, Task, TaskSpec, TaskStatus, TemplateRef
-from kubetask.models._template import DNSOption, PodDNSConfig, TaskTemplate, TaskTemplateSpec
+from kubetask.models._template import DNSOption, PodDNSConfig, Relaxation, TaskTemplate, TaskTemplateSpec
 
 __all__ = [
     "API_VERSION",
@@ -45,6 +45,7 @@ __all__ = [
     "KubeModel",
     "Phase",
     "RedriveRef",
+    "Relaxation",
     "ResolvedPolicy",
     "ResourceRequirements",
     "RetryPolicy",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -20,6 +20,19 @@ IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$"
 # a ServiceAccount name, as the Pod's serviceAccountName: a DNS-1123 subdomain of up to 253
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 MAX_DNS_SUBDOMAIN = 253
+# a Linux capability as a container's securityContext names it, without the CAP_ prefix
+Capability = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+
+# What a template may relax of the lockdown every task pod gets (kubetask.jobs: non-root UID 65532,
+# read-only root filesystem with a writable /tmp, ALL capabilities dropped, no privilege
+# escalation, seccomp RuntimeDefault, no ServiceAccount token). Each name undoes one of those.
+Relaxation = Literal[
+    "RunAsRoot",  # the image's own user, root included (no runAsNonRoot, runAsUser, runAsGroup)
+    "WritableRootFilesystem",  # the container may write anywhere its user may, not only /tmp
+    "PrivilegeEscalation",  # setuid binaries (sudo, ping) may gain privileges
+    "UnconfinedSeccomp",  # no seccomp filter (the runtime's default filter refuses some syscalls)
+    "ServiceAccountToken",  # the pod's ServiceAccount token is mounted (for tasks that call the apiserver)
+]
 
 
 class DNSOption(KubeModel):
@@ -71,6 +84,18 @@ class TaskTemplateSpec(KubeModel):
     )
     dns_config: PodDNSConfig | None = Field(
         default=None, description="DNS settings of the pod (its dnsConfig; dnsPolicy None when nameservers are set)."
+    )
+    relax: list[Relaxation] | None = Field(
+        default=None,
+        description="Parts of the task pods' lockdown this template lifts (default none: non-root UID 65532, "
+        "read-only root filesystem with a writable /tmp, ALL capabilities dropped, no privilege escalation, "
+        "seccomp RuntimeDefault, no ServiceAccount token): RunAsRoot, WritableRootFilesystem, "
+        "PrivilegeEscalation, UnconfinedSeccomp, ServiceAccountToken.",
+    )
+    capabilities: list[Capability] | None = Field(
+        default=None,
+        description="Linux capabilities added back after dropping ALL, without CAP_, e.g. NET_BIND_SERVICE "
+        "(the only one the restricted Pod Security profile allows).",
     )
     param_schema: dict[str, Any] | None = Field(
         default=None,

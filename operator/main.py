@@ -10,8 +10,9 @@ The threads of the process, and what each owns:
   pods, and the `when` filters that drop events with nothing new; kopf's worker threads
   (`workers` of them) run the handlers, each a `Reconciler.reconcile` under the Task's lock.
 - kubetask-requeue (`requeue.Requeue`): the wake-ups (retry delays, timeouts, TTLs), one per Task.
-- kubetask-schedules (`requeue.Requeue`): the TaskSchedules' passes — each one's next due instant,
-  and a pass soon after one of its runs finished (`schedules.ScheduleController`).
+- kubetask-schedules-N (`requeue.Requeue`, `scheduleWorkers` threads): the TaskSchedules' passes —
+  each one's next due instant, a deferred status write, and a pass soon after one of its runs
+  finished (`schedules.ScheduleController`); a schedule is never in two of them at once.
 - kubetask-mirror (`mirror.Mirror`): the SQL mirror's writes, queued and coalesced per Task.
 - kubetask-events (`events.EventRecorder`): posting the Tasks' Kubernetes Events, in order.
 - kubetask-leader (`leader.LeaderElector`, with leader election): the Lease; it sets `leading`,
@@ -195,7 +196,7 @@ def main() -> None:
     schedules = ScheduleController(
         apiserver, mirror, template=reconciler.template, acting=reconciler.acting, runs=reconciler.runs
     )
-    schedule_wakeups = Requeue(schedules.reconcile, name="kubetask-schedules")
+    schedule_wakeups = Requeue(schedules.wake, name="kubetask-schedules", workers=settings.schedule_workers)
     schedules.requeue = schedule_wakeups.at
     reconciler.on_run_finished = schedules.run_changed
     schedule_wakeups.start()

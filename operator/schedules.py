@@ -48,6 +48,8 @@ class ScheduleRecord:
     decided: str | None = None  # resourceVersion of the last body a pass ran on (or that we wrote)
     template: str | None = None  # the TaskTemplate it uses
     mirrored: str | None = None  # resourceVersion last handed to the SQL mirror
+    unwritten: tuple[Body, Decision] | None = None  # a pass that created runs: its status write and what follows
+    pass_wanted: bool = False  # a wake-up asked for a fresh pass (not only the status write)
 
 
 def _phase(value: object) -> Phase | None:
@@ -73,6 +75,7 @@ class ScheduleController:
         template: Callable[[str, str], TaskTemplateSpec | None],
         acting: Callable[[], bool],
         runs: RunIndex | None = None,
+        defer_writes: bool = True,
     ) -> None:
         self.apiserver = apiserver
         self.mirror = mirror
@@ -81,6 +84,7 @@ class ScheduleController:
         self.acting = acting
         self.requeue: Callable[[datetime, str, str], None] | None = None
         self.up_since = datetime.now(UTC)
+        self.defer_writes = defer_writes
         self._guard = threading.Lock()
         self._records: dict[Key, ScheduleRecord] = {}
 
@@ -128,8 +132,16 @@ class ScheduleController:
 
     def run_changed(self, ns: str, schedule: str) -> None:
         """A run Task finished or went: pass again soon (Queue starts its waiting instant, active[] shrinks)."""
+        self._again(ns, schedule, datetime.now(UTC))
+
+    def _again(self, ns: str, name: str, when: datetime) -> None:
+        """A fresh pass at `when` (a wake-up that finds only a deferred status write does that one alone)."""
+        with self._guard:
+            rec = self._records.get((ns, name))
+            if rec is not None:
+                rec.pass_wanted = True
         if self.requeue is not None:
-            self.requeue(datetime.now(UTC), ns, schedule)
+            self.requeue(when, ns, name)
 
     def template_changed(self, ns: str, template: str) -> None:
         """A TaskTemplate appeared, changed or went: pass again over the schedules that use it."""
@@ -141,7 +153,16 @@ class ScheduleController:
     # -- one pass --------------------------------------------------------------------------------
 
     def reconcile(self, ns: str, name: str) -> None:
-        """One pass over the schedule, if this replica acts; a failed pass is tried again shortly."""
+        """One pass over the schedule, if this replica acts (a status write a pass deferred is made first);
+        a failed pass is tried again shortly."""
+        self._run(ns, name, fresh=True)
+
+    def wake(self, ns: str, name: str) -> None:
+        """A wake-up (the schedules' `Requeue`): a deferred status write alone when that is all it was
+        armed for, else a pass."""
+        self._run(ns, name, fresh=False)
+
+    def _run(self, ns: str, name: str, *, fresh: bool) -> None:
         if not self.acting():
             return
         with self._guard:
@@ -151,14 +172,22 @@ class ScheduleController:
         with rec.lock:
             with self._guard:
                 raw = rec.body
+                pending, rec.unwritten = rec.unwritten, None
+                fresh = fresh or rec.pass_wanted or pending is None
+                if fresh:
+                    rec.pass_wanted = False
             if raw is None or raw["metadata"].get("deletionTimestamp"):
                 return
             try:
-                self._pass(rec, raw)
+                if pending is not None:
+                    self._finish(rec, *pending)
+                    with self._guard:
+                        raw = rec.body or raw
+                if fresh:
+                    self._pass(rec, raw)
             except Exception:
                 log.exception("pass over TaskSchedule %s/%s failed; trying again shortly", ns, name)
-                if self.requeue is not None:
-                    self.requeue(datetime.now(UTC) + FAILED_PASS_RETRY, ns, name)
+                self._again(ns, name, datetime.now(UTC) + FAILED_PASS_RETRY)
 
     def _pass(self, rec: ScheduleRecord, raw: Body) -> None:
         self._perform(rec, raw, decide(self._observe(rec, raw, datetime.now(UTC))))
@@ -231,6 +260,9 @@ class ScheduleController:
         return out
 
     def _perform(self, rec: ScheduleRecord, raw: Body, d: Decision) -> None:
+        """Create and cancel runs, then the rest (`_finish`). A pass that created runs defers the rest
+        to a wake-up right after (`defer_writes`): the other schedules due at the same instant get
+        their runs before anyone's status write; the next pass of this one makes the write first."""
         meta = raw["metadata"]
         ns, name = meta["namespace"], meta["name"]
         ctx = {"namespace": ns, "schedule": name}
@@ -244,6 +276,18 @@ class ScheduleController:
         for task in d.cancel:
             self.apiserver.cancel_task(ns, task)
             log.info("cancelled run Task %s (concurrencyPolicy Replace)", task, extra=ctx)
+        if d.create and self.defer_writes and self.requeue is not None:
+            with self._guard:
+                rec.unwritten = (raw, d)
+            self.requeue(datetime.now(UTC), ns, name)
+            return
+        self._finish(rec, raw, d)
+
+    def _finish(self, rec: ScheduleRecord, raw: Body, d: Decision) -> None:
+        """The status write, then the SQL row, the history-limit deletions, the Events, the next wake-up."""
+        meta = raw["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        ctx = {"namespace": ns, "schedule": name}
         written = self.apiserver.write_status(raw, d.status.to_wire())
         current = written if written is not None else raw
         current.setdefault("kind", "TaskSchedule")

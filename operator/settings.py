@@ -28,6 +28,13 @@ class OperatorSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
     workers: int = Field(default=8, ge=1, description="Threads that reconcile tasks concurrently.")
+    schedule_workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Threads that run TaskSchedules' passes concurrently (one schedule in one thread at a time): "
+        "schedules due at the same instant wait for each other's apiserver round trips only this many at a time.",
+    )
     resync_seconds: float = Field(
         default=600.0,
         gt=0,

@@ -11,10 +11,14 @@ The words, as the README's schedule section uses them:
   jitter never pushes a start past the next instant.
 - *missed* (counted): a due instant not started within `startingDeadlineSeconds` of its planned
   start, or one the missed-run policy does not run.
-- *on time*: the latest due instant, when it fell due while this controller was up (`up_since`).
-  Every policy runs it; the missed-run policy decides about the older due instants, which fell due
-  while no controller was up (or it lagged): Skip runs none, RunLatest runs the latest of them when
-  no instant is on time, RunAll runs the latest `maxMissedRuns` of them (older ones counted missed).
+- *on time*: a due instant that fell due while this controller was up (`up_since`), even when the
+  pass came late (the controller lagged behind many schedules due at once): every policy runs it,
+  so a slow controller makes runs late, not missing. A pass runs the latest LATE_RUNS_LIMIT of them
+  at most (an apiserver outage while the controller was up must not start an hour of a
+  every-second schedule's runs at once); older ones join the backlog. The missed-run policy decides
+  about the backlog, the due instants that fell due while no controller was up (or beyond that
+  limit): Skip runs none, RunLatest runs the latest of them when no instant is on time, RunAll runs
+  the latest `maxMissedRuns` of them (older ones counted missed).
 - *skipped* (counted): an instant the concurrency policy does not start: Forbid while a run is
   active, Queue when one instant already waits, Replace for all but the newest of one pass (they
   would be replaced at once), and a queued instant when the schedule is suspended.
@@ -40,6 +44,7 @@ DEFAULT_CONCURRENCY_POLICY: ConcurrencyPolicy = "Allow"
 DEFAULT_MISSED_RUN_POLICY: MissedRunPolicy = "RunLatest"
 DEFAULT_MAX_MISSED_RUNS = 10
 SCAN_LIMIT = 1000  # instants looked at in one pass, at most (plus the one after them)
+LATE_RUNS_LIMIT = 10  # on-time instants one late pass runs, at most (the latest; older ones count as missed-while-down)
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,9 @@ def plan_runs(cron: Cron, policies: Policies, observed: Observed) -> Plan:
     deadline = policies.starting_deadline
     expired = [n for n, p in due.instants if deadline is not None and o.now - p > deadline]
     live = due.instants[len(expired) :]  # planned starts increase, so the expired ones come first
-    on_time = live[-1][0] if live and live[-1][1] >= o.up_since else None
-    backlog = [n for n, _ in live if n != on_time]
-    run = [*_from_backlog(backlog, policies, has_on_time=on_time is not None), *([on_time] if on_time else [])]
+    on_time = [n for n, p in live if p >= o.up_since][-LATE_RUNS_LIMIT:]  # fell due while up: a late pass runs them
+    backlog = [n for n, _ in live[: len(live) - len(on_time)]]
+    run = [*_from_backlog(backlog, policies, has_on_time=bool(on_time)), *on_time]
     # a run Task that exists already ran (its status write may have been lost): neither started nor missed
     missed = [n for n in (*expired, *backlog) if n not in run and n not in o.existing]
     waiting = o.queued if o.queued is not None and o.queued not in o.existing else None

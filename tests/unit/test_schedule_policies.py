@@ -12,7 +12,16 @@ from typing import Any
 
 import pytest
 
-from kubetask.schedules import SCAN_LIMIT, Observed, Plan, Policies, jitter_delay, parse_schedule, plan_runs
+from kubetask.schedules import (
+    LATE_RUNS_LIMIT,
+    SCAN_LIMIT,
+    Observed,
+    Plan,
+    Policies,
+    jitter_delay,
+    parse_schedule,
+    plan_runs,
+)
 
 DAY = datetime(2026, 1, 2, tzinfo=UTC)
 NOW = DAY + timedelta(hours=12, seconds=30)
@@ -179,9 +188,10 @@ def test_a_new_schedule_starts_with_the_first_instant_after_its_creation() -> No
 def test_a_mark_years_back_is_scanned_over_its_last_instants_only(schedule: str) -> None:
     cron = parse_schedule(schedule, hash_key="ns/s")
     policies = Policies(missed_runs="RunAll", max_missed_runs=3)
-    p = plan_runs(cron, policies, observed(last_scheduled=datetime(2019, 3, 1, tzinfo=UTC)))
     step = timedelta(seconds=1 if schedule.count(" ") == 5 else 60)
     latest = NOW.replace(second=30 if step.seconds == 1 else 0)
+    up = latest - step / 2  # the operator came up just before the latest instant: years of outage before it
+    p = plan_runs(cron, policies, observed(last_scheduled=datetime(2019, 3, 1, tzinfo=UTC), up_since=up))
     assert p.start == tuple(latest - i * step for i in (3, 2, 1, 0))
     assert p.missed_beyond_scan and len(p.missed) <= SCAN_LIMIT  # not the 3.6 million minutes since 2019
     assert p.missed and all(t < p.start[0] for t in p.missed)
@@ -190,9 +200,42 @@ def test_a_mark_years_back_is_scanned_over_its_last_instants_only(schedule: str)
 
 def test_a_mark_a_few_instants_back_counts_every_one_exactly() -> None:
     cron = parse_schedule("* * * * *", hash_key="ns/s")
-    p = plan_runs(cron, Policies(), observed(last_scheduled=NOW - timedelta(minutes=500, seconds=30)))
+    back = NOW - timedelta(minutes=500, seconds=30)
+    p = plan_runs(cron, Policies(), observed(last_scheduled=back, up_since=LATE_START))
     assert len(p.missed) == 499 and not p.missed_beyond_scan
     assert p.start == (NOW - timedelta(seconds=30),)
+
+
+EVERY_MINUTE = parse_schedule("* * * * *", hash_key="ns/s")
+
+
+@pytest.mark.parametrize("missed_runs", ["Skip", "RunLatest", "RunAll"])
+def test_a_late_pass_runs_every_instant_that_fell_due_while_the_operator_was_up(missed_runs: Any) -> None:
+    # the operator was up all along but its pass came 2.5 minutes late (many schedules due at once):
+    # 11:58, 11:59 and 12:00 are on time, not missed, whatever the missed-run policy
+    policies = Policies(missed_runs=missed_runs)
+    p = plan_runs(EVERY_MINUTE, policies, observed(last_scheduled=h(11) + timedelta(minutes=57)))
+    minutes = tuple(h(11) + timedelta(minutes=m) for m in (58, 59, 60))
+    assert (p.start, p.missed, p.last_scheduled) == (minutes, (), h(12))
+
+
+def test_a_late_pass_runs_the_latest_instants_due_while_up_and_the_policy_decides_the_rest() -> None:
+    # up since 10:00 but no pass since 11:00 (the apiserver was out): 60 instants fell due while up
+    up = observed(last_scheduled=h(11), up_since=h(10))
+    latest = tuple(NOW.replace(second=0) - timedelta(minutes=m) for m in reversed(range(LATE_RUNS_LIMIT)))
+    p = plan_runs(EVERY_MINUTE, Policies(), up)
+    assert p.start == latest and len(p.missed) == 60 - LATE_RUNS_LIMIT and max(p.missed) < latest[0]
+    p = plan_runs(EVERY_MINUTE, Policies(missed_runs="RunAll", max_missed_runs=2), up)
+    assert p.start == (latest[0] - timedelta(minutes=2), latest[0] - timedelta(minutes=1), *latest)
+    assert len(p.missed) == 60 - LATE_RUNS_LIMIT - 2
+
+
+def test_instants_due_while_up_but_late_still_obey_the_starting_deadline_and_concurrency() -> None:
+    since = h(11) + timedelta(minutes=57)
+    p = plan_runs(EVERY_MINUTE, Policies(starting_deadline=timedelta(seconds=90)), observed(last_scheduled=since))
+    assert (p.start, p.missed) == ((h(11) + timedelta(minutes=59), h(12)), (h(11) + timedelta(minutes=58),))
+    p = plan_runs(EVERY_MINUTE, Policies(concurrency="Forbid"), observed(last_scheduled=since))
+    assert (p.start, p.skipped) == ((h(11) + timedelta(minutes=58),), (h(11) + timedelta(minutes=59), h(12)))
 
 
 JITTERED = Policies(jitter_seconds=3000)

@@ -61,15 +61,20 @@ def test_a_finished_attempts_log_is_read_from_sql_after_its_task_job_and_pod_are
     assert not kept.cut and kept.total_bytes == len(kept.text.encode())
 
 
+def _numbered_kib_lines(count: int, fill: str) -> str:
+    """Python code printing `count` lines of 1 KiB: an 8-digit number, `fill` repeated, newline."""
+    return (
+        "import sys\nw = sys.stdout.write\n"
+        f"for i in range({count}): w(f'{{i:08d}}' + {fill!r} * 1015 + '\\n')\n"
+        "sys.stdout.flush()"
+    )
+
+
 def test_a_5_mib_log_keeps_its_head_and_tail_with_the_marker_between(
     cluster: Cluster, operator: OperatorProcess, namespace: str
 ) -> None:
     # 5 MiB in lines of 1 KiB, each numbered; under the kubelet's 10 MiB rotation size
-    code = (
-        "import sys\nw = sys.stdout.write\n"
-        "for i in range(5 * 1024): w(f'{i:08d}' + 'x' * 1015 + '\\n')\n"
-        "sys.stdout.flush()"
-    )
+    code = _numbered_kib_lines(5 * 1024, "x")
     create(cluster, namespace, "tasks", task("loud", **python_spec(code)))
     assert wait_task(cluster, namespace, "loud", timeout=120)["status"]["phase"] == "Succeeded"
     kept = wait_for("the log kept", lambda: _kept(operator, namespace, "loud"), timeout=90)
@@ -140,11 +145,7 @@ def test_a_log_above_the_kubelets_default_rotation_size_keeps_its_true_head(
     cluster: Cluster, operator: OperatorProcess, namespace: str
 ) -> None:
     # 12 MiB: past the 1.20 kubelet's default rotation (10 MiB), under the local cluster's 100 MiB
-    code = (
-        "import sys\nw = sys.stdout.write\n"
-        "for i in range(12 * 1024): w(f'{i:08d}' + 'y' * 1015 + '\\n')\n"
-        "sys.stdout.flush()"
-    )
+    code = _numbered_kib_lines(12 * 1024, "y")
     create(cluster, namespace, "tasks", task("louder", **python_spec(code)))
     assert wait_task(cluster, namespace, "louder", timeout=120)["status"]["phase"] == "Succeeded"
     kept = wait_for("the log kept", lambda: _kept(operator, namespace, "louder"), timeout=90)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 import threading
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -82,9 +83,12 @@ class Apiserver:
         *,
         timeout: float = CALL_TIMEOUT_SECONDS,
         list_timeout: float = LIST_TIMEOUT_SECONDS,
+        namespaces: Sequence[str] = (),
     ) -> None:
         self.json = JsonApi(api, timeout=timeout)
         self.list_timeout = list_timeout
+        # the watched namespaces (KUBETASK_OPERATOR_NAMESPACES); empty: the whole cluster
+        self.namespaces = tuple(namespaces)
         self.events = EventRecorder(self.json)
         self._guard = threading.Lock()
         # writes made so far ("status", "job-create", "job-delete"): the recovery sweep reports what it changed
@@ -101,20 +105,33 @@ class Apiserver:
 
     # -- reads -------------------------------------------------------------------------------
 
+    def _list_all(self, path: Callable[[str | None], str], selector: str | None = None) -> tuple[list[Body], int]:
+        """One cluster-wide LIST, or with watched namespaces one per namespace (namespaced RBAC refuses a
+        cluster-wide LIST); the version is then the oldest one read, the one all the listings are newer than."""
+        if not self.namespaces:
+            return self.json.list_at(path(None), selector, timeout=self.list_timeout)
+        items: list[Body] = []
+        versions = []
+        for ns in self.namespaces:
+            got, version = self.json.list_at(path(ns), selector, timeout=self.list_timeout)
+            items.extend(got)
+            versions.append(version)
+        return items, min(versions)
+
     def get_task(self, ns: str, name: str) -> Body | None:
         return self.json.get(task_path(ns, name))
 
     def list_tasks(self) -> list[Body]:
-        """Every Task of the cluster, in one LIST."""
+        """Every Task of the cluster (or of the watched namespaces), in one LIST (per namespace)."""
         return self.list_tasks_at()[0]
 
     def list_tasks_at(self) -> tuple[list[Body], int]:
-        """Every Task of the cluster, in one LIST, and the resourceVersion it was read at."""
-        return self.json.list_at(task_path(), timeout=self.list_timeout)
+        """Every Task of the cluster (or of the watched namespaces), and the resourceVersion read at."""
+        return self._list_all(task_path)
 
     def list_schedules(self) -> list[Body]:
         """Every TaskSchedule of the cluster, in one LIST (from etcd: the high-water marks as written)."""
-        return self.json.list(schedule_path(), timeout=self.list_timeout)
+        return self._list_all(schedule_path)[0]
 
     def list_runs(self, ns: str, schedule: str) -> tuple[list[Body], int]:
         """The Tasks labelled as runs of `schedule` in `ns` and the version read at, from etcd: a run
@@ -153,13 +170,13 @@ class Apiserver:
 
         For a full resync: call it right after listing the Tasks, so no Job or pod can be older than
         the Task it is decided with (the same order the per-Task reads follow)."""
-        jobs = self.json.list(job_path(), LABEL_TASK_UID, timeout=self.list_timeout)
-        pods = self.json.list(pod_path(), LABEL_TASK_UID, timeout=self.list_timeout)
+        jobs = self._list_all(job_path, LABEL_TASK_UID)[0]
+        pods = self._list_all(pod_path, LABEL_TASK_UID)[0]
         return observations_by_task(jobs, pods)
 
     def list_task_jobs(self) -> list[Body]:
         """Every Job labelled with a Task uid, as JSON."""
-        return self.json.list(job_path(), LABEL_TASK_UID, timeout=self.list_timeout)
+        return self._list_all(job_path, LABEL_TASK_UID)[0]
 
     # -- writes --------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,10 +133,11 @@ class LogKeeper:
         self._loop.wake()
         return True
 
-    def relist(self, timeout: float | None = None) -> int:
+    def relist(self, timeout: float | None = None, namespaces: Sequence[str] = ()) -> int:
         """Offer every pod holding the finalizer (on taking the lead: their events came while another
-        replica led, or before this one started); how many were queued."""
-        pods = self.json.list(resource_path("", "v1", "pods"), LABEL_TASK_UID, timeout=timeout)
+        replica led, or before this one started), of the cluster or of `namespaces`; how many were queued."""
+        paths = [resource_path("", "v1", "pods", ns) for ns in namespaces] or [resource_path("", "v1", "pods")]
+        pods = [p for path in paths for p in self.json.list(path, LABEL_TASK_UID, timeout=timeout)]
         return sum(self.offer(p) for p in pods)
 
     def pending(self) -> int:

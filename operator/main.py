@@ -155,10 +155,10 @@ def _on_elected(reconciler: Reconciler, schedules: ScheduleController, logs: Log
         keeper = logs
 
         def relist() -> bool:
-            log.info("logs: %d ended pods waiting for their log to be kept", keeper.relist(keeper_timeout))
+            log.info("logs: %d ended pods waiting for their log to be kept", keeper.relist(keeper_timeout, namespaces))
             return True
 
-        keeper_timeout = reconciler.apiserver.list_timeout
+        keeper_timeout, namespaces = reconciler.apiserver.list_timeout, reconciler.apiserver.namespaces
         _until_done(reconciler, "listing pods whose log is to be kept", relist)
 
     def attempt() -> bool:
@@ -177,7 +177,12 @@ def main() -> None:
         mirror.start()
     api = load_client(settings.user_agent)
     login_with_user_agent(settings.user_agent)
-    apiserver = Apiserver(api, timeout=settings.kubernetes_timeout_seconds, list_timeout=settings.list_timeout_seconds)
+    apiserver = Apiserver(
+        api,
+        timeout=settings.kubernetes_timeout_seconds,
+        list_timeout=settings.list_timeout_seconds,
+        namespaces=settings.namespaces,
+    )
     reconciler = Reconciler(apiserver, mirror)
     logs = None
     if mirror is not None:

@@ -148,6 +148,7 @@ def test_namespaced_rbac_grants_only_in_the_watched_namespaces() -> None:
     cluster_rules = [r for c in _kinds(manifests, "ClusterRole").values() for r in c["rules"]]
     assert {res for r in cluster_rules for res in r["resources"]} == {
         "customresourcedefinitions",
+        "namespaces",
         "tokenreviews",
         "subjectaccessreviews",
     }

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Build kubetask's container images with `docker build` (Debian's docker.io) and save them as
 # docker-archive tars that scripts/cluster/cluster.sh imports into the node's containerd.
-#   images.sh            build what changed; prints the tar paths (one per line)
+#   images.sh            build the executor image if it changed; prints its tar path
+#   images.sh apps       also build the operator and API images (docker.io/kubetask/operator:dev and
+#                        docker.io/kubetask/api:dev, non-root UID 65532, images/operator, images/api); prints
+#                        the executor's, the operator's and the API's tar paths, one per line
 #   images.sh derived CONTEXT TAG TAR
 #                        also build CONTEXT/Dockerfile (e.g. FROM docker.io/kubetask/executor:dev, a handler
 #                        package installed) as TAG with the same private dockerd, no network, and save it to TAR
 # No registry is reachable here: the base is local/python:1 (made by scripts/cluster/build.sh), passed as
 # the Dockerfile's BASE build argument. A private dockerd is started for the build when none answers.
-# Cached by content: a tar is rebuilt only when its Dockerfile or the package sources change.
+# Cached by content: a tar is rebuilt only when its Dockerfile, the package sources, pyproject.toml or the
+# base change. The operator and API images install kubetask and its dependencies from wheels made here on
+# the host (`pip wheel`, the one step that reaches the package index), with `pip install --no-index` in the
+# image build; the dependencies' wheels are kept per pyproject.toml, kubetask's own is made per change.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${KUBETASK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetask}
@@ -20,20 +26,45 @@ mode=${1:-}
 if [ "$mode" = derived ]; then
   [ $# -eq 4 ] && [ -f "$2/Dockerfile" ] || die "usage: images.sh derived CONTEXT TAG TAR (CONTEXT/Dockerfile)"
   CONTEXT=$(cd "$2" && pwd); TAG=$3; DERIVED_TAR=$4
-elif [ -n "$mode" ]; then
+elif [ -n "$mode" ] && [ "$mode" != apps ]; then
   die "unknown mode $mode"
 fi
 mkdir -p "$OUT"
 exec 9>"$OUT/.lock"; flock 9
 
-hash=$( (cd "$ROOT" && find kubetask images/executor -type f -not -path '*/__pycache__/*' -print0 | sort -z |
-         xargs -0 sha256sum; sha256sum "$BASE_TAR" | cut -d' ' -f1) | sha256sum | cut -c1-16)
+content() {  # content PATH...: one hash of these files (symlinked package dirs followed) and of the base
+  (cd "$ROOT" && find -L "$@" -type f -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum
+   sha256sum "$BASE_TAR" | cut -d' ' -f1) | sha256sum | cut -c1-16
+}
+hash=$(content kubetask images/executor pyproject.toml)
 tar=$OUT/executor.tar
 fresh=
 [ -s "$tar" ] && [ "$(cat "$OUT/executor.hash" 2>/dev/null)" = "$hash" ] && fresh=1
-if [ -n "$fresh" ] && [ -z "$mode" ]; then
-  echo "$tar"; exit 0
+apps_hash=$(content kubetask images/operator images/api pyproject.toml README.md)
+apps_fresh=1
+for app in operator api; do
+  [ -s "$OUT/$app.tar" ] && [ "$(cat "$OUT/$app.hash" 2>/dev/null)" = "$apps_hash" ] || apps_fresh=
+done
+if [ -n "$fresh" ] && { [ -z "$mode" ] || { [ "$mode" = apps ] && [ -n "$apps_fresh" ]; }; }; then
+  echo "$tar"; [ "$mode" != apps ] || printf '%s\n' "$OUT/operator.tar" "$OUT/api.tar"
+  exit 0
 fi
+
+wheels() {  # kubetask's wheel (from a copy of the sources: the checkout stays untouched) and its dependencies'
+  local pip=$ROOT/.venv/bin/pip deps src
+  [ -x "$pip" ] || pip=pip3
+  deps=$OUT/wheels-$( (cd "$ROOT" && sha256sum pyproject.toml) | cut -c1-16)
+  src=$(mktemp -d); CONTEXT_DIR=$(mktemp -d)
+  (cd "$ROOT" && tar -ch --exclude=__pycache__ pyproject.toml README.md kubetask) | tar -x -C "$src"
+  if [ ! -d "$deps" ]; then   # the host's Python (3.11, like the base's): its wheels fit the image
+    log "pip wheel: kubetask's dependencies (pyproject.toml changed)"
+    rm -rf "$OUT"/wheels-*; "$pip" wheel -q -w "$deps.tmp" "$src" >&2; rm -f "$deps.tmp"/kubetask-*.whl
+    mv "$deps.tmp" "$deps"
+  fi
+  "$pip" wheel -q --no-deps -w "$CONTEXT_DIR" "$src" >&2
+  cp -l "$deps"/*.whl "$CONTEXT_DIR"/ 2>/dev/null || cp "$deps"/*.whl "$CONTEXT_DIR"/
+  rm -rf "$src"
+}
 
 DOCKER_DIR=$CACHE/docker
 export DOCKER_HOST=unix://$DOCKER_DIR/docker.sock
@@ -41,7 +72,7 @@ started=
 if ! docker version >/dev/null 2>&1; then
   command -v dockerd >/dev/null || die "dockerd not found: apt-get install docker.io (scripts/cluster/build.sh does)"
   mkdir -p "$DOCKER_DIR"
-  setsid dockerd --data-root "$DOCKER_DIR/root" --exec-root "/run/kubetask-docker" -H "$DOCKER_HOST" \
+  setsid dockerd --data-root "$DOCKER_DIR/root" --exec-root "/run/kubetask-docker-$(printf %s "$DOCKER_DIR" | md5sum | cut -c1-6)" -H "$DOCKER_HOST" \
     --pidfile "$DOCKER_DIR/dockerd.pid" --iptables=false --ip-masq=false --bridge=none \
     </dev/null >"$DOCKER_DIR/dockerd.log" 2>&1 &
   started=$!
@@ -60,6 +91,21 @@ if [ -z "$fresh" ]; then
   mv "$tar.tmp" "$tar"; echo "$hash" > "$OUT/executor.hash"
 fi
 echo "$tar"
+if [ "$mode" = apps ]; then
+  if [ -z "$apps_fresh" ]; then
+    docker image inspect local/python:1 >/dev/null 2>&1 || docker load -q -i "$BASE_TAR" >&2
+    wheels   # -> $CONTEXT_DIR: kubetask's wheel and every dependency's
+    for app in operator api; do
+      log "building kubetask/$app:dev"
+      DOCKER_BUILDKIT=0 docker build -q --network=none --build-arg BASE=local/python:1 \
+        -f "$ROOT/images/$app/Dockerfile" -t "docker.io/kubetask/$app:dev" "$CONTEXT_DIR" >&2
+      docker save "docker.io/kubetask/$app:dev" -o "$OUT/$app.tar.tmp"
+      mv "$OUT/$app.tar.tmp" "$OUT/$app.tar"; echo "$apps_hash" > "$OUT/$app.hash"
+    done
+    rm -rf "$CONTEXT_DIR"
+  fi
+  printf '%s\n' "$OUT/operator.tar" "$OUT/api.tar"
+fi
 if [ "$mode" = derived ]; then
   # the daemon's copy may be older than the tar (another dockerd data root, a pruned one): load the tar
   docker load -q -i "$tar" >&2

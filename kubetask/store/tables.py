@@ -224,3 +224,31 @@ class AttemptLogRow(Base):
         UniqueConstraint("task_uid", "attempt", name="uq_attempt_logs_task_attempt"),
         Index("ix_attempt_logs_ns_name", "namespace", "task_name", "attempt"),
     )
+
+
+class AttemptResultRow(Base):
+    """The verdict on an attempt's large result (framed in its log), and the result when accepted.
+
+    Written once by the operator's log keeper, with the attempt's kept log, before the pod goes;
+    keyed like attempt_logs by the Task's uid and the attempt. `body` is the result's JSON text
+    exactly as the pod sent it (its sha256 is `sha256`), only for an accepted result."""
+
+    __tablename__ = "attempt_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_uid: Mapped[str] = mapped_column(String(64))
+    namespace: Mapped[str] = mapped_column(String(63))
+    task_name: Mapped[str] = mapped_column(String(253))
+    attempt: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)  # bytes of the result's JSON text, as the report said
+    sha256: Mapped[str] = mapped_column(String(64))
+    preview: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(64))  # None: accepted; else why it was refused
+    message: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    kept_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("task_uid", "attempt", name="uq_attempt_results_task_attempt"),
+        Index("ix_attempt_results_ns_name", "namespace", "task_name", "attempt"),
+    )

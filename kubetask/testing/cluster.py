@@ -22,6 +22,11 @@ from .audit import AuditLog
 GROUP, VERSION = "kubetask.io", "v1alpha1"
 # built by scripts/images.sh and loaded on the node by cluster.sh (IfNotPresent: never pulled); has python3
 EXECUTOR_IMAGE = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent"}
+# built by `scripts/images.sh apps` (app_images()), imported with Cluster.import_images(); run as UID 65532
+OPERATOR_IMAGE = {"image": "docker.io/kubetask/operator:dev", "imagePullPolicy": "IfNotPresent"}
+API_IMAGE = {"image": "docker.io/kubetask/api:dev", "imagePullPolicy": "IfNotPresent"}
+NONROOT_UID = 65532
+ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 
@@ -44,6 +49,9 @@ class Cluster:
 
     def custom(self) -> Any:
         return client.CustomObjectsApi(self.api())
+
+    def rbac(self) -> Any:
+        return client.RbacAuthorizationV1Api(self.api())
 
     def audit(self) -> AuditLog:
         """The apiserver's audit log (cluster.sh writes it to DIR/audit.log; kept across restarts)."""
@@ -100,6 +108,40 @@ class Cluster:
         if len(rejects) != 1:
             raise AssertionError(f"egress chain {chain} needs exactly one REJECT rule:\n{r.stdout}")
         return rejects[0]
+
+    def service_range(self) -> str:
+        """The cluster's own service range (kube-apiserver's --service-cluster-ip-range), e.g. 10.150.7.0/24."""
+        return (self.dir / "service-range").read_text().strip()
+
+    def require_proxy(self) -> None:
+        """Fail, with cluster.sh's reason, when this cluster runs without kube-proxy (another cluster on the
+        machine owns the KUBE-* iptables chains): its Services' ClusterIPs are unreachable then."""
+        reason = self.dir / "no-proxy"
+        if reason.exists():
+            raise AssertionError(reason.read_text().strip())
+
+    def untranslated_service_packets(self) -> int:
+        """Connections from this cluster's pods to a ClusterIP nothing translated (no such Service, or no
+        kube-proxy), counted by the nat rule cluster.sh puts after kube-proxy's (then refused by the route)."""
+        chain = (self.dir / "egress-chain").read_text().strip()
+        r = subprocess.run(
+            ["iptables", "-w", "-t", "nat", "-L", chain, "-v", "-x", "-n"], capture_output=True, text=True, timeout=30
+        )
+        if r.returncode:
+            raise AssertionError(f"no nat chain {chain}: {r.stderr}")
+        counts = [int(line.split()[0]) for line in r.stdout.splitlines()[2:] if self.service_range() in line.split()]
+        if len(counts) != 1:
+            raise AssertionError(f"nat chain {chain} needs exactly one rule for {self.service_range()}:\n{r.stdout}")
+        return counts[0]
+
+    def import_images(self, *tars: str) -> None:
+        """Import docker-archive tars into the node's containerd (cluster.sh import)."""
+        script = ROOT / "scripts/cluster/cluster.sh"
+        r = subprocess.run(
+            ["bash", str(script), "import", str(self.dir), *tars], capture_output=True, text=True, timeout=600
+        )
+        if r.returncode:
+            raise AssertionError(f"image import failed: {r.stderr}")
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
@@ -189,6 +231,14 @@ class OperatorProcess:
         except AssertionError:  # wait_for's timeout: the callers (tests, the benchmark) report it themselves
             return False
         return True
+
+
+def app_images() -> list[str]:
+    """The operator's and the API's image tars (`scripts/images.sh apps`: built when their sources changed)."""
+    r = subprocess.run(["bash", str(ROOT / "scripts/images.sh"), "apps"], capture_output=True, text=True, timeout=1800)
+    if r.returncode:
+        raise AssertionError(f"building the operator and API images failed:\n{r.stderr[-3000:]}")
+    return r.stdout.split()[-2:]
 
 
 @contextmanager

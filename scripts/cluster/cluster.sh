@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # A real single-node Kubernetes 1.20 on this machine, for kubetask's tests and local stack.
-#   cluster.sh up DIR     etcd + kube-apiserver + kube-controller-manager on free 127.0.0.1 ports, then a node:
-#                         its own containerd, kube-scheduler and a kubelet; imports the base images and the
-#                         tars in $KUBETASK_NODE_IMAGES; prints DIR/kubeconfig when the node is Ready.
+#   cluster.sh up DIR     the network first (a bridge with its pod subnet, a service range, the egress guards),
+#                         then etcd on 127.0.0.1 and kube-apiserver on the bridge's address (pods reach it
+#                         through the `kubernetes` Service), kube-controller-manager, then a node: its own
+#                         containerd, kube-scheduler, kube-proxy (unless another cluster's owns the KUBE-*
+#                         iptables chains: DIR/no-proxy says so) and a kubelet; imports the base images and
+#                         the tars in $KUBETASK_NODE_IMAGES; prints DIR/kubeconfig when the node is Ready.
 #                         CRDs in $KUBETASK_CRDS (files/dirs) are created BEFORE the controller-manager starts:
 #                         its garbage collector notices CRDs created later only after ~30 s.
 #   cluster.sh down DIR   stop exactly what 'up' started; remove etcd data, pods, network, cgroups; logs stay.
 #   cluster.sh restart-apiserver DIR   stop kube-apiserver and start it again with the same flags.
 #   cluster.sh restart-controller-manager DIR   the same for kube-controller-manager, its feature gates
 #                         then the default ones plus $KUBETASK_CM_GATES (benchmarks: CronJobControllerV2=true).
+#   cluster.sh import DIR TAR...   import docker-archive tars (scripts/images.sh apps) into the running node.
 #   cluster.sh node-up DIR   add the node (containerd, kube-scheduler, kubelet) to a control plane started with
 #                         KUBETASK_NO_NODE=1 (benchmarks: dispatch without a node, then end to end with it).
 # Build the binaries first: scripts/cluster/build.sh (cached). Needs root (kubelet, containerd, bridge).
@@ -19,6 +23,7 @@ CACHE=${KUBETASK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetask}/k8s-v1.20
 BIN=$CACHE/bin
 GATES=TTLAfterFinished=true
 CONTROLLERS=job,garbagecollector,namespace,serviceaccount,serviceaccount-token,ttl-after-finished,cronjob
+CONTROLLERS+=,endpoint,endpointslice,endpointslicemirroring   # Services get Endpoints (kube-proxy reads them)
 TIMEOUT=${KUBETASK_CLUSTER_TIMEOUT:-90}
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 log() { echo "[cluster.sh $(date +%T)] $*" >&2; }
@@ -27,17 +32,17 @@ trap 'rc=$?; [ $rc -eq 0 ] || { echo "cluster.sh: exit $rc at: $BASH_COMMAND" >&
 
 free_ports() { python3 -c 'import socket,sys
 s=[socket.socket() for _ in range(int(sys.argv[1]))]
-[x.bind(("127.0.0.1",0)) for x in s]; print(*[x.getsockname()[1] for x in s])' "$1"; }
+[x.bind((sys.argv[2],0)) for x in s]; print(*[x.getsockname()[1] for x in s])' "$1" "${2:-127.0.0.1}"; }
 
 start() {  # start NAME CMD...: detached (own session, no inherited stdio), log DIR/NAME.log, "pid name exe" in DIR/pids
   local name=$1; shift
-  setsid "$@" </dev/null >"$D/$name.log" 2>&1 &
+  setsid "$@" </dev/null >"$D/$name.log" 2>&1 9>&- &   # 9: the lock of locked(), not to be held on
   echo "$! $name $(readlink -f "$(command -v "$1")")" >> "$D/pids"
 }
 
 api() {  # api [curl args] PATH
   curl -sS --fail-with-body -A cluster.sh --cacert "$D/ca.crt" -H "Authorization: Bearer $TOKEN" "${@:1:$#-1}" \
-    "https://127.0.0.1:$P_API${*: -1}"
+    "https://$API_HOST:$P_API${*: -1}"
 }
 
 wait_for() {  # wait_for WHAT CMD...: poll; fail with log tails if a component died or time ran out
@@ -52,12 +57,13 @@ wait_for() {  # wait_for WHAT CMD...: poll; fail with log tails if a component d
 }
 has() { local pat=$1; shift; grep -q "$pat" <<<"$(api "$@")"; }
 
-certs() {
+certs() {  # the serving certificate names the bridge address and the `kubernetes` Service's ClusterIP
   local q=(-nodes -newkey rsa:2048)
   openssl req -x509 "${q[@]}" -keyout "$D/ca.key" -out "$D/ca.crt" -days 3650 -subj /CN=kubetask-test-ca \
     -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
   openssl req "${q[@]}" -keyout "$D/apiserver.key" -out "$D/apiserver.csr" -subj /CN=kube-apiserver 2>/dev/null
-  printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc,IP:10.0.0.1" \
+  local dns=DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+  printf '%s\n' "subjectAltName=IP:$API_HOST,IP:$SVC_IP,IP:127.0.0.1,DNS:localhost,$dns" \
     "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
     "extendedKeyUsage=serverAuth" "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid" > "$D/ext.cnf"
   openssl x509 -req -in "$D/apiserver.csr" -CA "$D/ca.crt" -CAkey "$D/ca.key" -CAcreateserial \
@@ -86,7 +92,8 @@ apply_crds() {
 
 control_plane() {
   local P_ETCD P_PEER shm=/dev/shm data
-  read -r P_ETCD P_PEER P_API < <(free_ports 3)
+  read -r P_ETCD P_PEER < <(free_ports 2)
+  P_API=$(free_ports 1 "$API_HOST")
   [ -w "$shm" ] || shm=$D
   certs
   TOKEN=$(openssl rand -hex 24)
@@ -96,7 +103,7 @@ apiVersion: v1
 kind: Config
 clusters:
 - name: kubetask-local
-  cluster: {server: "https://127.0.0.1:$P_API", certificate-authority-data: $(base64 -w0 "$D/ca.crt")}
+  cluster: {server: "https://$API_HOST:$P_API", certificate-authority-data: $(base64 -w0 "$D/ca.crt")}
 users:
 - name: admin
   user: {token: $TOKEN}
@@ -151,12 +158,12 @@ rules:
 - level: None
 EOT
   start kube-apiserver "$BIN/kube-apiserver" --etcd-servers="http://127.0.0.1:$P_ETCD" "${audit[@]}" \
-    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$P_API" \
+    --bind-address="$API_HOST" --advertise-address="$API_HOST" --secure-port="$P_API" \
     --tls-cert-file="$D/apiserver.crt" --tls-private-key-file="$D/apiserver.key" --cert-dir="$D" \
     --client-ca-file="$D/ca.crt" --token-auth-file="$D/tokens.csv" --authorization-mode=RBAC \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$D/sa.key" --service-account-signing-key-file="$D/sa.key" \
-    --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none --allow-privileged=true \
+    --service-cluster-ip-range="$SVC" --endpoint-reconciler-type=lease --allow-privileged=true \
     --enable-priority-and-fairness=false --profiling=false --feature-gates="$GATES" \
     --kubelet-preferred-address-types=InternalIP
   wait_for "apiserver /readyz" api /readyz
@@ -170,16 +177,19 @@ EOT
     /api/v1/namespaces/default/serviceaccounts/default
 }
 
-node_vars() {
+node_vars() {  # NET: the pod subnet's first three octets (NET.1 is the bridge); SVC: the service range
   ID=$(printf %s "$D" | md5sum | cut -c1-6); BR=ktb$ID; CG=kubetask-$ID; RUN=/run/kubetask-$ID; SOCK=$RUN/containerd.sock
-  EGRESS=KT-EGRESS-$ID; SVC=10.0.0.0/24   # SVC: kube-apiserver's --service-cluster-ip-range
+  EGRESS=KT-EGRESS-$ID
+  NET=$(cat "$D/pod-subnet" 2>/dev/null || true); NET=${NET%.0/24}; SVC=$(cat "$D/service-range" 2>/dev/null || true)
+  API_HOST=${NET:+$NET.1}; SVC_IP=${SVC:+${SVC%.0/24}.1}
 }
+LEGACY_SVC=10.0.0.0/24   # the one service range of clusters made before each had its own
 CGS="cpu cpuacct cpuset memory pids systemd blkio devices freezer"
 SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes net.ipv4.ip_forward"
-# Host state that every node on this machine shares (the service-range route, /var/lib/kubelet) is changed
+# Host state that every node on this machine shares (/var/lib/kubelet, the sysctls) is changed
 # under one lock, and removed only by the last node to go: each node has a ktb* bridge from before its
 # locked set-up until after its kubelet stopped, so "another ktb* bridge exists" means "another node needs it".
-RT_PROTO=151   # an unassigned routing protocol number: marks the route as made by a kubetask node
+RT_PROTO=151   # an unassigned routing protocol number: marks the routes made by a kubetask cluster
 locked() { ( flock 9; "$@" ) 9>/run/kubetask-net.lock; }
 other_nodes() { ip -o link show type bridge | grep -v "^[0-9]*: $BR:" | grep -q '^[0-9]*: ktb[0-9a-f]\{6\}:' ||
   grep -qsx kubelet /proc/[0-9]*/comm; }
@@ -191,17 +201,25 @@ other_nodes() { ip -o link show type bridge | grep -v "^[0-9]*: $BR:" | grep -q 
 #   pod-to-pod frames through FORWARD too, hence the RETURN for the bridge subnet; host <-> pod traffic is
 #   INPUT/OUTPUT and unaffected (kubectl logs, tests reaching pod IPs). REJECT rather than DROP: a pod fails
 #   at once (EHOSTUNREACH) instead of waiting out its timeout; tests read the rule's packet counter.
-# - The service range is not exempt: kube-proxy (if any) DNATs in PREROUTING, so FORWARD sees translated
-#   addresses, and an untranslated ClusterIP meets the 'unreachable' route first (host processes too):
-#   dropped locally like a blackhole, but answered with host-unreachable instead of a silent timeout.
-guard_egress() {  # guard_egress POD_SUBNET
+# - The service range is not exempt: kube-proxy DNATs in PREROUTING, so FORWARD sees translated addresses
+#   (a Service whose endpoint is off the machine is refused like any other destination), and a ClusterIP
+#   that nothing translated meets the cluster's own 'unreachable' route first (host processes too): dropped
+#   locally like a blackhole, but answered with host-unreachable instead of a silent timeout. Such packets
+#   from pods are counted on their way, by a rule of the cluster's chain of the same name in the nat table,
+#   after kube-proxy's KUBE-SERVICES (which DNATs, and so ends the nat traversal, for real Services).
+# - kube-proxy's own FORWARD rules (KUBE-FORWARD) ACCEPT what it marked for masquerading, which with
+#   --masquerade-all is every Service packet: start_proxy moves this guard's jump back above them.
+guard_egress() {  # guard_egress: under the lock, before anything can start a pod
+  local pods=$NET.0/24
   iptables -w -N "$EGRESS" 2>/dev/null || iptables -w -F "$EGRESS"   # left by a run that was killed
-  iptables -w -A "$EGRESS" -d "$1" -j RETURN -m comment --comment "kubetask-$ID pod to pod"
+  iptables -w -A "$EGRESS" -d "$pods" -j RETURN -m comment --comment "kubetask-$ID pod to pod"
   iptables -w -A "$EGRESS" -j REJECT --reject-with icmp-admin-prohibited -m comment --comment "kubetask-$ID pod egress"
-  iptables -w -C FORWARD -s "$1" -j "$EGRESS" 2>/dev/null || iptables -w -I FORWARD 1 -s "$1" -j "$EGRESS"
+  iptables -w -C FORWARD -s "$pods" -j "$EGRESS" 2>/dev/null || iptables -w -I FORWARD 1 -s "$pods" -j "$EGRESS"
+  iptables -w -t nat -N "$EGRESS" 2>/dev/null || iptables -w -t nat -F "$EGRESS"
+  iptables -w -t nat -A "$EGRESS" -d "$SVC" -j RETURN -m comment --comment "kubetask-$ID untranslated ClusterIP"
+  iptables -w -t nat -C PREROUTING -s "$pods" -j "$EGRESS" 2>/dev/null || iptables -w -t nat -A PREROUTING -s "$pods" -j "$EGRESS"
   echo "$EGRESS" > "$D/egress-chain"
-  # Only if absent: another node's route serves this one too, and a route of someone else's stays theirs.
-  [ -n "$(ip route show exact "$SVC")" ] || ip route add unreachable "$SVC" proto "$RT_PROTO"
+  ip route add unreachable "$SVC" proto "$RT_PROTO"
   # kubelet 1.20 hard-codes /var/lib/kubelet/device-plugins; the mark tells the last node it may remove it.
   [ -e /var/lib/kubelet ] || { mkdir -p /var/lib/kubelet && touch /var/lib/kubelet/.made-by-kubetask; }
 }
@@ -211,18 +229,93 @@ guard_egress() {  # guard_egress POD_SUBNET
 # under a node still running.
 SYSCTL_ORIG=/run/kubetask-sysctl.orig
 save_sysctls() { [ -f "$SYSCTL_ORIG" ] || for f in $SYSCTLS; do echo "$f=$(sysctl -n "$f")"; done > "$SYSCTL_ORIG"; }
-unguard_shared() {  # the last node to go removes the route and /var/lib/kubelet if a kubetask node made them
+unguard_shared() {  # the last node to go removes the sysctls file and /var/lib/kubelet if a kubetask node made them
   other_nodes && return 0
   [ ! -f "$SYSCTL_ORIG" ] || { sysctl -q -p "$SYSCTL_ORIG" >/dev/null && rm -f "$SYSCTL_ORIG"; }
-  [ -z "$(ip route show exact "$SVC" proto "$RT_PROTO")" ] || ip route del unreachable "$SVC" proto "$RT_PROTO"
+  [ -z "$(ip route show exact "$LEGACY_SVC" proto "$RT_PROTO")" ] || ip route del unreachable "$LEGACY_SVC" proto "$RT_PROTO"
   [ ! -e /var/lib/kubelet/.made-by-kubetask ] && [ ! -f "$D/made-var-lib-kubelet" ] || rm -rf /var/lib/kubelet
 }
 
+# The network comes before the control plane: the apiserver binds the bridge's address, which pods reach
+# (127.0.0.1 in a pod is the pod). Picked under the lock, so clusters starting at once pick apart: a pod
+# subnet 10.200-249.x.0/24 and a service range 10.150-199.y.0/24 that no route uses yet, from the
+# directory's hash. The range's first address is the `kubernetes` Service's ClusterIP.
+network() {
+  node_vars; local i net svc used
+  used=$(ip route show table all | { grep -o '10\.[0-9]*\.[0-9]*\.' || true; } | sort -u)
+  for i in $(seq 0 250); do net=10.$((200 + 0x${ID:0:2} % 50)).$(( (0x${ID:2:2} + i) % 250 )); grep -qxF "$net." <<<"$used" || break; done
+  for i in $(seq 0 250); do svc=10.$((150 + 0x${ID:4:2} % 50)).$(( (0x${ID:2:2} + i) % 250 )); grep -qxF "$svc." <<<"$used" || break; done
+  ip link add "$BR" type bridge && echo "$BR" > "$D/bridge"
+  echo "$net.0/24" > "$D/pod-subnet"; echo "$svc.0/24" > "$D/service-range"
+  node_vars
+  ip addr add "$API_HOST/24" dev "$BR" && ip link set "$BR" up
+  guard_egress   # before any pod can start
+}
+
+# kube-proxy writes the KUBE-* chains of the network namespace and removes the ones it does not know, so
+# one kube-proxy at a time: the first node claims them (PROXY_OWNER names its DIR), a node that finds them
+# owned runs without a proxy and says so in DIR/no-proxy (Services' ClusterIPs then fail with
+# host-unreachable in that cluster). An owner whose kube-proxy is gone (a killed run) is taken over.
+PROXY_OWNER=/run/kubetask-proxy.owner
+proxy_alive() {  # proxy_alive DIR: DIR's kube-proxy runs
+  local pid name exe
+  read -r pid name exe < <(awk '$2 == "kube-proxy"' "$1/pids" 2>/dev/null) && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ]
+}
+claim_proxy() {  # under the lock: start kube-proxy if no other cluster's owns the chains
+  local owner p1 p2 t
+  owner=$(cat "$PROXY_OWNER" 2>/dev/null || true)
+  if [ -n "$owner" ] && [ "$owner" != "$D" ] && proxy_alive "$owner"; then   # started under this lock: no gap
+    echo "no kube-proxy in this cluster: the cluster in $owner owns this machine's KUBE-* iptables chains (one kube-proxy per network namespace), so Services' ClusterIPs are unreachable here; stop it first (cluster.sh down $owner) to have Services" > "$D/no-proxy"
+    return 0
+  fi
+  if [ -z "$owner" ] && iptables -w -t nat -S KUBE-SERVICES >/dev/null 2>&1; then
+    echo "no kube-proxy in this cluster: this machine's nat table has KUBE-* chains that no kubetask cluster owns ($PROXY_OWNER is missing): another kube-proxy, or left by a killed run; remove them to have Services" > "$D/no-proxy"
+    return 0
+  fi
+  if [ -n "$owner" ] && [ "$owner" != "$D" ] && [ -f "$owner/kube-chains.before" ]; then
+    cp "$owner/kube-chains.before" "$D/kube-chains.before"   # taken over: what was there before it, stays
+    cp "$owner/route-localnet.orig" "$D/route-localnet.orig" 2>/dev/null || true
+  else
+    for t in nat filter mangle; do iptables-save -t "$t" | sed -n "s/^:\(KUBE-[^ ]*\) .*/$t \1/p"; done > "$D/kube-chains.before"
+    sysctl -n net.ipv4.conf.all.route_localnet > "$D/route-localnet.orig"   # kube-proxy sets it to 1
+  fi
+  echo "$D" > "$PROXY_OWNER"
+  read -r p1 p2 < <(free_ports 2)
+  # --conntrack-*=0: leave the host's conntrack sysctls alone; --oom-score-adj=0: root here may not lower it;
+  # --bind-address: the node's IP (else it waits up to ~30 s for the Node object, not registered yet).
+  start kube-proxy "$BIN/kube-proxy" --kubeconfig="$D/kubeconfig" --hostname-override=node-1 --proxy-mode=iptables \
+    --bind-address="$API_HOST" \
+    --masquerade-all --cluster-cidr="$NET.0/24" --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 \
+    --conntrack-tcp-timeout-close-wait=0 --oom-score-adj=0 --metrics-bind-address="127.0.0.1:$p1" \
+    --healthz-bind-address="127.0.0.1:$p2"
+}
+proxy_synced() { iptables -w -S FORWARD | grep -q -- '-j KUBE-FORWARD'; }
+guard_first() {  # under the lock: the egress guard's jump (if there is one) back at the top of FORWARD
+  ! iptables -w -D FORWARD -s "$NET.0/24" -j "$EGRESS" 2>/dev/null || iptables -w -I FORWARD 1 -s "$NET.0/24" -j "$EGRESS"
+}
+unproxy() {  # under the lock, kube-proxy stopped: its owner removes the KUBE-* chains (and jumps) it made
+  [ "$(cat "$PROXY_OWNER" 2>/dev/null)" = "$D" ] || return 0
+  local t c rule made
+  for t in nat filter mangle; do
+    made=" $(iptables-save -t "$t" | sed -n 's/^:\(KUBE-[^ ]*\) .*/\1/p' | grep -vxF -f <(awk -v t="$t" '$1 == t {print $2}' "$D/kube-chains.before") | xargs || true) "
+    [ "$made" != "  " ] || continue
+    { iptables-save -t "$t" | grep '^-A ' || true; } | while read -r rule; do
+      c=${rule#-A }; c=${c%% *}; [[ $made != *" $c "* ]] || continue   # rules inside made chains go with them
+      if [[ $rule =~ \ -j\ ([^ ]+) ]] && [[ $made == *" ${BASH_REMATCH[1]} "* ]]; then
+        eval "iptables -w -t $t -D ${rule#-A }"   # iptables-save quotes comments as a shell would
+      fi
+    done
+    for c in $made; do iptables -w -t "$t" -F "$c"; done
+    for c in $made; do iptables -w -t "$t" -X "$c" || log "could not delete chain $c ($t)"; done
+  done
+  [ ! -f "$D/route-localnet.orig" ] || sysctl -q -w net.ipv4.conf.all.route_localnet="$(cat "$D/route-localnet.orig")"
+  rm -f "$PROXY_OWNER"
+}
+
 node() {
-  node_vars; local N=$D/node name=node-1 P_KUBELET IMPORT net i f
+  node_vars; local N=$D/node name=node-1 P_KUBELET IMPORT i f
   mkdir -p "$N" "$RUN"
   locked save_sysctls
-  for i in $(seq 0 250); do net=10.$((200 + 0x${ID:0:2} % 50)).$(( (0x${ID:2:2} + i) % 250 )); ip route | grep -q "^$net\." || break; done
   # restrict_oom_score_adj: root here may lack CAP_SYS_RESOURCE; without it every pod sandbox fails.
   cat > "$N/containerd.toml" <<EOT
 version = 2
@@ -253,12 +346,8 @@ EOT
   mkdir -p "$N/cni"; cat > "$N/cni/10-kubetask.conflist" <<EOT
 {"cniVersion": "0.4.0", "name": "kubetask-$ID", "plugins": [
   {"type": "bridge", "bridge": "$BR", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-   "ipam": {"type": "host-local", "dataDir": "$N/ipam", "ranges": [[{"subnet": "$net.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+   "ipam": {"type": "host-local", "dataDir": "$N/ipam", "ranges": [[{"subnet": "$NET.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
 EOT
-  # kubelet refuses a loopback --node-ip: the bridge comes first and its address is the node IP.
-  ip link add "$BR" type bridge && ip addr add "$net.1/24" dev "$BR" && ip link set "$BR" up
-  echo "$BR" > "$D/bridge"
-  locked guard_egress "$net.0/24"   # before any pod can start
   # Pods get the kubelet's --resolv-conf (by default the host's, whose nameserver is off this machine).
   # 127.0.0.1 in a pod's network namespace is the pod itself, where nothing serves :53: a lookup fails at
   # once and no query leaves the pod. Tests that need names run a server on the bridge address and set the
@@ -273,14 +362,19 @@ EOT
   for f in cpus mems; do cat "/sys/fs/cgroup/cpuset/cpuset.$f" > "/sys/fs/cgroup/cpuset/$CG/cpuset.$f"; done
   start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$D/kubeconfig" --leader-elect=false --port=0 --secure-port=0 \
     --kube-api-qps=100 --kube-api-burst=200
+  locked claim_proxy
+  if [ -f "$D/no-proxy" ]; then log "$(cat "$D/no-proxy")"; else
+    wait_for "kube-proxy's first sync (its FORWARD rules)" proxy_synced
+    locked guard_first
+  fi
   P_KUBELET=$(free_ports 1)
   export AWS_EC2_METADATA_DISABLED=true   # else kubelet's ECR credential code probes the EC2 metadata address
-  start kubelet "$BIN/kubelet" --kubeconfig="$D/kubeconfig" --hostname-override="$name" --node-ip="$net.1" \
+  start kubelet "$BIN/kubelet" --kubeconfig="$D/kubeconfig" --hostname-override="$name" --node-ip="$API_HOST" \
     --container-runtime=remote --container-runtime-endpoint="unix://$SOCK" --containerd="$SOCK" --runtime-request-timeout=2m \
     --resolv-conf="$N/resolv.conf" \
     --cgroup-driver=cgroupfs --cgroup-root="/$CG" --fail-swap-on=false --oom-score-adj=0 \
     --pod-infra-container-image=local/pause:1 --root-dir="$N/kubelet" --cert-dir="$N/kubelet/pki" --volume-plugin-dir="$N/kubelet/plugins-exec" \
-    --address="$net.1" --port="$P_KUBELET" --read-only-port=0 --healthz-port=0 --anonymous-auth=true \
+    --address="$API_HOST" --port="$P_KUBELET" --read-only-port=0 --healthz-port=0 --anonymous-auth=true \
     --authorization-mode=AlwaysAllow --make-iptables-util-chains=false --register-node=true \
     --image-gc-high-threshold=100 --image-gc-low-threshold=99 --eviction-hard= --serialize-image-pulls=false \
     --kube-api-qps=100 --kube-api-burst=200 --event-qps=100 --event-burst=200 \
@@ -293,16 +387,18 @@ EOT
 }
 
 up() {
-  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubelet" ] || die "no binaries in $BIN: run scripts/cluster/build.sh first"
+  [ -x "$BIN/kube-apiserver" ] && [ -x "$BIN/kubelet" ] && [ -x "$BIN/kube-proxy" ] ||
+    die "no binaries (or no kube-proxy) in $BIN: run scripts/cluster/build.sh first"
   mkdir -p "$1"; D=$(cd "$1" && pwd)
   [ -e "$D/pids" ] && die "$D/pids exists: already up? (cluster.sh down $D first)"
   local t0=$SECONDS
   DEADLINE=$((SECONDS + TIMEOUT))
   : > "$D/pids"; UP_DIR=$D
+  locked network; node_vars
   control_plane
   [ "${KUBETASK_NO_NODE:-}" = 1 ] || node
   UP_DIR=
-  log "ready in $((SECONDS - t0)) s: https://127.0.0.1:$P_API"
+  log "ready in $((SECONDS - t0)) s: https://$API_HOST:$P_API"
   echo "$D/kubeconfig"
 }
 
@@ -314,7 +410,8 @@ down() {
   stop() { ours "$1" "$2" || return 0; kill -TERM "$1" 2>/dev/null || true
     for i in $(seq 50); do ours "$1" "$2" || return 0; sleep 0.1; done; kill -KILL "$1" 2>/dev/null || true; }
   # kubelet and scheduler first, then the pods, then containerd, then the control plane (apiserver before etcd).
-  while read -r pid name exe; do case $name in kubelet|kube-scheduler) stop "$pid" "$exe" ;; esac; done < "$D/pids"
+  while read -r pid name exe; do case $name in kubelet|kube-scheduler|kube-proxy) stop "$pid" "$exe" ;; esac; done < "$D/pids"
+  locked unproxy
   if [ -S "$SOCK" ]; then
     for id in $(ctr -a "$SOCK" -n k8s.io tasks ls -q 2>/dev/null); do ctr -a "$SOCK" -n k8s.io tasks delete -f "$id" >/dev/null 2>&1 || true; done
   fi
@@ -333,6 +430,10 @@ down() {
   { iptables -w -S FORWARD 2>/dev/null || true; } | { grep -- " -j $EGRESS\$" || true; } |
     while read -r _ _ f; do iptables -w -D FORWARD $f; done   # $f unquoted: the rule's own words
   ! iptables -w -F "$EGRESS" 2>/dev/null || iptables -w -X "$EGRESS" || log "could not delete chain $EGRESS"
+  { iptables -w -t nat -S PREROUTING 2>/dev/null || true; } | { grep -- " -j $EGRESS\$" || true; } |
+    while read -r _ _ f; do iptables -w -t nat -D PREROUTING $f; done
+  ! iptables -w -t nat -F "$EGRESS" 2>/dev/null || iptables -w -t nat -X "$EGRESS" || log "could not delete nat chain $EGRESS"
+  [ -z "$SVC" ] || [ -z "$(ip route show exact "$SVC" proto "$RT_PROTO")" ] || ip route del unreachable "$SVC" proto "$RT_PROTO"
   for f in $CGS unified; do [ -d "/sys/fs/cgroup/$f/$CG" ] && find "/sys/fs/cgroup/$f/$CG" -depth -type d -exec rmdir {} + 2>/dev/null || true; done
   if [ -f "$D/containerd.log" ]; then   # pod logs live in fixed paths in 1.20: remove ours
     uids=" $(grep -o 'PodSandboxMetadata{Name:[^,]*,Uid:[0-9a-f-]*' "$D/containerd.log" | sed 's/.*Uid://' | sort -u | xargs || true) "
@@ -346,12 +447,13 @@ down() {
   data=$(cat "$D/etcd-data-dir" 2>/dev/null || true)
   case "$data" in */kubetask-etcd.??????) rm -rf -- "$data" ;; esac
   rm -rf -- "$N/containerd" "$N/kubelet" "$N/ipam" "$RUN"
-  rm -f -- "$D"/{pids,etcd-data-dir,etcd-port,kubeconfig,tokens.csv,ca.key,ca.crt,apiserver.key,apiserver.crt,sa.key,sysctl.orig,bridge,egress-chain} "$D"/.doc.*
+  rm -f -- "$D"/{pids,etcd-data-dir,etcd-port,kubeconfig,tokens.csv,ca.key,ca.crt,apiserver.key,apiserver.crt,sa.key,sysctl.orig,bridge,egress-chain,pod-subnet,service-range,no-proxy,kube-chains.before,route-localnet.orig} "$D"/.doc.*
   log "stopped; logs kept in $D/*.log"
 }
 
-load_api() {  # the apiserver's port and token from DIR/kubeconfig (for a command run after 'up')
-  P_API=$(sed -n 's|.*server: "https://127.0.0.1:\([0-9]*\)".*|\1|p' "$D/kubeconfig")
+load_api() {  # the apiserver's address, port and token from DIR/kubeconfig (for a command run after 'up')
+  API_HOST=$(sed -n 's|.*server: "https://\([0-9.]*\):[0-9]*".*|\1|p' "$D/kubeconfig")
+  P_API=$(sed -n 's|.*server: "https://[0-9.]*:\([0-9]*\)".*|\1|p' "$D/kubeconfig")
   TOKEN=$(sed -n 's/.*token: \([^ }]*\).*/\1/p' "$D/kubeconfig")
 }
 
@@ -400,11 +502,18 @@ restart_controller_manager() {  # same flags; --feature-gates=$GATES[,$KUBETASK_
   log "kube-controller-manager restarted (pid $newpid, gates $GATES${KUBETASK_CM_GATES:+,$KUBETASK_CM_GATES})"
 }
 
+import_images() {  # import DIR TAR...: into the node's containerd (images are never pulled here)
+  D=$(cd "$1" && pwd); shift; node_vars; local f
+  [ -S "$SOCK" ] || die "$D has no running node (no $SOCK)"
+  for f in "$@"; do ctr -a "$SOCK" -n k8s.io images import "$f" >/dev/null || die "importing $f failed"; done
+}
+
 case "${1:-}" in
+  import) [ $# -ge 3 ] || die "usage: $0 import DIR TAR..."; import_images "$2" "${@:3}" ;;
   up)   [ $# -eq 2 ] || die "usage: $0 up DIR"; up "$2" ;;
   node-up) [ $# -eq 2 ] || die "usage: $0 node-up DIR"; node_up "$2" ;;
   restart-apiserver) [ $# -eq 2 ] || die "usage: $0 restart-apiserver DIR"; restart_apiserver "$2" ;;
   restart-controller-manager) [ $# -eq 2 ] || die "usage: $0 restart-controller-manager DIR"; restart_controller_manager "$2" ;;
   down) [ $# -eq 2 ] || die "usage: $0 down DIR"; down "$2" ;;
-  *)    die "usage: $0 up DIR | node-up DIR | restart-apiserver DIR | restart-controller-manager DIR | down DIR" ;;
+  *)    die "usage: $0 up DIR | node-up DIR | import DIR TAR... | restart-apiserver DIR | restart-controller-manager DIR | down DIR" ;;
 esac; exit  # 'exit' on the same line: editing this file while it runs cannot derail bash

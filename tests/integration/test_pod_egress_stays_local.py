@@ -2,12 +2,15 @@
 
 The host's resolver and default route lead off this machine, and pods inherit both unless the cluster
 says otherwise. Real pods probe the ways out and report what they saw in their termination message; the
-kernel's own counter on the guard's rule shows the refused connection was counted here. Traffic that must
+kernel's own counters on the guard's rules show the refused connections were counted here: the one to
+an address off the machine in FORWARD, the one to a ClusterIP that no Service has (kube-proxy leaves it
+untranslated) in the nat table, before the cluster's `unreachable` route refuses it. Traffic that must
 keep working (pod to pod on the bridge, host to pod) is probed the same way.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import subprocess
@@ -15,8 +18,6 @@ from typing import Any
 
 from kubetask.testing.cluster import EXECUTOR_IMAGE, Cluster, wait_for
 
-SERVICE_RANGE = "10.0.0.0/24"  # kube-apiserver's --service-cluster-ip-range in cluster.sh
-NO_SERVICE = "10.0.0.250"  # in the service range, no Service behind it (and no kube-proxy here)
 # TEST-NET-3 (RFC 5737): documentation only, never a host. Not 192.0.2.1: that is this machine's gateway.
 OUTSIDE = "203.0.113.7"
 
@@ -64,8 +65,8 @@ def pod(name: str, command: list[str], **container: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
 
 
-def service_range_route() -> list[str]:
-    r = subprocess.run(["ip", "route", "show", "exact", SERVICE_RANGE], capture_output=True, text=True, timeout=30)
+def route(cidr: str) -> list[str]:
+    r = subprocess.run(["ip", "route", "show", "exact", cidr], capture_output=True, text=True, timeout=30)
     return r.stdout.split()
 
 
@@ -73,8 +74,11 @@ def test_pod_cannot_resolve_or_connect_off_the_machine_and_the_guard_counts_it(
     cluster: Cluster, namespace: str
 ) -> None:
     # Checked before any pod sends a packet: without the guard the probes below would really leave.
-    assert service_range_route()[:2] == ["unreachable", SERVICE_RANGE], service_range_route()
+    service_range = cluster.service_range()  # the cluster's own (kube-apiserver's --service-cluster-ip-range)
+    assert route(service_range)[:2] == ["unreachable", service_range], route(service_range)
+    no_service = str(ipaddress.ip_network(service_range)[250])  # in the range, no Service behind it
     rejected_before = cluster.egress_rejected()
+    untranslated_before = cluster.untranslated_service_packets()
     core = cluster.core()
 
     # A peer on the bridge; the kubelet's TCP readiness probe comes from the host, so Ready = host reaches pod.
@@ -90,7 +94,7 @@ def test_pod_cannot_resolve_or_connect_off_the_machine_and_the_guard_counts_it(
     with socket.create_connection((peer_ip, 8080), timeout=30):
         pass  # host -> pod IP, as the tests and `kubectl logs` need
 
-    env = [{"name": k, "value": v} for k, v in {"NO_SERVICE": NO_SERVICE, "OUTSIDE": OUTSIDE, "PEER": peer_ip}.items()]
+    env = [{"name": k, "value": v} for k, v in {"NO_SERVICE": no_service, "OUTSIDE": OUTSIDE, "PEER": peer_ip}.items()]
     core.create_namespaced_pod(
         namespace,
         pod("probe", ["python3", "-c", PROBE], env=env, terminationMessagePolicy="FallbackToLogsOnError"),
@@ -112,5 +116,7 @@ def test_pod_cannot_resolve_or_connect_off_the_machine_and_the_guard_counts_it(
     assert seen["outside"] == "EHOSTUNREACH", seen
     assert seen["service"] == "EHOSTUNREACH", seen
     assert seen["pod"] == "connected", seen
-    # The service-range probe dies at the route, before FORWARD: only the outside one is counted.
+    # The outside probe is counted by the REJECT rule; the service-range probe, left untranslated by
+    # kube-proxy (if this cluster has one), by the nat rule after it, and dies at the route before FORWARD.
     assert cluster.egress_rejected() > rejected_before
+    assert cluster.untranslated_service_packets() > untranslated_before

@@ -16,8 +16,10 @@ from datetime import datetime
 from typing import Any
 
 from kubetask import conditions as c
-from kubetask.executor.report import Report, decode
+from kubetask.executor.report import Report, ResultRef, decode
+from kubetask.jobs import LOG_FINALIZER
 from kubetask.labels import ANNOTATION_RESULT_SCHEMA, ANNOTATION_TIMEOUT, LABEL_ATTEMPT, LABEL_TASK_UID
+from kubetask.large_results import REASON_RESULT_TOO_LARGE
 from kubetask.models import HandlerReport, Phase
 from kubetask.timeutil import parse_time
 
@@ -51,6 +53,7 @@ class PodObservation:
     terminated: ContainerExit | None = None
     deleting: bool = False
     unschedulable: str | None = None  # PodScheduled=False/Unschedulable: the scheduler's message
+    log_held: bool = False  # the pod still has the log finalizer: its log (and framed result) is not read yet
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class Outcome:
     start_time: datetime | None = None
     finish_time: datetime | None = None
     output: str | None = None  # termination message of a successful container: the result
+    result_ref: ResultRef | None = None  # a successful container's result framed in its log instead
+    log_held: bool = False  # the pod keeps its log finalizer: its log and framed result are still to be read
     handler: HandlerReport | None = None  # what the executor's handler reported, if it did
     stop_job: bool = False  # the Job would linger (e.g. image pull back-off): delete it
 
@@ -118,6 +123,7 @@ def pod_observation(pod: RawObject) -> PodObservation:
         terminated=_container_exit(term) if term else None,
         deleting=meta.get("deletionTimestamp") is not None,
         unschedulable=_unschedulable(st.get("conditions") or []),
+        log_held=LOG_FINALIZER in (meta.get("finalizers") or []),
     )
 
 
@@ -186,10 +192,12 @@ def handler_report(report: Report) -> HandlerReport:
 
 def _failure_reason(kind: str, *, retryable: bool) -> str:
     """The attempt's reason for a handler's failure: a permanent one is PermanentFailure (ParamsRejected
-    when the runtime refused the params for the handler's model)."""
+    when the runtime refused the params for the handler's model, ResultTooLarge a result over the limit)."""
     if retryable:
         return c.REASON_NON_ZERO_EXIT
-    return c.REASON_PARAMS_REJECTED if kind == c.REASON_PARAMS_REJECTED else c.REASON_PERMANENT_FAILURE
+    if kind in (c.REASON_PARAMS_REJECTED, REASON_RESULT_TOO_LARGE):
+        return kind
+    return c.REASON_PERMANENT_FAILURE
 
 
 def _terminated(pod: PodObservation, t: ContainerExit) -> Outcome:
@@ -203,6 +211,9 @@ def _terminated(pod: PodObservation, t: ContainerExit) -> Outcome:
         handler=handler_report(report) if report is not None else None,
     )
     if t.exit_code == 0:
+        if report is not None and report.result_ref is not None:
+            ref, held = report.result_ref, pod.log_held
+            return replace(base, phase=Phase.SUCCEEDED, reason=c.REASON_COMPLETED, result_ref=ref, log_held=held)
         output = t.message if report is None else json.dumps(report.result, separators=(",", ":"))
         return replace(base, phase=Phase.SUCCEEDED, reason=c.REASON_COMPLETED, output=output)
     if t.reason == "OOMKilled":

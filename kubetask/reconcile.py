@@ -40,11 +40,15 @@ from typing import Any
 
 from kubetask import conditions as c
 from kubetask import retry, schema_check
+from kubetask.executor.report import ResultRef
 from kubetask.jobs import ResolvedRun, job_name, resolve_run
+from kubetask.large_results import VERDICT_RECHECK_SECONDS, Verdict, lost
+from kubetask.log_capture import size_text
 from kubetask.models import (
     FINAL_PHASES,
     Attempt,
     ConditionStatus,
+    LargeResult,
     Phase,
     ResolvedPolicy,
     Task,
@@ -94,6 +98,9 @@ class Observed:
     jobs: dict[int, JobObservation]
     now: datetime
     created: datetime | None = None  # the Task's creationTimestamp
+    # verdicts kept in SQL on large results (framed in the log), by attempt; only attempts that may need one
+    results: dict[int, Verdict] = field(default_factory=dict)
+    results_kept: bool = True  # a log keeper reads large results (false: the operator runs without SQL)
 
 
 def format_duration(seconds: float) -> str:
@@ -419,6 +426,9 @@ def _progress(o: Observed, status: TaskStatus, policy: ResolvedPolicy, number: i
         return _fail(o, status, policy, number, out, stop)
     if out.phase == Phase.SUCCEEDED:
         assert job is not None
+        ref = out.result_ref or _ref_of(prev.large_result)
+        if ref is not None or (out.output is None and number in o.results):
+            return _large(o, status, policy, number, out, stop, ref)
         result, error = _parse_result(out, job.result_schema)
         if error is not None:
             return _fail(
@@ -441,6 +451,52 @@ def _progress(o: Observed, status: TaskStatus, policy: ResolvedPolicy, number: i
     events = (Event("Normal", c.REASON_STARTED, msg),) if status.phase != Phase.RUNNING else ()
     new = new.model_copy(update={"phase": Phase.RUNNING, "reason": c.REASON_STARTED, "message": msg})
     return Decision(status=new, events=events, requeue_at=requeue)
+
+
+def _ref_of(large: LargeResult | None) -> ResultRef | None:
+    return ResultRef(large.size, large.sha256, large.preview) if large is not None else None
+
+
+def _large(
+    o: Observed,
+    status: TaskStatus,
+    policy: ResolvedPolicy,
+    number: int,
+    out: Outcome,
+    stop: tuple[str, ...],
+    ref: ResultRef | None,
+) -> Decision:
+    """Attempt `number` exited 0 with a result framed in its log: Succeeded only on the verdict kept in
+    SQL (accepted), failed on a refusal; without a verdict yet it stays Running and is looked at again."""
+    verdict = o.results.get(number)
+    if ref is None:  # the pod is gone; the verdict (found in SQL) says what it was
+        assert verdict is not None
+        ref = ResultRef(verdict.size, verdict.sha256, verdict.preview)
+    large = LargeResult(attempt=number, size=ref.size, sha256=ref.sha256, preview=ref.preview)
+    status = _with_attempt(status, number, large_result=large)
+    if verdict is None and not o.results_kept:
+        verdict = lost(number, ref, "large results need the operator's SQL mirror (KUBETASK_OPERATOR_MIRROR=false)")
+    elif verdict is None and out.result_ref is None:
+        verdict = lost(number, ref, "the attempt's pod is gone and its result was never read from its log")
+    elif verdict is None and not out.log_held:  # the keeper let the pod go after its bounded wait
+        verdict = lost(number, ref, "the attempt's pod was let go before its result could be kept (database down)")
+    if verdict is None:
+        msg = f"attempt {number} exited 0; its result ({size_text(ref.size)}) is being read from its log and checked"
+        status = _with_attempt(status, number, phase=Phase.RUNNING, finish_time=None, reason=None, message=msg)
+        new = _cond(status, o, c.RUNNING, "True", c.REASON_STARTED, msg)
+        events = (Event("Normal", c.REASON_STARTED, msg),) if status.phase != Phase.RUNNING else ()
+        new = new.model_copy(update={"phase": Phase.RUNNING, "reason": c.REASON_STARTED, "message": msg})
+        return Decision(status=new, events=events, requeue_at=o.now + timedelta(seconds=VERDICT_RECHECK_SECONDS))
+    if not verdict.accepted:
+        refused = replace(out, phase=Phase.FAILED, reason=verdict.reason, message=verdict.message)
+        status = _with_attempt(status, number, phase=Phase.FAILED, reason=verdict.reason, message=verdict.message)
+        return _fail(o, status, policy, number, refused, stop)
+    msg = f"attempt {number} succeeded; its result ({size_text(ref.size)}) is kept in SQL"
+    at = out.finish_time or o.now
+    status = _with_attempt(status, number, phase=Phase.SUCCEEDED, finish_time=at, reason=c.REASON_COMPLETED)
+    new = _finish(status, o, phase=Phase.SUCCEEDED, reason=c.REASON_COMPLETED, message=msg, at=at)
+    new = new.model_copy(update={"large_result": large})
+    return _final_decision(o.task.status or TaskStatus(), new)
 
 
 def _cancel(o: Observed, status: TaskStatus) -> Decision:

@@ -8,6 +8,14 @@ chunks into the capping rule of kubetask.log_capture: memory stays bounded whate
 size), writes it with `kubetask.store.logs.keep_log` (a no-op for an attempt kept already: a
 restarted operator re-reads and re-keeps harmlessly), and only then removes the finalizer.
 
+The log goes through the frame reader first (kubetask.executor.frames): the runtime's frame lines
+(a large result, progress) are taken out, so they never count against the kept log's head and tail.
+When the container's report names a result framed in the log (`resultRef`), the frames are put
+together, checked (size, sha256, the `resultSchema` annotation of the pod) and the verdict written
+with `kubetask.store.results.keep_result` (once per attempt, with the result when accepted) before
+the log, and before the finalizer goes: the reconciler lets the attempt be Succeeded only on that
+verdict, read back from SQL, so no restart can lose it or judge it twice.
+
 The log is read once, as soon as the container ended (the kubelet removes a deleted pod's
 containers, and their logs, soon after the deletion, finalizer or not), and held in memory (at
 most head + tail bytes per waiting pod) until it is written. While the database is down the
@@ -18,6 +26,7 @@ logged and counted (`lost`): a database outage never holds pods forever.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -25,6 +34,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import urllib3
 from kubernetes.client.exceptions import ApiException
@@ -32,11 +42,22 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from kubetask.executor.frames import FrameReader, FramesMissing
+from kubetask.executor.report import ResultRef, decode
 from kubetask.jobs import CONTAINER, LOG_FINALIZER
 from kubetask.kubeapi import Body, JsonApi, resource_path
-from kubetask.labels import ANNOTATION_TASK, LABEL_ATTEMPT, LABEL_TASK_UID
-from kubetask.log_capture import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES, LogCap, container_ended, ended_at
+from kubetask.labels import ANNOTATION_RESULT_SCHEMA, ANNOTATION_TASK, LABEL_ATTEMPT, LABEL_TASK_UID
+from kubetask.large_results import DEFAULT_MAX_BYTES, judge
+from kubetask.log_capture import (
+    DEFAULT_HEAD_BYTES,
+    DEFAULT_TAIL_BYTES,
+    CappedLog,
+    LogCap,
+    container_ended,
+    ended_at,
+)
 from kubetask.store.logs import LogRecord, keep_log
+from kubetask.store.results import ResultRecord, keep_result
 from kubetask.timeutil import parse_time
 
 from .loops import Loop
@@ -53,6 +74,24 @@ FOLLOWERS = 16  # pods deleted while running, followed at once (each until its c
 
 def has_log_finalizer(pod: Body) -> bool:
     return LOG_FINALIZER in ((pod.get("metadata") or {}).get("finalizers") or [])
+
+
+def framed_result(pod: Body) -> ResultRef | None:
+    """The result the pod's container framed in its log, as its termination report names it."""
+    for s in (pod.get("status") or {}).get("containerStatuses") or []:
+        term = (s.get("state") or {}).get("terminated") or {}
+        if s.get("name") == CONTAINER and term.get("exitCode") == 0:
+            report = decode(term.get("message"))
+            return report.result_ref if report is not None else None
+    return None
+
+
+def _schema(pod: Body) -> dict[str, Any] | None:
+    text = ((pod.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RESULT_SCHEMA)
+    if not text:
+        return None
+    schema = json.loads(text)
+    return schema if isinstance(schema, dict) else None
 
 
 @dataclass
@@ -72,6 +111,9 @@ class _Pending:
     follow: bool = False
     in_flight: bool = False
     backoff: float = FIRST_BACKOFF
+    ref: ResultRef | None = None  # the container framed its result in the log
+    schema: dict[str, Any] | None = None  # the attempt's resultSchema (the pod's annotation)
+    result: ResultRecord | None = None  # the verdict once read, held with the log until written
 
 
 class LogKeeper:
@@ -85,12 +127,14 @@ class LogKeeper:
         head_bytes: int = DEFAULT_HEAD_BYTES,
         tail_bytes: int = DEFAULT_TAIL_BYTES,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        result_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         self.json = json
         self.engine = engine
         self.head_bytes = head_bytes
         self.tail_bytes = tail_bytes
         self.wait_seconds = wait_seconds
+        self.result_max_bytes = result_max_bytes
         self._pending: dict[tuple[str, str], _Pending] = {}
         self._lock = threading.Lock()
         self._loop = Loop("kubetask-logs", self._step)
@@ -125,6 +169,8 @@ class LogKeeper:
             attempt=int(attempt) if attempt.isdigit() else 0,
             ended=parse_time(ended_at(pod, CONTAINER)) or datetime.now(UTC),
             follow=follow,
+            ref=None if follow else framed_result(pod),
+            schema=_schema(pod),
         )
         with self._lock:
             if key in self._pending:
@@ -173,9 +219,11 @@ class LogKeeper:
         key = (item.namespace, item.pod)
         try:
             if item.record is None:
-                item.record = self._read(item)
+                item.record, item.result = self._read(item)
             record = item.record
             with Session(self.engine) as s:
+                if item.result is not None:
+                    keep_result(s, item.result)
                 wrote = keep_log(s, record)
             if not self.healthy:
                 log.info("kept logs are written again")
@@ -214,18 +262,56 @@ class LogKeeper:
         with self._lock:
             self._pending.pop(key, None)
 
-    def _read(self, item: _Pending) -> LogRecord:
-        """The pod's log, read once as a stream into the capping rule."""
+    def _read(self, item: _Pending) -> tuple[LogRecord, ResultRecord | None]:
+        """The pod's log, read once as a stream through the frame reader into the capping rule; the
+        verdict on its framed result, if it has one."""
         cap = LogCap(self.head_bytes, self.tail_bytes)
+        frames = FrameReader(self.result_max_bytes)
         path = resource_path("", "v1", "pods", item.namespace, item.pod) + "/log"
         try:
-            self._stream(path, cap, follow=item.follow)
+            self._stream(path, cap, frames, follow=item.follow)
         except ApiException as e:
             if e.status not in (400, 404):  # 400: the container is gone (or never started); 404: the pod
                 raise
             log.warning("log of pod %s/%s cannot be read (%s): kept empty", item.namespace, item.pod, e.status)
             cap = LogCap(self.head_bytes, self.tail_bytes)
+            frames = FrameReader(self.result_max_bytes)
         got = cap.result()
+        return self._log_record(item, got), self._verdict(item, frames)
+
+    def _verdict(self, item: _Pending, frames: FrameReader) -> ResultRecord | None:
+        if item.ref is None:
+            return None
+        payload, problem = None, None
+        try:
+            payload = frames.result(item.ref.sha256, item.ref.size)
+        except FramesMissing as e:
+            problem = str(e)
+        v = judge(
+            attempt=item.attempt,
+            ref=item.ref,
+            payload=payload,
+            problem=problem,
+            max_bytes=self.result_max_bytes,
+            schema=item.schema,
+        )
+        log.info(
+            "large result of %s/%s attempt %d: %s",
+            item.namespace,
+            item.task_name,
+            item.attempt,
+            "accepted" if v.accepted else f"{v.reason}: {v.message}",
+        )
+        return ResultRecord(
+            task_uid=item.task_uid,
+            namespace=item.namespace,
+            task_name=item.task_name,
+            verdict=v,
+            body=payload.decode() if payload is not None and v.accepted else None,
+            kept_at=datetime.now(UTC),
+        )
+
+    def _log_record(self, item: _Pending, got: CappedLog) -> LogRecord:
         return LogRecord(
             task_uid=item.task_uid,
             namespace=item.namespace,
@@ -238,7 +324,7 @@ class LogKeeper:
             kept_at=datetime.now(UTC),
         )
 
-    def _stream(self, path: str, cap: LogCap, *, follow: bool) -> None:
+    def _stream(self, path: str, cap: LogCap, frames: FrameReader, *, follow: bool) -> None:
         api = self.json.api
         url = f"{api.configuration.host}{path}?container={CONTAINER}" + ("&follow=true" if follow else "")
         headers = {**api.default_headers, "Accept": "*/*"}
@@ -252,7 +338,8 @@ class LogKeeper:
                 body = raw.read(64 * 1024).decode("utf-8", "replace")
                 raise ApiException(status=raw.status, reason=body[:500])
             for chunk in raw.stream(CHUNK):
-                cap.feed(chunk)
+                cap.feed(frames.feed(chunk))
+            cap.feed(frames.finish())
             cap.drop_kubelet_error()
         finally:
             raw.release_conn()

@@ -192,9 +192,11 @@ def main() -> None:
             head_bytes=settings.log_head_bytes,
             tail_bytes=settings.log_tail_bytes,
             wait_seconds=settings.log_keep_wait_seconds,
+            result_max_bytes=settings.result_max_bytes,
         )
         logs.start()
         reconciler.keep_logs = True
+        reconciler.result_max_bytes = settings.result_max_bytes
     requeue = Requeue(reconciler.reconcile)
     reconciler.requeue = requeue.at
     requeue.start()

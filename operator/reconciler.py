@@ -15,15 +15,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from kubetask import conditions as c
 from kubetask.jobs import build_job
 from kubetask.kubeapi import Body
+from kubetask.large_results import DEFAULT_MAX_BYTES, Verdict
 from kubetask.models import FINAL_PHASES, Phase, Task, TaskStatus, TaskTemplateSpec
-from kubetask.observe import JobObservation
+from kubetask.observe import JobObservation, outcome
 from kubetask.reconcile import Decision, Event, Observed, decide, is_final
 from kubetask.run_index import RunIndex
 from kubetask.scheduling import owner_schedule
+from kubetask.store.results import verdict
 from kubetask.timeutil import parse_time
 
 from .kube import Apiserver, JobCreate
@@ -59,6 +62,7 @@ class Reconciler:
         # called with (namespace, schedule) when a run Task of a TaskSchedule reaches a final phase
         self.on_run_finished: Callable[[str, str], None] | None = None
         self.keep_logs = False  # Jobs' pods carry the log finalizer (set when a LogKeeper runs)
+        self.result_max_bytes = DEFAULT_MAX_BYTES  # the largest result read from a pod's log (with keep_logs)
 
     def acting(self) -> bool:
         """Whether this replica acts now (it leads, or there is no election)."""
@@ -137,14 +141,17 @@ class Reconciler:
         template = self.template(ns, ref) if ref is not None and not final else None
         missing = ref is not None and not final and template is None
         self.memory.note_waiting(rec, ref, missing=missing)
+        observed_jobs = self._jobs_to_observe(task, final) if jobs is None or final else jobs
         obs = Observed(
             task=task,
             generation=int(meta.get("generation", 1)),
             template=template,
             template_missing=missing,
-            jobs=self._jobs_to_observe(task, final) if jobs is None or final else jobs,
+            jobs=observed_jobs,
             now=now,
             created=parse_time(meta.get("creationTimestamp")),
+            results=self._verdicts(task, observed_jobs, now) if not final else {},
+            results_kept=self.keep_logs,
         )
         d = decide(obs)
         if d.requeue_at is not None and self.requeue is not None:
@@ -158,6 +165,21 @@ class Reconciler:
         for job in d.delete_jobs:
             self.apiserver.delete_job(ns, job)
         return self._write(rec, raw, status, d.events)
+
+    def _verdicts(self, task: Task, jobs: dict[int, JobObservation], now: datetime) -> dict[int, Verdict]:
+        """The verdict kept in SQL on the latest attempt's large result, when its Job says it may have one
+        (exit 0 with a result framed in the log, or complete with its pod gone): one SQL read then, none
+        otherwise. A database that does not answer fails the reconcile (tried again later): an attempt is
+        never judged without the verdict."""
+        if self.mirror is None or not jobs:
+            return {}
+        number = max(jobs)
+        out = outcome(jobs[number], now=now)
+        if out.phase != Phase.SUCCEEDED or (out.result_ref is None and out.output is not None):
+            return {}
+        with Session(self.mirror.engine) as s:
+            found = verdict(s, str(task.metadata.get("uid", "")), number)
+        return {number: found} if found is not None else {}
 
     def _create_job(self, raw: Body, task: Task, d: Decision, now: datetime) -> bool:
         """Create the decided attempt's Job; False when a Job of another Task is in the way or the
@@ -177,6 +199,7 @@ class Reconciler:
             params=params,
             labels=labels,
             keep_log=self.keep_logs,
+            result_max_bytes=self.result_max_bytes if self.keep_logs else 0,
         )
         job = body["metadata"]["name"]
         created = self.apiserver.create_job(ns, body, uid)

@@ -9,6 +9,7 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kubetask.large_results import DEFAULT_MAX_BYTES as DEFAULT_RESULT_MAX_BYTES
 from kubetask.log_capture import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES
 
 from .kube import CALL_TIMEOUT_SECONDS, LIST_TIMEOUT_SECONDS
@@ -73,6 +74,14 @@ class OperatorSettings(BaseSettings):
         gt=0,
         description="How long an ended attempt's pod waits for its log to be kept while the database is down; "
         "then the pod goes without it (logged, counted).",
+    )
+    result_max_bytes: int = Field(
+        default=DEFAULT_RESULT_MAX_BYTES,
+        ge=0,
+        le=64 * 1024 * 1024,
+        description="Largest result (bytes of JSON) a task may return: over 4 KiB it travels framed in the pod's "
+        "log and is kept in SQL (with the mirror; 0: none over 4 KiB). The executor refuses a larger one "
+        "(ResultTooLarge).",
     )
     leader_election: bool = Field(
         default=True, description="Act only while holding the Lease, so replicas never both act."

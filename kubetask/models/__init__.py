@@ -25,7 +25,16 @@ from kubetask.models._schedule import (
     TaskScheduleSpec,
     TaskScheduleStatus,
 )
-from kubetask.models._task import Attempt, HandlerReport, RedriveRef, Task, TaskSpec, TaskStatus, TemplateRef
+from kubetask.models._task import (
+    Attempt,
+    HandlerReport,
+    LargeResult,
+    RedriveRef,
+    Task,
+    TaskSpec,
+    TaskStatus,
+    TemplateRef,
+)
 from kubetask.models._template import DNSOption, PodDNSConfig, Relaxation, TaskTemplate, TaskTemplateSpec
 
 __all__ = [
@@ -37,6 +46,7 @@ __all__ = [
     "VERSION",
     "Attempt",
     "HandlerReport",
+    "LargeResult",
     "DNSOption",
     "PodDNSConfig",
     "Condition",

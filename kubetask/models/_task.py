@@ -101,6 +101,15 @@ class HandlerReport(KubeModel):
     )
 
 
+class LargeResult(KubeModel):
+    """A result too large for the CR (over 4 KiB): kept in SQL, served whole by the API's `/result`."""
+
+    attempt: int = Field(ge=1, description="The attempt that returned it.")
+    size: int = Field(ge=0, description="Bytes of the result's JSON text.")
+    sha256: str = Field(description="SHA-256 (hex) of the result's JSON text.")
+    preview: str = Field(default="", description="The JSON text's first bytes (at most 1 KiB).")
+
+
 class Attempt(KubeModel):
     """One attempt: one Job and its pod."""
 
@@ -114,6 +123,9 @@ class Attempt(KubeModel):
     reason: str | None = Field(default=None, description="Why the attempt ended, e.g. OOMKilled.")
     message: str | None = Field(default=None, description="Details of the outcome.")
     handler: HandlerReport | None = Field(default=None, description="What the executor's handler reported.")
+    large_result: LargeResult | None = Field(
+        default=None, description="The large result this attempt reported, framed in its log (checked or not yet)."
+    )
 
 
 class TaskStatus(KubeModel):
@@ -127,6 +139,10 @@ class TaskStatus(KubeModel):
     attempts: list[Attempt] = Field(default_factory=list, description="Attempts, oldest first.")
     attempt_count: int = Field(default=0, description="Number of attempts started.")
     result: Any = Field(default=None, description="The task's JSON result.", json_schema_extra=FREE_FORM)
+    large_result: LargeResult | None = Field(
+        default=None,
+        description="A result over 4 KiB, checked and kept in SQL: its size, sha256 and preview (result is unset).",
+    )
     start_time: datetime | None = Field(default=None, description="When the first attempt started running.")
     completion_time: datetime | None = Field(default=None, description="When the task reached a final phase.")
     duration: str | None = Field(default=None, description="Run time of a finished task, e.g. 1m5s.")

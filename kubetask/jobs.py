@@ -135,7 +135,9 @@ def _security(r: ResolvedRun) -> tuple[dict[str, Any], dict[str, Any]]:
     return pod, container
 
 
-def _env(r: ResolvedRun, *, task: str, task_uid: str, attempt: int, params_json: str) -> list[dict[str, Any]]:
+def _env(
+    r: ResolvedRun, *, task: str, task_uid: str, attempt: int, params_json: str, result_max_bytes: int
+) -> list[dict[str, Any]]:
     # UID 65532 has no home in the image: HOME is the writable /tmp, first, so a template's own HOME
     # wins (of two entries of one name the kubelet keeps the last)
     env: list[dict[str, Any]] = [] if "RunAsRoot" in r.relax else [{"name": "HOME", "value": TMP_DIR}]
@@ -150,7 +152,10 @@ def _env(r: ResolvedRun, *, task: str, task_uid: str, attempt: int, params_json:
         env.append({"name": "KUBETASK_HANDLER", "value": r.handler})
     if len(params_json) <= ENV_PARAMS_MAX:
         env.append({"name": "KUBETASK_PARAMS", "value": params_json})
-    return env + [e.to_wire() for e in r.env]
+    env += [e.to_wire() for e in r.env]
+    if result_max_bytes:  # after the template's own: the operator's limit wins
+        env.append({"name": RESULT_MAX_ENV, "value": str(result_max_bytes)})
+    return env
 
 
 def build_job(
@@ -188,7 +193,9 @@ def build_job(
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": r.image,
-        "env": _env(r, task=task, task_uid=task_uid, attempt=attempt, params_json=params_json),
+        "env": _env(
+            r, task=task, task_uid=task_uid, attempt=attempt, params_json=params_json, result_max_bytes=result_max_bytes
+        ),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [
             {"name": "kubetask", "mountPath": PARAMS_DIR, "readOnly": True},
@@ -196,8 +203,6 @@ def build_job(
         ],
         "securityContext": container_security,
     }
-    if result_max_bytes:
-        container["env"].append({"name": RESULT_MAX_ENV, "value": str(result_max_bytes)})
     if r.image_pull_policy:
         container["imagePullPolicy"] = r.image_pull_policy
     if r.command is not None:

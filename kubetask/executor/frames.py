@@ -1,7 +1,7 @@
 """Frames: what the runtime says to the operator through the pod's log, beside the handler's output.
 
 A result too large for the termination message (4 KiB) travels in the container's stdout, as
-lines the operator reads with the log it keeps anyway (`kubetask.operator.logs`); the
+lines the operator reads with the log it keeps anyway (operator/logs.py); the
 termination report then carries only a reference (`report.ResultRef`: size, sha256, preview).
 Progress (`ctx.progress`) travels the same way. Both sides import this module, so the format
 has one home (next to `report`, whose envelope names the result). Standard library only.

@@ -175,7 +175,8 @@ class Reconciler:
             return {}
         number = max(jobs)
         out = outcome(jobs[number], now=now)
-        if out.phase != Phase.SUCCEEDED or (out.result_ref is None and out.output is not None):
+        # a pod seen without a resultRef has its result (or none) in its termination message: no read
+        if out.phase != Phase.SUCCEEDED or (out.result_ref is None and (out.output is not None or jobs[number].pods)):
             return {}
         with Session(self.mirror.engine) as s:
             found = verdict(s, str(task.metadata.get("uid", "")), number)

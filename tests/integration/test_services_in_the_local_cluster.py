@@ -11,7 +11,7 @@ import ipaddress
 
 import pytest
 
-from kubetask.testing.cluster import EXECUTOR_IMAGE, OPERATOR_IMAGE, Cluster, app_images
+from kubetask.testing.cluster import EXECUTOR_IMAGE, OPERATOR_IMAGE, Cluster, app_images, wait_for
 from kubetask.testing.pods import endpoints_ready, pod, ready_ip, reported, service
 
 # runs in the operator image: the official client is there (the executor image has the standard library only)
@@ -70,6 +70,9 @@ def test_pod_reaches_a_pod_through_a_service_and_the_apiserver_through_kubernete
         "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": namespace}],
     }
     rbac.create_namespaced_role_binding(namespace, binding)
+    # the token controller adds the account's token Secret a moment later; a pod created before that
+    # is refused ("No API token found for service account")
+    wait_for("the reader's token", lambda: core.read_namespaced_service_account("reader", namespace).secrets)
 
     env = [{"name": "NS", "value": namespace}]
     spec = {"serviceAccountName": "reader"}

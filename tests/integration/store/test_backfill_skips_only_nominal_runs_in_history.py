@@ -5,28 +5,17 @@ Run Task bodies are written by hand, shaped as the controller and the API's trig
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from kubetask.history import snapshot
-from kubetask.store import make_engine, migrate
 from kubetask.store.schedule_backfill import nominal_instants_already_run
 from kubetask.store.writer import mark_deleted, upsert_many
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    e = make_engine(database_url)
-    migrate(e)
-    yield e
-    e.dispose()
 
 
 def _run(instant: datetime, *, uid: str = "uid-a", trigger: str | None = None) -> dict[str, Any]:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from kubetask.store import make_engine, migrate
 from kubetask.store.logs import LogRecord, keep_log, kept_log
 from kubetask.store.tables import AttemptLogRow, TaskRow
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    e = make_engine(database_url)
-    migrate(e)
-    yield e
-    e.dispose()
 
 
 def _record(uid: str, attempt: int, head: str, *, name: str = "t", at: datetime = T0) -> LogRecord:

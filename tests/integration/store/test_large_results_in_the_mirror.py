@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
 from kubetask.large_results import REASON_RESULT_LOST, Verdict
-from kubetask.store import make_engine, migrate
 from kubetask.store.results import ResultRecord, keep_result, kept_result, verdict
 from kubetask.store.tables import AttemptResultRow
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 BODY = json.dumps({"rows": ["é€" * 50] * 6000}, ensure_ascii=False, separators=(",", ":"))  # ~600 KiB
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    e = make_engine(database_url)
-    migrate(e)
-    yield e
-    e.dispose()
 
 
 def _record(uid: str, attempt: int, *, reason: str | None = None, body: str = BODY) -> ResultRecord:

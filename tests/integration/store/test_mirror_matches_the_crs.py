@@ -8,7 +8,6 @@ The oracle is also shown to fail: a mirror tampered with column by column is rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,18 +15,9 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from kubetask.history import snapshot
-from kubetask.store import make_engine, migrate
 from kubetask.store.tables import AttemptRow, DeadLetterRow, EventRow, LabelRow, TaskRow
 from kubetask.store.writer import upsert_many
 from tests.oracle import differences_in, expected_task
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    e = make_engine(database_url)
-    migrate(e)
-    yield e
-    e.dispose()
 
 
 def _t(seconds: int) -> str:

@@ -7,7 +7,6 @@ annotation, controller ownerReference), so the expected sides never come from th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,20 +17,11 @@ from sqlalchemy.orm import Session
 
 from kubetask.history import snapshot
 from kubetask.schedule_history import schedule_snapshot
-from kubetask.store import make_engine, migrate
 from kubetask.store.queries import CursorError
 from kubetask.store.schedule_runs import find_schedule, instants_already_run, list_schedule_runs, run_figures
 from kubetask.store.writer import mark_deleted, mark_schedule_deleted, upsert_many, upsert_schedules
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    e = make_engine(database_url)
-    migrate(e)
-    yield e
-    e.dispose()
 
 
 def _run(schedule: str, uid: str, instant: datetime, phase: str, *, ns: str = "ns") -> dict[str, Any]:

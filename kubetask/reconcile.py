@@ -453,6 +453,15 @@ def _progress(o: Observed, status: TaskStatus, policy: ResolvedPolicy, number: i
     return Decision(status=new, events=events, requeue_at=requeue)
 
 
+def wants_verdict(job: JobObservation, now: datetime) -> bool:
+    """Whether deciding on `job`'s attempt needs its large-result verdict (`Observed.results`, read from
+    SQL): it exited 0 with a result framed in its log, or its Job completed with its pod gone (the
+    pod's report may have named one). A pod seen without a reference has its result, or none, in its
+    termination message: no read, so such a Task finishes while the database is down."""
+    out = outcome(job, now=now)
+    return out.phase == Phase.SUCCEEDED and (out.result_ref is not None or (out.output is None and not job.pods))
+
+
 def _ref_of(large: LargeResult | None) -> ResultRef | None:
     return ResultRef(large.size, large.sha256, large.preview) if large is not None else None
 

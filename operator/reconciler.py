@@ -22,8 +22,8 @@ from kubetask.jobs import build_job
 from kubetask.kubeapi import Body
 from kubetask.large_results import DEFAULT_MAX_BYTES, Verdict
 from kubetask.models import FINAL_PHASES, Phase, Task, TaskStatus, TaskTemplateSpec
-from kubetask.observe import JobObservation, outcome
-from kubetask.reconcile import Decision, Event, Observed, decide, is_final
+from kubetask.observe import JobObservation
+from kubetask.reconcile import Decision, Event, Observed, decide, is_final, wants_verdict
 from kubetask.run_index import RunIndex
 from kubetask.scheduling import owner_schedule
 from kubetask.store.results import verdict
@@ -174,9 +174,7 @@ class Reconciler:
         if self.mirror is None or not jobs:
             return {}
         number = max(jobs)
-        out = outcome(jobs[number], now=now)
-        # a pod seen without a resultRef has its result (or none) in its termination message: no read
-        if out.phase != Phase.SUCCEEDED or (out.result_ref is None and (out.output is not None or jobs[number].pods)):
+        if not wants_verdict(jobs[number], now):
             return {}
         with Session(self.mirror.engine) as s:
             found = verdict(s, str(task.metadata.get("uid", "")), number)

@@ -10,7 +10,7 @@ import pytest
 from kubetask.executor.report import Report, ResultRef, encode
 from kubetask.large_results import REASON_RESULT_LOST, REASON_RESULT_TOO_LARGE, Verdict, judge
 from kubetask.models import Phase
-from kubetask.reconcile import decide, record_attempt
+from kubetask.reconcile import decide, record_attempt, wants_verdict
 from tests.unit.builders import NOW, exited, job, make_task, observed
 
 REF = ResultRef(size=614400, sha256="ab" * 32, preview='{"rows":[')
@@ -126,3 +126,11 @@ def test_judging_a_framed_result(
     assert v.reason == reason
     if says is not None:
         assert says in (v.message or "")
+
+
+def test_only_an_attempt_that_may_have_framed_its_result_wants_a_verdict() -> None:
+    assert wants_verdict(job(_framed()), NOW)  # exited 0, its report names a framed result
+    assert wants_verdict(job(complete=True), NOW)  # pod gone: its report may have named one
+    assert not wants_verdict(job(exited(0)), NOW)  # exited 0, no termination message: nothing framed
+    assert not wants_verdict(job(exited(0, '{"a": 1}')), NOW)  # a small result in the message
+    assert not wants_verdict(job(exited(1, "boom")), NOW)  # failed: no result to judge

@@ -127,6 +127,13 @@ def pod_observation(pod: RawObject) -> PodObservation:
     )
 
 
+def result_schema(annotations: dict[str, str]) -> dict[str, Any] | None:
+    """The attempt's resultSchema, as kubetask.jobs annotates its Job and pod; None without one."""
+    text = annotations.get(ANNOTATION_RESULT_SCHEMA)
+    schema = json.loads(text) if text else None
+    return schema if isinstance(schema, dict) else None
+
+
 def job_observation(job: RawObject, pods: list[PodObservation]) -> JobObservation:
     """Read a Job (as JSON) and its pods into a JobObservation."""
     meta = job["metadata"]
@@ -134,7 +141,6 @@ def job_observation(job: RawObject, pods: list[PodObservation]) -> JobObservatio
     conds = (job.get("status") or {}).get("conditions") or []
     failed = next((x for x in conds if x.get("type") == "Failed" and x.get("status") == "True"), None)
     complete = any(x.get("type") == "Complete" and x.get("status") == "True" for x in conds)
-    schema = ann.get(ANNOTATION_RESULT_SCHEMA)
     timeout = ann.get(ANNOTATION_TIMEOUT)
     return JobObservation(
         name=meta["name"],
@@ -143,7 +149,7 @@ def job_observation(job: RawObject, pods: list[PodObservation]) -> JobObservatio
         complete=complete,
         failed_reason=failed.get("reason") if failed else None,
         failed_message=failed.get("message") if failed else None,
-        result_schema=json.loads(schema) if schema else None,
+        result_schema=result_schema(ann),
         timeout_seconds=int(timeout) if timeout else None,
         pods=tuple(pods),
     )

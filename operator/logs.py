@@ -26,7 +26,6 @@ logged and counted (`lost`): a database outage never holds pods forever.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -46,7 +45,7 @@ from kubetask.executor.frames import FrameReader, FramesMissing
 from kubetask.executor.report import ResultRef, decode
 from kubetask.jobs import CONTAINER, LOG_FINALIZER
 from kubetask.kubeapi import Body, JsonApi, resource_path
-from kubetask.labels import ANNOTATION_RESULT_SCHEMA, ANNOTATION_TASK, LABEL_ATTEMPT, LABEL_TASK_UID
+from kubetask.labels import ANNOTATION_TASK, LABEL_ATTEMPT, LABEL_TASK_UID
 from kubetask.large_results import DEFAULT_MAX_BYTES, judge
 from kubetask.log_capture import (
     DEFAULT_HEAD_BYTES,
@@ -56,6 +55,7 @@ from kubetask.log_capture import (
     container_ended,
     ended_at,
 )
+from kubetask.observe import result_schema
 from kubetask.store.logs import LogRecord, keep_log
 from kubetask.store.results import ResultRecord, keep_result
 from kubetask.timeutil import parse_time
@@ -84,14 +84,6 @@ def framed_result(pod: Body) -> ResultRef | None:
             report = decode(term.get("message"))
             return report.result_ref if report is not None else None
     return None
-
-
-def _schema(pod: Body) -> dict[str, Any] | None:
-    text = ((pod.get("metadata") or {}).get("annotations") or {}).get(ANNOTATION_RESULT_SCHEMA)
-    if not text:
-        return None
-    schema = json.loads(text)
-    return schema if isinstance(schema, dict) else None
 
 
 @dataclass
@@ -170,7 +162,7 @@ class LogKeeper:
             ended=parse_time(ended_at(pod, CONTAINER)) or datetime.now(UTC),
             follow=follow,
             ref=None if follow else framed_result(pod),
-            schema=_schema(pod),
+            schema=result_schema((pod.get("metadata") or {}).get("annotations") or {}),
         )
         with self._lock:
             if key in self._pending:

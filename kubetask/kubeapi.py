@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, cast
 from urllib.parse import quote, urlencode
 
@@ -201,6 +202,27 @@ class JsonApi:
         answer = self.request("GET", path, query=query or None, timeout=timeout)
         version = str((answer.get("metadata") or {}).get("resourceVersion", ""))
         return cast(Items, answer["items"]), int(version) if version.isdigit() else -1
+
+    def list_in(
+        self,
+        path: Callable[[str | None], str],
+        namespaces: Sequence[str] = (),
+        label_selector: str | None = None,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+    ) -> tuple[Items, int]:
+        """One cluster-wide LIST of `path(None)`, or with `namespaces` one LIST per namespace (namespaced
+        RBAC refuses a cluster-wide one); the version is then the oldest one read, the one all the
+        listings are newer than."""
+        if not namespaces:
+            return self.list_at(path(None), label_selector, timeout=timeout)
+        items: Items = []
+        versions = []
+        for ns in namespaces:
+            got, version = self.list_at(path(ns), label_selector, timeout=timeout)
+            items.extend(got)
+            versions.append(version)
+        return items, min(versions)
 
     def create(self, path: str, body: Body, *, decode: bool = True) -> Body | None:
         return cast(Body | None, self.request("POST", path, body=body, decode=decode))

@@ -106,17 +106,8 @@ class Apiserver:
     # -- reads -------------------------------------------------------------------------------
 
     def _list_all(self, path: Callable[[str | None], str], selector: str | None = None) -> tuple[list[Body], int]:
-        """One cluster-wide LIST, or with watched namespaces one per namespace (namespaced RBAC refuses a
-        cluster-wide LIST); the version is then the oldest one read, the one all the listings are newer than."""
-        if not self.namespaces:
-            return self.json.list_at(path(None), selector, timeout=self.list_timeout)
-        items: list[Body] = []
-        versions = []
-        for ns in self.namespaces:
-            got, version = self.json.list_at(path(ns), selector, timeout=self.list_timeout)
-            items.extend(got)
-            versions.append(version)
-        return items, min(versions)
+        """The cluster's objects, or the watched namespaces' (`JsonApi.list_in`), and the version read at."""
+        return self.json.list_in(path, self.namespaces, selector, timeout=self.list_timeout)
 
     def get_task(self, ns: str, name: str) -> Body | None:
         return self.json.get(task_path(ns, name))

@@ -174,8 +174,11 @@ class LogKeeper:
     def relist(self, timeout: float | None = None, namespaces: Sequence[str] = ()) -> int:
         """Offer every pod holding the finalizer (on taking the lead: their events came while another
         replica led, or before this one started), of the cluster or of `namespaces`; how many were queued."""
-        paths = [resource_path("", "v1", "pods", ns) for ns in namespaces] or [resource_path("", "v1", "pods")]
-        pods = [p for path in paths for p in self.json.list(path, LABEL_TASK_UID, timeout=timeout)]
+
+        def path(ns: str | None) -> str:
+            return resource_path("", "v1", "pods", ns)
+
+        pods = self.json.list_in(path, namespaces, LABEL_TASK_UID, timeout=timeout)[0]
         return sum(self.offer(p) for p in pods)
 
     def pending(self) -> int:

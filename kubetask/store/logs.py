@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kubetask.log_capture import joined
+from kubetask.store.once import add_once
 from kubetask.store.queries import find_task
 from kubetask.store.tables import AttemptLogRow
 
@@ -57,7 +57,8 @@ def keep_log(session: Session, record: LogRecord) -> bool:
     """Write the log unless this attempt's is kept already; True when this call wrote it. Commits."""
     if _exists(session, record.task_uid, record.attempt):
         return False
-    session.add(
+    return add_once(
+        session,
         AttemptLogRow(
             task_uid=record.task_uid,
             namespace=record.namespace,
@@ -68,14 +69,8 @@ def keep_log(session: Session, record: LogRecord) -> bool:
             total_bytes=record.total_bytes,
             cut=record.cut,
             kept_at=record.kept_at,
-        )
+        ),
     )
-    try:
-        session.commit()
-    except IntegrityError:  # another writer kept it between the check and the insert
-        session.rollback()
-        return False
-    return True
 
 
 def _kept(row: AttemptLogRow) -> KeptLog:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from kubetask.large_results import Verdict
+from kubetask.store.once import add_once
 from kubetask.store.tables import AttemptResultRow
 
 
@@ -36,7 +36,8 @@ def keep_result(session: Session, record: ResultRecord) -> bool:
     v = record.verdict
     if verdict(session, record.task_uid, v.attempt) is not None:
         return False
-    session.add(
+    return add_once(
+        session,
         AttemptResultRow(
             task_uid=record.task_uid,
             namespace=record.namespace,
@@ -49,14 +50,8 @@ def keep_result(session: Session, record: ResultRecord) -> bool:
             message=v.message,
             body=record.body if v.accepted else None,
             kept_at=record.kept_at,
-        )
+        ),
     )
-    try:
-        session.commit()
-    except IntegrityError:  # another writer judged it between the check and the insert
-        session.rollback()
-        return False
-    return True
 
 
 def verdict(session: Session, task_uid: str, attempt: int) -> Verdict | None:

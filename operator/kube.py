@@ -121,7 +121,8 @@ class Apiserver:
         return self._list_all(task_path)
 
     def list_schedules(self) -> list[Body]:
-        """Every TaskSchedule of the cluster, in one LIST (from etcd: the high-water marks as written)."""
+        """Every TaskSchedule of the cluster (or of the watched namespaces), in one LIST (per namespace),
+        from etcd: the high-water marks as written."""
         return self._list_all(schedule_path)[0]
 
     def list_runs(self, ns: str, schedule: str) -> tuple[list[Body], int]:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything kubetask's local stack and tests need on a fresh Debian 12 machine (idempotent, cached):
 #   - the Python virtualenv .venv with kubetask (editable, strict mode for mypy) and its dev tools
+#   - Debian's postgresql-15 and prometheus, for the tests (started by them, on loopback)
 #   - the local Kubernetes 1.20 binaries and base images (scripts/cluster/build.sh, ~10 min cold, cached)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +23,12 @@ if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then   # the tests run a throwawa
   log "installing postgresql-15"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q --no-upgrade postgresql-15 >&2 || { apt-get update -q >&2 && apt-get install -y -q --no-upgrade postgresql-15 >&2; }
+fi
+if [ ! -x /usr/bin/prometheus ]; then   # the metrics tests scrape the operator and the API with a real one
+  log "installing prometheus"
+  export DEBIAN_FRONTEND=noninteractive   # no init system here: the package's service does not start
+  apt-get install -y -q --no-upgrade --no-install-recommends prometheus >&2 ||
+    { apt-get update -q >&2 && apt-get install -y -q --no-upgrade --no-install-recommends prometheus >&2; }
 fi
 if [ "${KUBETASK_SKIP_CLUSTER_BUILD:-}" != 1 ]; then
   bash scripts/cluster/build.sh

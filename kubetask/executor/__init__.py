@@ -16,6 +16,15 @@
     def send_typed(params: Report) -> Sent:
         ...
 
+A handler that takes a second parameter gets the `Context`: `ctx.progress(current, total, message)`
+says how far it got (the API and CLI show it while the attempt runs; `kubetask.executor._context`).
+
+    @handler("resize")
+    def resize(params: dict, ctx: Context) -> dict:
+        for i, image in enumerate(params["images"], 1):
+            ...
+            ctx.progress(i, len(params["images"]), image)
+
 Typed params arrive as the model (params that do not fit fail the attempt as `ParamsRejected`,
 never retried); the returned model is serialized to JSON (`kubetask.executor._typed`).
 
@@ -28,10 +37,12 @@ imported only when a handler's model is a pydantic model. Handlers are found thr
 group `kubetask.handlers` and KUBETASK_HANDLER_MODULES (`kubetask.executor.runtime`).
 """
 
+from kubetask.executor._context import Context
 from kubetask.executor._registry import DuplicateHandler, Handler, Registered, Registry, default_registry, handler
 from kubetask.executor.errors import ParamsRejected, PermanentError, RetryableError, TaskFailed
 
 __all__ = [
+    "Context",
     "DuplicateHandler",
     "Handler",
     "ParamsRejected",

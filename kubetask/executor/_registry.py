@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from kubetask.executor import _typed
+from kubetask.executor._context import Context, takes_context
 from kubetask.executor.errors import TaskFailed
 
-Handler = Callable[[Any], Any]
+Handler = Callable[..., Any]  # (params) or (params, ctx): `kubetask.executor._context.takes_context`
 F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = ["DuplicateHandler", "Handler", "Registered", "Registry", "TaskFailed", "default_registry", "handler"]
@@ -48,15 +49,20 @@ class Registered:
     version: str | None = None
     params: type | None = None  # a dataclass or pydantic model; the handler gets an instance of it
     result: type | None = None  # the handler returns one; it is serialized to JSON
+    takes_context: bool = False  # called `fn(params, ctx)` (`kubetask.executor._context`)
 
     @property
     def origin(self) -> str:
         return origin(self.fn)
 
-    def call(self, params: Any) -> Any:
-        """Run the handler on JSON params: parse them into `params`, serialize what it returns."""
+    def call(self, params: Any, ctx: Context | None = None) -> Any:
+        """Run the handler on JSON params: parse them into `params`, serialize what it returns; a
+        handler that takes a context gets `ctx` (without one, a context whose frames go nowhere)."""
         arg = _typed.load(self.params, params) if self.params is not None else params
-        return _typed.dump(self.fn(arg), self.result, handler=self.name)
+        if not self.takes_context:
+            return _typed.dump(self.fn(arg), self.result, handler=self.name)
+        out = self.fn(arg, ctx if ctx is not None else Context(lambda _line: None))
+        return _typed.dump(out, self.result, handler=self.name)
 
 
 class Registry:
@@ -83,7 +89,9 @@ class Registry:
             if first == second:
                 first, second = f"{first} (line {_place(old.fn)[1]})", f"{second} (line {_place(fn)[1]})"
             raise DuplicateHandler(name, first, second)
-        self._handlers[name] = Registered(name, fn, version=version, params=params, result=result)
+        self._handlers[name] = Registered(
+            name, fn, version=version, params=params, result=result, takes_context=takes_context(fn)
+        )
 
     def handler(
         self, name: str, *, params: type | None = None, result: type | None = None, version: str | None = None
@@ -92,6 +100,7 @@ class Registry:
 
         `params`/`result` (dataclasses or pydantic models) type its input and output: the handler is
         called with an instance of `params`, and returns one of `result`; `version` goes into each report.
+        A function with a second positional parameter gets the `Context` there (`ctx.progress`).
         """
 
         def deco(fn: F) -> F:

@@ -28,9 +28,10 @@ from typing import Any
 
 from kubetask.executor import builtin as _builtin  # noqa: F401  (registers echo, sleep, fail)
 from kubetask.executor import http_task as _http_task  # noqa: F401  (registers http)
+from kubetask.executor._context import Context, Write
 from kubetask.executor._registry import DuplicateHandler, Registry, default_registry
 from kubetask.executor.errors import TaskFailed
-from kubetask.executor.frames import RESULT_MAX_ENV, digest, result_lines
+from kubetask.executor.frames import RESULT_MAX_ENV, Progress, digest, result_lines
 from kubetask.executor.report import MAX_BYTES, Failure, Report, ResultRef, encode, preview
 
 TERMINATION_PATH = "/dev/termination-log"
@@ -99,6 +100,7 @@ class Attempt:
     envelope: str
     traceback: str | None = None  # of an exception the handler did not classify
     framed: bytes | None = None  # a result too large for the envelope: its JSON text, framed in the log
+    progress: Progress | None = None  # the last `ctx.progress` the handler said
 
     @property
     def line(self) -> str:
@@ -114,18 +116,37 @@ def execute(
     *,
     clock: Callable[[], datetime] = _now,
     max_result_bytes: int = 0,
+    frames: Write | None = None,
 ) -> Attempt:
     """Run handler `name` on `params` (JSON) as in the pod: its models, failure classes and result limits.
 
     A result whose report exceeds 4 KiB is framed in the log (`framed`, with a `resultRef` in the
-    report) when it is at most `max_result_bytes` of JSON, else the attempt fails `ResultTooLarge`."""
+    report) when it is at most `max_result_bytes` of JSON, else the attempt fails `ResultTooLarge`.
+    The handler's `ctx.progress` frames go to `frames` (default: stdout, each line flushed)."""
     try:
         entry = registry.entry(name)
     except LookupError as e:  # a usage error; a handler's own KeyError below is the task's failure
         return _failed(Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), EXIT_USAGE)
     report = Report(handler=name, version=entry.version)
+    ctx = Context(frames or _frame_line, clock=clock)
+    attempt = _outcome(entry.call, params, ctx, report, clock=clock, max_result_bytes=max_result_bytes)
+    return replace(attempt, progress=ctx.last)
+
+
+def _outcome(
+    call: Callable[[Any, Context], Any],
+    params: Any,
+    ctx: Context,
+    report: Report,
+    *,
+    clock: Callable[[], datetime],
+    max_result_bytes: int,
+) -> Attempt:
     try:
-        result = entry.call(params)
+        try:
+            result = call(params, ctx)
+        finally:  # the last progress a rate-limited call held back: how far it got, even when it failed
+            ctx.flush()
         json.dumps(result)
     except TaskFailed as e:
         failure = Failure(e.kind, str(e), retryable=e.retryable, retry_after_seconds=e.retry_after)
@@ -198,15 +219,20 @@ def run(
 
 def _frame(payload: bytes) -> None:
     """Write the result's frame lines to stdout, each in one write (atomic on a pipe: < PIPE_BUF)."""
+    for line in result_lines(payload):
+        _frame_line(line)
+
+
+def _frame_line(line: bytes) -> None:
+    """One frame line to stdout in one write, after what the handler printed before it, flushed."""
     sys.stdout.flush()
     out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
-    for line in result_lines(payload):
-        if out is not None:
-            out.write(line)
-            out.flush()
-        else:  # a text stream without bytes (tests capturing output)
-            sys.stdout.write(line.decode())
-    sys.stdout.flush()
+    if out is not None:
+        out.write(line)
+        out.flush()
+    else:  # a text stream without bytes (tests capturing output)
+        sys.stdout.write(line.decode())
+        sys.stdout.flush()
 
 
 def _failed(report: Report, failure: Failure, code: int) -> Attempt:

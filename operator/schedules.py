@@ -22,21 +22,38 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from kubetask.kubeapi import Body
 from kubetask.models import FINAL_PHASES, Phase, TaskSchedule, TaskScheduleStatus, TaskTemplateSpec
+from kubetask.reconcile import Event
 from kubetask.run_index import RunIndex
 from kubetask.scheduling import Decision, Observed, Run, decide, is_manual, owner_schedule, run_instant, spec_problems
 from kubetask.timeutil import parse_time
 
-from .kube import Apiserver
 from .mirror import Mirror
 
 log = logging.getLogger("kubetask.operator")
 FAILED_PASS_RETRY = timedelta(seconds=3)  # a pass that failed (apiserver error) is tried again this soon
 Key = tuple[str, str]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)  # the only clock read: passes take "now" from `clock`
+
+
+class SchedulesApi(Protocol):
+    """The apiserver calls of the schedule controller (`kube.Apiserver`; an in-memory one in the unit tests)."""
+
+    def list_schedules(self) -> list[Body]: ...
+    def list_runs(self, ns: str, schedule: str) -> tuple[list[Body], int]: ...
+    def create_task(self, ns: str, body: Body) -> bool: ...
+    def cancel_task(self, ns: str, name: str) -> bool: ...
+    def delete_task(self, ns: str, name: str) -> bool: ...
+    def write_status(self, raw: Body, new: dict[str, Any]) -> Body | None: ...
+    def post_event(self, raw: Body, ev: Event) -> None: ...
 
 
 @dataclass
@@ -69,13 +86,14 @@ class ScheduleController:
 
     def __init__(
         self,
-        apiserver: Apiserver,
+        apiserver: SchedulesApi,
         mirror: Mirror | None,
         *,
         template: Callable[[str, str], TaskTemplateSpec | None],
         acting: Callable[[], bool],
         runs: RunIndex | None = None,
         defer_writes: bool = True,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.apiserver = apiserver
         self.mirror = mirror
@@ -83,7 +101,8 @@ class ScheduleController:
         self.template = template
         self.acting = acting
         self.requeue: Callable[[datetime, str, str], None] | None = None
-        self.up_since = datetime.now(UTC)
+        self.clock = clock
+        self.up_since = clock()
         self.defer_writes = defer_writes
         self._guard = threading.Lock()
         self._records: dict[Key, ScheduleRecord] = {}
@@ -115,7 +134,7 @@ class ScheduleController:
     def start_acting(self) -> None:
         """On taking the lead: from now on instants fall due "on time"; re-derive every schedule from
         one listing (the bodies kept while standing by may trail the last leader's writes)."""
-        self.up_since = datetime.now(UTC)
+        self.up_since = self.clock()
         for body in self.apiserver.list_schedules():
             body.setdefault("kind", "TaskSchedule")
             with self._guard:
@@ -132,7 +151,7 @@ class ScheduleController:
 
     def run_changed(self, ns: str, schedule: str) -> None:
         """A run Task finished or went: pass again soon (Queue starts its waiting instant, active[] shrinks)."""
-        self._again(ns, schedule, datetime.now(UTC))
+        self._again(ns, schedule, self.clock())
 
     def _again(self, ns: str, name: str, when: datetime) -> None:
         """A fresh pass at `when` (a wake-up that finds only a deferred status write does that one alone)."""
@@ -187,10 +206,10 @@ class ScheduleController:
                     self._pass(rec, raw)
             except Exception:
                 log.exception("pass over TaskSchedule %s/%s failed; trying again shortly", ns, name)
-                self._again(ns, name, datetime.now(UTC) + FAILED_PASS_RETRY)
+                self._again(ns, name, self.clock() + FAILED_PASS_RETRY)
 
     def _pass(self, rec: ScheduleRecord, raw: Body) -> None:
-        self._perform(rec, raw, decide(self._observe(rec, raw, datetime.now(UTC))))
+        self._perform(rec, raw, decide(self._observe(rec, raw, self.clock())))
 
     def _observe(self, rec: ScheduleRecord, raw: Body, now: datetime) -> Observed:
         meta = raw["metadata"]
@@ -279,7 +298,7 @@ class ScheduleController:
         if d.create and self.defer_writes and self.requeue is not None:
             with self._guard:
                 rec.unwritten = (raw, d)
-            self.requeue(datetime.now(UTC), ns, name)
+            self.requeue(self.clock(), ns, name)
             return
         self._finish(rec, raw, d)
 

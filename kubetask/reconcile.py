@@ -484,7 +484,8 @@ def _large(
     large = LargeResult(attempt=number, size=ref.size, sha256=ref.sha256, preview=ref.preview)
     status = _with_attempt(status, number, large_result=large)
     if verdict is None and not o.results_kept:
-        verdict = lost(number, ref, "large results need the operator's SQL mirror (KUBETASK_OPERATOR_MIRROR=false)")
+        why = "large results need the operator's log keeper (KUBETASK_OPERATOR_MIRROR=false or _KEEP_LOGS=false)"
+        verdict = lost(number, ref, why)
     elif verdict is None and out.result_ref is None:
         verdict = lost(number, ref, "the attempt's pod is gone and its result was never read from its log")
     elif verdict is None and not out.log_held:  # the keeper let the pod go after its bounded wait

@@ -22,6 +22,9 @@ most head + tail bytes per waiting pod) until it is written. While the database 
 write is retried with capped backoff and the pod waits, for at
 most `wait_seconds` after the attempt ended; then the finalizer is removed anyway, the loss is
 logged and counted (`lost`): a database outage never holds pods forever.
+
+With KUBETASK_OPERATOR_KEEP_LOGS=false (or without the mirror) no keeper runs (`main.log_keeper`):
+pods get no finalizer, no log is read, and no result over 4 KiB can be kept.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ The threads of the process, and what each owns:
 - kubetask-events (`events.EventRecorder`): posting the Tasks' Kubernetes Events, in order.
 - kubetask-leader (`leader.LeaderElector`, with leader election): the Lease; it sets `leading`,
   and on taking the lead runs the start-up resync in a thread of its own.
-- kubetask-logs (`logs.LogKeeper`, with the mirror): reading each ended attempt's log into SQL, then
-  removing its pod's `kubetask.io/log` finalizer.
+- kubetask-logs (`logs.LogKeeper`, with the mirror and `keep_logs`): reading each ended attempt's log
+  into SQL, then removing its pod's `kubetask.io/log` finalizer.
 - kubetask-sweep (`sweep.Sweeper`): the periodic and on-demand recovery sweep.
 - kubetask-resync (without leader election): the start-up resync (`_resync_all`), once:
   every Task re-derived from one listing while kopf's re-listed Task events are held.
@@ -168,6 +168,25 @@ def _on_elected(reconciler: Reconciler, schedules: ScheduleController, logs: Log
     _until_done(reconciler, "listing TaskSchedules", attempt)
 
 
+def log_keeper(
+    settings: OperatorSettings, apiserver: Apiserver, mirror: Mirror | None, reconciler: Reconciler
+) -> LogKeeper | None:
+    """The log keeper when logs are kept (the mirror and `keep_logs`), not started, and the reconciler
+    told so: only then do Jobs' pods carry the log finalizer and may frame a result over 4 KiB."""
+    if mirror is None or not settings.keeps_logs:
+        return None
+    reconciler.keep_logs = True
+    reconciler.result_max_bytes = settings.result_max_bytes
+    return LogKeeper(
+        apiserver.json,
+        mirror.engine,
+        head_bytes=settings.log_head_bytes,
+        tail_bytes=settings.log_tail_bytes,
+        wait_seconds=settings.log_keep_wait_seconds,
+        result_max_bytes=settings.result_max_bytes,
+    )
+
+
 def main() -> None:
     settings = OperatorSettings()
     setup_logging(settings)
@@ -184,19 +203,9 @@ def main() -> None:
         namespaces=settings.namespaces,
     )
     reconciler = Reconciler(apiserver, mirror)
-    logs = None
-    if mirror is not None:
-        logs = LogKeeper(
-            apiserver.json,
-            mirror.engine,
-            head_bytes=settings.log_head_bytes,
-            tail_bytes=settings.log_tail_bytes,
-            wait_seconds=settings.log_keep_wait_seconds,
-            result_max_bytes=settings.result_max_bytes,
-        )
+    logs = log_keeper(settings, apiserver, mirror, reconciler)
+    if logs is not None:
         logs.start()
-        reconciler.keep_logs = True
-        reconciler.result_max_bytes = settings.result_max_bytes
     requeue = Requeue(reconciler.reconcile)
     reconciler.requeue = requeue.at
     requeue.start()
@@ -228,11 +237,13 @@ def main() -> None:
         resync = threading.Thread(target=_resync_all, args=(reconciler,), name="kubetask-resync", daemon=True)
         resync.start()
     sweeper.start()
+    # kopf's own /healthz: it answers while kopf's event loop runs (the chart's livenessProbe)
+    liveness = None if settings.liveness_port is None else f"http://0.0.0.0:{settings.liveness_port}/healthz"
     kopf.run(
         standalone=settings.standalone,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
-        liveness_endpoint=None,
+        liveness_endpoint=liveness,
         memo=OperatorMemo(reconciler=reconciler, settings=settings, schedules=schedules, logs=logs),
     )
     apiserver.events.flush(5)  # post what is queued before exiting

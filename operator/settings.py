@@ -9,6 +9,7 @@ from typing import Literal, Self
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kubetask.executor.report import MAX_BYTES as TERMINATION_MESSAGE_BYTES
 from kubetask.large_results import DEFAULT_MAX_BYTES as DEFAULT_RESULT_MAX_BYTES
 from kubetask.log_capture import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES
 
@@ -63,6 +64,13 @@ class OperatorSettings(BaseSettings):
         description="SQL mirror; default: SQLite in the user's data directory.",
     )
     mirror: bool = Field(default=True, description="Mirror tasks to SQL (false: Kubernetes only).")
+    keep_logs: bool = Field(
+        default=True,
+        description="Keep each ended attempt's log in SQL (with the mirror): its pod carries the kubetask.io/log "
+        "finalizer until its log is read. False: no finalizer and no log read (a log goes with its pod), and no "
+        "result over 4 KiB (nothing reads the log it would be framed in: the executor refuses one, ResultTooLarge); "
+        "an explicit result_max_bytes over 4 KiB is then refused at start.",
+    )
     log_head_bytes: int = Field(
         default=DEFAULT_HEAD_BYTES, ge=0, description="Kept log of each attempt: its first bytes kept (SQL)."
     )
@@ -93,11 +101,34 @@ class OperatorSettings(BaseSettings):
     standalone: bool = Field(
         default=True, description="Run without kopf peering (a single replica). False: peering by priority."
     )
+    liveness_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of kopf's liveness endpoint, http://0.0.0.0:PORT/healthz (answers while kopf's event "
+        "loop runs; the chart's livenessProbe). None: no endpoint.",
+    )
     user_agent: str = Field(
         default="",
         description="User-Agent of every apiserver request (kopf's watches, our reads and writes, the Lease). "
         "Empty: kubetask-operator/<version> (<identity>), so the apiserver's audit log tells replicas apart.",
     )
+
+    @model_validator(mode="after")
+    def _large_results_need_kept_logs(self) -> Self:
+        if not self.keep_logs and "result_max_bytes" in self.model_fields_set:
+            if self.result_max_bytes > TERMINATION_MESSAGE_BYTES:
+                raise ValueError(
+                    f"result_max_bytes={self.result_max_bytes} needs keep_logs: a result over "
+                    f"{TERMINATION_MESSAGE_BYTES} bytes is framed in the pod's log, which is read only when logs "
+                    "are kept (KUBETASK_OPERATOR_KEEP_LOGS=true, or KUBETASK_OPERATOR_RESULT_MAX_BYTES=0)"
+                )
+        return self
+
+    @property
+    def keeps_logs(self) -> bool:
+        """Whether ended attempts' logs (and large results) are kept: with the mirror and `keep_logs`."""
+        return self.mirror and self.keep_logs
 
     @model_validator(mode="after")
     def _default_user_agent(self) -> Self:

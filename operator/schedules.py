@@ -2,7 +2,8 @@
 
 Same shape as the Task reconciler: read (the schedule body kept from its watch events; its run
 Tasks from the run index, `kubetask.run_index`, kept from Task events and our own writes and seeded
-by one labelled LIST on the schedule's first pass in this process; the template), let
+by one LIST of the namespace's run Tasks on the first pass there in this process (while acting); the
+template), let
 `kubetask.scheduling.decide` choose, perform in the order that module gives. Passes are run by
 kopf's on-event handler for TaskSchedules, by the schedules' own wake-ups (a second `Requeue`: the
 next due instant, retention retries), and when a run Task finishes or goes (the Task reconciler
@@ -13,6 +14,12 @@ knows — from a watch event, the start-up (or leadership) listing, or the answe
 write — so an idle schedule costs nothing until its wake-up. The body can lag only behind a
 user's edit still in flight (its event follows and runs another pass) or behind another
 replica's write, which the listing made on taking the lead rules out.
+
+The seeding LIST is one per namespace, not one per schedule: etcd reads a namespace's whole Task
+range whatever the label selector, so 1000 new schedules in a namespace whose runs pile up cost
+1000 ever larger LISTs, on kopf's handler threads that the Task dispatch shares (figure 7 in
+bench/README.md). Runs made after that listing reach the index through the Task watch, or as our
+own creations.
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ class SchedulesApi(Protocol):
     """The apiserver calls of the schedule controller (`kube.Apiserver`; an in-memory one in the unit tests)."""
 
     def list_schedules(self) -> list[Body]: ...
-    def list_runs(self, ns: str, schedule: str) -> tuple[list[Body], int]: ...
+    def list_runs(self, ns: str) -> tuple[list[Body], int]: ...
     def create_task(self, ns: str, body: Body) -> bool: ...
     def cancel_task(self, ns: str, name: str) -> bool: ...
     def delete_task(self, ns: str, name: str) -> bool: ...
@@ -106,6 +113,8 @@ class ScheduleController:
         self.defer_writes = defer_writes
         self._guard = threading.Lock()
         self._records: dict[Key, ScheduleRecord] = {}
+        self._listed: dict[str, int] = {}  # namespace → resourceVersion of its one listing of run Tasks
+        self._listing: dict[str, threading.Lock] = {}  # one listing per namespace at a time
 
     # -- memory ----------------------------------------------------------------------------------
 
@@ -127,6 +136,7 @@ class ScheduleController:
         """The schedule was deleted: drop its memory; its SQL row is marked deleted (its runs' history stays)."""
         with self._guard:
             self._records.pop((ns, name), None)
+            self._listed.pop(ns, None)  # a schedule of that name made again lists afresh
         self.runs.forget(ns, name)
         if uid is not None and self.mirror is not None:
             self.mirror.schedule_deleted(uid)
@@ -135,6 +145,8 @@ class ScheduleController:
         """On taking the lead: from now on instants fall due "on time"; re-derive every schedule from
         one listing (the bodies kept while standing by may trail the last leader's writes)."""
         self.up_since = self.clock()
+        with self._guard:
+            self._listed.clear()  # listings of an earlier term may trail the last leader's runs
         for body in self.apiserver.list_schedules():
             body.setdefault("kind", "TaskSchedule")
             with self._guard:
@@ -246,9 +258,8 @@ class ScheduleController:
         )
 
     def _runs(self, ns: str, name: str, uid: str) -> list[Run]:
-        if not self.runs.seeded(ns, name):  # the first pass in this process: one LIST, events after it
-            items, version = self.apiserver.list_runs(ns, name)
-            self.runs.seed(ns, name, items, version)
+        if not self.runs.seeded(ns, name):  # its first pass in this process: the namespace's listing
+            self._seed(ns, name)
         out = []
         for body in self.runs.runs(ns, name):
             meta = body["metadata"]
@@ -277,6 +288,30 @@ class ScheduleController:
                 )
             )
         return out
+
+    def _seed(self, ns: str, name: str) -> None:
+        """Seed the index for `name` from the namespace's one listing of run Tasks, made now if none
+        was made yet (every schedule in it seeded at once); a schedule without runs in it had none."""
+        with self._guard:
+            lock = self._listing.setdefault(ns, threading.Lock())
+        with lock:  # the passes that wait here use the listing the first one makes
+            if self.runs.seeded(ns, name):
+                return
+            with self._guard:
+                version = self._listed.get(ns)
+            if version is None:
+                items, version = self.apiserver.list_runs(ns)
+                by_schedule: dict[str, list[Body]] = {}
+                for body in items:
+                    owner = owner_schedule(body)
+                    if owner is not None:
+                        by_schedule.setdefault(owner, []).append(body)
+                for schedule, runs in by_schedule.items():
+                    self.runs.seed(ns, schedule, runs, version)
+                with self._guard:
+                    self._listed[ns] = version
+            if not self.runs.seeded(ns, name):
+                self.runs.seed(ns, name, [], version)
 
     def _perform(self, rec: ScheduleRecord, raw: Body, d: Decision) -> None:
         """Create and cancel runs, then the rest (`_finish`). A pass that created runs defers the rest

@@ -303,7 +303,41 @@ def _e2e(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
         f"| {fig.get('n')} | {num(floor.get('seconds'))} | {num(kt.get('seconds'))} | "
         f"{num(ratio(kt.get('per_s'), floor.get('per_s')), '.2f')} | {num(overhead, '.0f')} | "
         f"{seen(floor)} · {seen(kt)} | {', '.join(f'{k}: {v}' for k, v in other.items()) or 'none'} |",
+        *_logs_on_off(fig),
     ]
+
+
+def _logs_on_off(fig: dict[str, Any]) -> list[str]:
+    """Figure 6's passes with log keeping on, off (the operator restarted) and on again, in that order."""
+    off = fig.get("kubetask_logs_off")
+    if not off:
+        return []
+    floor = fig.get("floor") or {}
+    lines = [
+        "",
+        "Log keeping on, off (`KUBETASK_OPERATOR_KEEP_LOGS=false`) and on again, back to back; time to the last "
+        "Task Succeeded, and to the last pod let go (its log in SQL); on / off compares those times.",
+        "",
+        "| pass | logs kept | seen | Tasks Succeeded (s) | ratio to bare Jobs | on / off | last log kept (s) "
+        "| operator CPU s | apiserver CPU s | load (1 min) before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, key in (("first", "kubetask"), ("off", "kubetask_logs_off"), ("again", "kubetask_again")):
+        p = fig.get(key)
+        if not p:
+            continue
+        cpu = p.get("cpu_seconds") or {}
+        load = p.get("loadavg") or {}
+        before, after = ((load.get(k) or [None])[0] for k in ("before", "after"))
+        kept = "on" if p.get("logs_kept", key != "kubetask_logs_off") else "off"
+        lines.append(
+            f"| {label} | {kept} | {seen(p)} | {num(p.get('seconds'))} | "
+            f"{num(ratio(p.get('per_s'), floor.get('per_s')), '.2f')} | "
+            f"{num(ratio(p.get('seconds'), off.get('seconds')), '.2f')} | {num(p.get('released_seconds'))} | "
+            f"{num(cpu.get('operator'))} | {num(cpu.get('kube-apiserver'))} | "
+            f"{num(before, '.2f')} → {num(after, '.2f')} |"
+        )
+    return lines
 
 
 def _schedules(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:

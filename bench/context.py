@@ -54,6 +54,7 @@ class Sizes:
     rows: int = 1_000_000
     api_n: int = 500
     e2e_n: int = 100
+    logs_n: int = 20  # figure 8: Tasks of each log / result size
     idle_n: int = 100
     repeats: int = 50
     schedules_spread: tuple[int, ...] = (1000,)  # figure 7: schedules every minute, spread with H
@@ -68,6 +69,7 @@ QUICK = Sizes(
     rows=20_000,
     api_n=40,
     e2e_n=10,
+    logs_n=3,
     idle_n=20,
     repeats=20,
     schedules_spread=(20,),

@@ -22,6 +22,7 @@ FIGURES = {
     "history": "5. History queries, PostgreSQL",
     "e2e": "6. End to end on the real node",
     "schedules": "7. Schedule lateness against CronJob (control plane without a node)",
+    "logs": "8. Log and large-result cost per task on the real node",
 }
 COMPLETE, PARTIAL, FAILED = "COMPLETE", "PARTIAL", "FAILED"
 KEPT = ("when", "commit", "sizes")  # the stamp `--merge` puts on a figure kept from an earlier run
@@ -340,6 +341,57 @@ def _logs_on_off(fig: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _logs(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
+    rows = fig.get("rows") or []
+    base = rows[0] if rows else {}
+    lines = [
+        "",
+        f"{fig.get('n')} Tasks per kind, one kind at a time; the first kind (0 B of log, `{{}}`) is the baseline, "
+        "measured in the same run. Seconds from the first create to the last Task Succeeded, and to the last pod "
+        "let go (log and large result in SQL); CPU and SQL per task; × = this kind's value / the baseline's.",
+        "",
+        "| kind | seen | Succeeded (s) | × | last log kept (s) | × | operator CPU ms/task | × "
+        "| apiserver CPU ms/task | kept log + result KiB/task | DB growth KiB/task | load before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def per_task_ms(r: dict[str, Any], who: str) -> float | None:
+        cpu = (r.get("cpu_seconds") or {}).get(who)
+        return cpu * 1000 / r["n"] if cpu is not None and r.get("n") else None
+
+    for r in rows:
+        sql = r.get("sql") or {}
+        kept_kib = (sql.get("log_bytes", 0) + sql.get("result_bytes", 0)) / 1024 / r["n"] if r.get("n") else None
+        growth = r.get("db_growth_bytes")
+        load = r.get("loadavg") or {}
+        before, after = ((load.get(k) or [None])[0] for k in ("before", "after"))
+        op, base_op = per_task_ms(r, "operator"), per_task_ms(base, "operator")
+        secs, kept = r.get("seconds"), r.get("released_seconds")
+        cells = [
+            str(r.get("kind")),
+            seen(r),
+            num(secs),
+            num(ratio(secs, base.get("seconds")), ".2f"),
+            num(kept),
+            num(ratio(kept, base.get("released_seconds")), ".2f"),
+            num(op, ".0f"),
+            num(ratio(op, base_op), ".2f"),
+            num(per_task_ms(r, "kube-apiserver"), ".0f"),
+            num(kept_kib),
+            num(growth / 1024 / r["n"] if growth is not None and r.get("n") else None),
+            f"{num(before, '.2f')} → {num(after, '.2f')}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    other = [
+        f"{r.get('kind')}: " + ", ".join(f"{k} {v}" for k, v in r["other_outcomes"].items())
+        for r in rows
+        if r.get("other_outcomes")
+    ]
+    if other:
+        lines += ["", "Did not succeed: " + "; ".join(other) + "."]
+    return lines
+
+
 def _schedules(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
     lines = [
         "",
@@ -413,4 +465,5 @@ RENDER = {
     "history": _history,
     "e2e": _e2e,
     "schedules": _schedules,
+    "logs": _logs,
 }

@@ -1,6 +1,6 @@
 """kubetask benchmarks: every figure against a baseline measured in the same run.
 
-    python -m bench.run [--sizes 1000,5000] [--scale 1000,5000,10000] [--rows 1000000] [--quick]
+    python -m bench.run [--sizes 1000,5000] [--scale 1000,5000,10000] [--rows 1000000] [--quick] [--logs-n 20]
                         [--only dispatch,latency,...] [--fail-figure NAME] [--out DIR] [--name latest]
                         [--schedules 1000] [--schedules-at-once 1000,5000] [--schedule-minutes 2]
                         [--schedule-sides kubetask,cronjob-v1,cronjob-v2] [--merge] [--commit TEXT]
@@ -29,14 +29,15 @@ from typing import Any
 
 import orjson
 
-from bench import api, dispatch, e2e, history, latency, report, scale, schedules
+from bench import api, dispatch, e2e, history, latency, logs, report, scale, schedules
 from bench.context import QUICK, ROOT, Context, Sizes, log
 from kubetask.testing.cluster import Cluster, OperatorProcess
 from kubetask.testing.postgres import PostgresServer
 
 Step = Callable[[Context, dict[str, Any], dict[str, dict[str, Any]]], None]
 # The fixed order. Figure 2's load half finishes the Tasks of figure 1's first pass, so it runs after it;
-# figure 7 restarts the controller-manager (and back) and needs no node; figure 6 adds the node, so it runs last.
+# figure 7 restarts the controller-manager (and back) and needs no node; figure 6 adds the node, so it and
+# figure 8 (the node too) run last.
 STEPS: list[tuple[str, Step]] = [
     ("latency", latency.idle),
     ("api", api.run),
@@ -46,6 +47,7 @@ STEPS: list[tuple[str, Step]] = [
     ("history", history.run),
     ("schedules", schedules.run),
     ("e2e", e2e.run),
+    ("logs", logs.run),
 ]
 
 
@@ -60,6 +62,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, help="history rows in PostgreSQL (default 1000000)")
     p.add_argument("--api-n", type=int, help="API submissions per backend (default 500)")
     p.add_argument("--e2e-n", type=int, help="Tasks and bare Jobs on the node (default 100)")
+    p.add_argument("--logs-n", type=int, help="Tasks of each log / result size on the node (default 20)")
     p.add_argument("--schedules", help="schedules every minute spread with H (default 1000)")
     p.add_argument("--schedules-at-once", help="schedules due at the same instant (default 1000,5000)")
     p.add_argument("--schedule-minutes", type=int, help="minutes measured per schedules pass (default 2)")
@@ -79,7 +82,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def sizes(a: argparse.Namespace) -> Sizes:
     """The run's sizes: --quick's or the defaults, then any size given explicitly."""
     base = QUICK if a.quick else Sizes()
-    given: dict[str, Any] = {"rows": a.rows, "api_n": a.api_n, "e2e_n": a.e2e_n, "schedule_minutes": a.schedule_minutes}
+    given: dict[str, Any] = {
+        "rows": a.rows,
+        "api_n": a.api_n,
+        "e2e_n": a.e2e_n,
+        "logs_n": a.logs_n,
+        "schedule_minutes": a.schedule_minutes,
+    }
     if a.sizes:
         given["dispatch"] = tuple(int(x) for x in a.sizes.split(","))
     if a.scale:
@@ -209,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
         (out / f"{a.name}.json").write_text(report.to_json(result))
 
     try:
-        with environment(s, node="e2e" in only) as ctx:
+        with environment(s, node=bool({"e2e", "logs"} & only)) as ctx:
             result["baseline_rss_mib"] = ctx.baseline_rss_mib
             run_steps(ctx, only, a.fail_figure, save, result)
     finally:  # an interrupted run still leaves a page of what it measured

@@ -22,7 +22,18 @@ from kubetask.store import default_url, make_engine, migrate
 from . import openapi, problems
 from .custom_resources import CustomResources
 from .dead_letter_service import DeadLetterService
-from .routes import deadletters, health, logs, schedule_actions, schedule_runs, schedules, stats, tasks, templates
+from .routes import (
+    deadletters,
+    health,
+    logs,
+    results,
+    schedule_actions,
+    schedule_runs,
+    schedules,
+    stats,
+    tasks,
+    templates,
+)
 from .settings import ApiSettings
 from .task_service import TaskService
 
@@ -100,6 +111,7 @@ def create_app(
         schedule_actions.router,
         schedule_runs.router,
         logs.router,
+        results.router,
     ):
         app.include_router(r, prefix=PREFIX)
     return app

@@ -20,6 +20,7 @@ from .config import app as config_app
 from .dlq import app as dlq_app
 from .end2end import end2end
 from .logs import app as logs_app
+from .result import app as result_app
 from .run import app as run_app
 from .schedule_actions import app as schedules_app  # its trigger/backfill/preview join schedules' app
 from .stats import stats
@@ -34,6 +35,7 @@ app.add_typer(config_app, name="config", help="Contexts: API URL, token and name
 app.add_typer(tasks_app)
 app.add_typer(watching_app)
 app.add_typer(logs_app)  # kubetask logs NAME: an attempt's log, live or kept
+app.add_typer(result_app)  # kubetask result NAME: a task's result, whole
 app.add_typer(templates_app, name="templates", help="TaskTemplates: list, get, apply -f, delete, generate.")
 app.command()(completion)
 app.add_typer(dlq_app, name="dlq", help="Dead letters: list, redrive, purge.")

@@ -28,6 +28,7 @@ COMMANDS: dict[tuple[str, ...], tuple[list[str], bool]] = {
     ("delete",): (["t1"], True),
     ("watch",): ([], True),
     ("logs",): (["t1"], True),
+    ("result",): (["t"], True),
     ("templates", "list"): ([], True),
     ("templates", "get"): (["echo"], True),
     ("templates", "apply"): (["-f", "x.yaml"], True),

@@ -8,16 +8,18 @@ import subprocess
 import sys
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from .audit import AuditLog
+from .postgres import paused
 
 GROUP, VERSION = "kubetask.io", "v1alpha1"
 # built by scripts/images.sh and loaded on the node by cluster.sh (IfNotPresent: never pulled); has python3
@@ -157,6 +159,8 @@ class Cluster:
 class OperatorProcess:
     """`kubetask-operator` in a subprocess; kill() sends SIGKILL, as a crash would."""
 
+    started: ClassVar[weakref.WeakSet[OperatorProcess]] = weakref.WeakSet()  # for operators_paused()
+
     def __init__(self, cluster: Cluster, log: Path, database_url: str, env: dict[str, str] | None = None) -> None:
         self.cluster = cluster
         self.log = log
@@ -188,6 +192,7 @@ class OperatorProcess:
             start_new_session=True,
         )
         out.close()
+        OperatorProcess.started.add(self)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -231,6 +236,17 @@ class OperatorProcess:
         except AssertionError:  # wait_for's timeout: the callers (tests, the benchmark) report it themselves
             return False
         return True
+
+
+@contextmanager
+def operators_paused(cluster: Cluster) -> Iterator[None]:
+    """Every operator this process runs against `cluster` (the session's, watching all namespaces,
+    among them) SIGSTOPped until the block ends: for a test that writes Task statuses itself, as an
+    operator would, and must not race a real one. Resumed, an operator renews its own Lease and
+    handles what it missed from its watches."""
+    live = [op.proc for op in list(OperatorProcess.started) if op.cluster == cluster and op.proc is not None]
+    with paused(p.pid for p in live if p.poll() is None):
+        yield
 
 
 def app_images() -> list[str]:

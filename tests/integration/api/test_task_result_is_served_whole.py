@@ -2,7 +2,8 @@
 status, a large one from the row the operator keeps (byte for byte), both again from history once
 the CR is gone; every missing result a 404 problem saying what is missing.
 
-No operator runs here: the statuses are written as the operator writes them (the status
+No operator acts here (the session's one, should earlier tests have started it, is paused for each
+test: it would race the status writes): the statuses are written as the operator writes them (the status
 subresource), the kept result and the history row through the store's own writers, so that each
 case is exactly the state it names (the node test, tests/integration/test_large_results_on_the_node.py,
 makes them with real pods)."""
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -23,10 +26,27 @@ from kubetask.large_results import Verdict
 from kubetask.store import make_engine
 from kubetask.store.results import ResultRecord, keep_result
 from kubetask.store.writer import upsert
-from kubetask.testing.cluster import GROUP, VERSION, Cluster, create, list_objects, python_spec, task, wait_for
+from kubetask.testing.cluster import (
+    GROUP,
+    VERSION,
+    Cluster,
+    create,
+    list_objects,
+    operators_paused,
+    python_spec,
+    task,
+    wait_for,
+)
 
 NOW = "2026-12-03T08:00:00Z"
 BIG = json.dumps({"rows": ["é" * 100] * 100}, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.fixture(autouse=True)
+def _no_operator(cluster: Cluster) -> Iterator[None]:
+    """Set up before `namespace`, so resumed only after the test's namespace is deleted."""
+    with operators_paused(cluster):
+        yield
 
 
 def _url(ns: str, name: str) -> str:

@@ -94,6 +94,8 @@ def _calls() -> list[Call]:
         _call(f"GET {task_op}/{{name}}/events", f"{ns}/tasks/live/events", 200, K),
         _call(f"GET {task_op}/{{name}}/events", f"{ns}/tasks/ghost/events", 404, K, S),
         _call(f"GET {task_op}/{{name}}/attempts/{{n}}/logs", f"{ns}/tasks/ghost/attempts/1/logs", 404, K, S),
+        _call(f"GET {task_op}/{{name}}/result", f"{ns}/tasks/live/result", 404, K),  # not finished: the CR says so
+        _call(f"GET {task_op}/{{name}}/result", f"{ns}/tasks/ghost/result", 404, K, S),
         _call(f"POST {task_op}/{{name}}/cancel", f"{ns}/tasks/live/cancel", 202, K),
         _call(f"DELETE {task_op}/{{name}}", f"{ns}/tasks/ghost", 404, K),
         _call(f"POST {tmpl_op}", f"{ns}/templates", 409, K, json=echo),  # 409: it exists

@@ -65,7 +65,9 @@ def builtin_samples(image: str) -> list[Sample]:
 
     Each takes well under a second of work, so a run measures kubetask, not the tasks.
     """
-    pull = {"image": image, "imagePullPolicy": "IfNotPresent", "timeoutSeconds": 120}
+    # a safety net, not a measure: 100 at once on one busy node (a CI run at load 30: 30 containers
+    # starting Python on 2 cores) failed a third of them with 120 s; `--timeout` bounds the whole run
+    pull = {"image": image, "imagePullPolicy": "IfNotPresent", "timeoutSeconds": 600}
     indexed = {"type": "object", "required": ["index"], "properties": {"index": {"type": "integer", "minimum": 0}}}
     command = "import json, os; json.dump(json.loads(os.environ['KUBETASK_PARAMS']), open('/dev/termination-log', 'w'))"
     return [

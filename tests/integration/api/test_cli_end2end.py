@@ -100,7 +100,8 @@ def test_end2end_100_passes_as_a_real_process(api_url: str, namespace: str, tmp_
         timeout=1500,
     )
 
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    failures = json.loads(proc.stdout).get("failures") if proc.stdout.startswith("{") else None
+    assert proc.returncode == 0, f"{proc.stderr[-3000:]}\nfailures (10 at most): {failures}"
     doc = json.loads(
         subprocess.run(
             [sys.executable, "-m", "json.tool"], input=proc.stdout, text=True, capture_output=True, check=True

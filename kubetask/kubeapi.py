@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, cast
 from urllib.parse import quote, urlencode
@@ -119,14 +120,34 @@ def resource_path(
     return out
 
 
+_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def request_kind(method: str, path: str) -> tuple[str, str]:
+    """The Kubernetes verb and resource of a request, as the apiserver's own metrics name them:
+    ("list", "tasks") for GET /apis/kubetask.io/v1alpha1/namespaces/ns/tasks, ("patch", "tasks/status")
+    for its status; never a namespace or an object's name."""
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    rest = parts[2:] if parts[:1] == ["api"] else parts[3:] if parts[:1] == ["apis"] else parts
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        rest = rest[2:]
+    resource = "/".join(rest[:1] + rest[2:3]) or "unknown"
+    verb = _VERBS.get(method.upper(), method.lower())
+    if len(rest) == 1 and verb in ("get", "delete"):
+        verb = "list" if verb == "get" else "deletecollection"
+    return verb, resource
+
+
 class JsonApi:
     """Requests with dict bodies; one instance is safe to share between threads (urllib3's pool is).
 
-    `timeout` (seconds; None: none) bounds each call that names no timeout of its own."""
+    `timeout` (seconds; None: none) bounds each call that names no timeout of its own. `observe`, when
+    set, is told of every request: (verb, resource, answer code or 0 for none, seconds)."""
 
     def __init__(self, api: client.ApiClient, *, timeout: float | None = None) -> None:
         self.api = api
         self.timeout = timeout
+        self.observe: Callable[[str, str, int, float], None] | None = None
 
     def request(
         self,
@@ -150,18 +171,24 @@ class JsonApi:
         headers = {**self.api.default_headers, "Accept": JSON, "Content-Type": content_type}
         self.api.update_params_for_auth(headers, [], ["BearerToken"], path, method, body)
         seconds = self.timeout if timeout is DEFAULT_TIMEOUT else timeout
-        # the pool directly, not ApiClient.call_api: its rest client gives no say over retries
-        raw = self.api.rest_client.pool_manager.request(
-            method,
-            url,
-            body=None if body is None else json.dumps(body),
-            headers=headers,
-            timeout=urllib3.Timeout(total=seconds) if seconds is not None else None,
-            retries=RETRIES,
-            preload_content=False,
-        )
-        response = RESTResponse(raw)
-        data = response.read()  # type: ignore[no-untyped-call]
+        started, code = time.monotonic(), 0
+        try:
+            # the pool directly, not ApiClient.call_api: its rest client gives no say over retries
+            raw = self.api.rest_client.pool_manager.request(
+                method,
+                url,
+                body=None if body is None else json.dumps(body),
+                headers=headers,
+                timeout=urllib3.Timeout(total=seconds) if seconds is not None else None,
+                retries=RETRIES,
+                preload_content=False,
+            )
+            response = RESTResponse(raw)
+            data = response.read()  # type: ignore[no-untyped-call]
+            code = int(response.status)
+        finally:
+            if self.observe is not None:
+                self.observe(*request_kind(method, path), code, time.monotonic() - started)
         if not 200 <= response.status <= 299:
             raise ApiException.from_response(http_resp=response, body=data.decode("utf-8", "replace"), data=None)
         return orjson.loads(data) if decode and data else None

@@ -68,6 +68,10 @@ class EventRecorder:
         else:
             self._loop.wake()
 
+    def queued(self) -> int:
+        """Events waiting to be posted (approximate: the queue's size as another thread sees it)."""
+        return self._queue.qsize()
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued Event was posted (or given up); False on timeout."""
         deadline = time.monotonic() + timeout

@@ -99,6 +99,8 @@ def task_event(
     reconciler = memo.reconciler
     if event.get("type") == "DELETED":
         reconciler.memory.forget(namespace, name)
+        if reconciler.metrics is not None:
+            reconciler.metrics.forget(namespace, name)
         if reconciler.mirror is not None:
             reconciler.mirror.deleted(uid)
         schedule = owner_schedule(dict(body))

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 import kopf
+from prometheus_client import start_http_server
 
 from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine
@@ -46,6 +47,7 @@ from .handlers import OperatorMemo
 from .kube import Apiserver
 from .leader import LeaderElector
 from .logs import LogKeeper
+from .metrics import OperatorMetrics
 from .mirror import Mirror
 from .reconciler import Reconciler
 from .requeue import Requeue
@@ -150,6 +152,8 @@ def _on_elected(reconciler: Reconciler, schedules: ScheduleController, logs: Log
     """On taking the lead: the Tasks' resync, every pod waiting for its log to be kept, then every
     TaskSchedule from one listing. (Without election kopf's own first listings of pods and
     TaskSchedules do both.)"""
+    if reconciler.metrics is not None:
+        reconciler.metrics.forget_all()  # what this replica knew as a standby: the resync says it anew
     _resync_all(reconciler)
     if logs is not None:
         keeper = logs
@@ -187,6 +191,27 @@ def log_keeper(
     )
 
 
+def start_metrics(settings: OperatorSettings, reconciler: Reconciler) -> OperatorMetrics | None:
+    """The metrics, wired to what they count and served on `metrics_port` (None: no metrics at all).
+    Every JSON apiserver client of the process reports its requests; the gauges read their state
+    at scrape time (README, "Metrics")."""
+    if settings.metrics_port is None:
+        return None
+    metrics = OperatorMetrics()
+    apiserver = reconciler.apiserver
+    apiserver.json.observe = metrics.request  # the Lease's client too, once it exists (main)
+    state = metrics.state
+    state.leading = reconciler.acting
+    state.events_dropped = lambda: apiserver.events.dropped
+    state.events_queued = apiserver.events.queued
+    if reconciler.mirror is not None:
+        state.mirror_depth = reconciler.mirror.backlog
+    reconciler.metrics = metrics
+    start_http_server(settings.metrics_port, addr=settings.metrics_address, registry=metrics.registry)
+    log.info("metrics: http://%s:%d/metrics", settings.metrics_address, settings.metrics_port)
+    return metrics
+
+
 def main() -> None:
     settings = OperatorSettings()
     setup_logging(settings)
@@ -220,6 +245,8 @@ def main() -> None:
     # kill -USR1: one sweep now, same code path as the periodic one (tests show it finds nothing to repair).
     # Installed before the start-up resync, so once its log line is out the signal is safe to send.
     signal.signal(signal.SIGUSR1, lambda *_: sweeper.now())
+    metrics = start_metrics(settings, reconciler)
+    schedules.metrics = metrics
     if settings.leader_election:
         leader = LeaderElector(
             api,
@@ -231,6 +258,8 @@ def main() -> None:
             on_elected=lambda: _on_elected(reconciler, schedules, logs),
         )
         reconciler.leading = leader.leading
+        if metrics is not None:
+            leader.json.observe = metrics.request
         leader.start()
     else:
         reconciler.hold()  # before kopf starts listing

@@ -42,6 +42,7 @@ class Mirror:
         self._pending: dict[str, dict[str, Any] | None] = {}  # uid -> newest body (None: deleted)
         self._written: dict[str, str] = {}  # uid -> resourceVersion in the mirror
         self._schedules: dict[str, dict[str, Any] | None] = {}  # TaskSchedule uid -> newest body (None: deleted)
+        self._since: dict[str, float] = {}  # uid -> monotonic time its oldest unwritten version was queued
         self._lock = threading.Lock()
         self._busy = False
         self._migrated = False
@@ -69,6 +70,7 @@ class Mirror:
             if old is not None and int(old["metadata"].get("resourceVersion") or 0) > int(rv or 0):
                 return
             self._pending[uid] = body
+            self._since.setdefault(uid, time.monotonic())
         self._loop.wake()
 
     def submit_schedule(self, body: dict[str, Any]) -> None:
@@ -91,7 +93,14 @@ class Mirror:
     def deleted(self, uid: str) -> None:
         with self._lock:
             self._pending[uid] = None
+            self._since.setdefault(uid, time.monotonic())
         self._loop.wake()
+
+    def backlog(self) -> tuple[int, float]:
+        """Tasks with a version not yet in SQL, and how long the oldest has waited (seconds; 0: none)."""
+        with self._lock:
+            oldest = min(self._since.values(), default=None)
+            return len(self._since), 0.0 if oldest is None else time.monotonic() - oldest
 
     def mirrored(self, uid: str, resource_version: str) -> bool:
         """Whether the mirror holds this version of the Task (or a newer one)."""
@@ -129,6 +138,13 @@ class Mirror:
             for uid, body in batch.items():
                 self._pending.setdefault(uid, body)  # a newer body that arrived meanwhile wins
             self._busy = False
+
+    def _written_out(self, batch: dict[str, dict[str, Any] | None]) -> None:
+        """The batch is in SQL: its Tasks no longer wait, unless a newer version was queued meanwhile."""
+        with self._lock:
+            for uid in batch:
+                if uid not in self._pending:
+                    self._since.pop(uid, None)
 
     def _write(self, batch: dict[str, dict[str, Any] | None]) -> None:
         now = datetime.now(UTC)
@@ -191,6 +207,7 @@ class Mirror:
             except Exception:  # not lost: retried with the next batch (a newer body wins)
                 self._requeue(batch)
                 raise
+            self._written_out(batch)
         except SQLAlchemyError as e:
             return self._failed(e)
         if not self.healthy:

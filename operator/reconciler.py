@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +32,7 @@ from kubetask.timeutil import parse_time
 
 from .kube import Apiserver, JobCreate
 from .memory import TaskMemory, TaskRecord
+from .metrics import OperatorMetrics
 from .mirror import Mirror
 
 log = logging.getLogger("kubetask.operator")
@@ -63,6 +65,7 @@ class Reconciler:
         self.on_run_finished: Callable[[str, str], None] | None = None
         self.keep_logs = False  # Jobs' pods carry the log finalizer (set when a LogKeeper runs)
         self.result_max_bytes = DEFAULT_MAX_BYTES  # the largest result read from a pod's log (with keep_logs)
+        self.metrics: OperatorMetrics | None = None
 
     def acting(self) -> bool:
         """Whether this replica acts now (it leads, or there is no election)."""
@@ -81,6 +84,14 @@ class Reconciler:
         """
         if not self.acting():
             return
+        started, result = time.monotonic(), "error"
+        try:
+            result = self._reconcile_locked(ns, name, body, jobs)
+        finally:
+            if self.metrics is not None:
+                self.metrics.reconciled(result, time.monotonic() - started)
+
+    def _reconcile_locked(self, ns: str, name: str, body: Body | None, jobs: dict[int, JobObservation] | None) -> str:
         rec = self.memory.record(ns, name)
         with rec.lock:
             ours = self.memory.written(rec)
@@ -88,12 +99,15 @@ class Reconciler:
             fresh_enough = body is not None and ours in (None, _version(body))
             raw = body if fresh_enough else self.apiserver.get_task(ns, name)
             if raw is None:
-                return
+                return "skipped"
             if not raw["metadata"].get("deletionTimestamp"):
                 raw = self._reconcile(rec, raw, jobs if raw is body else None)
             self.memory.note_decided(rec, _version(raw))
             if self.mirror is not None:
                 self.mirror.submit(raw)
+            if self.metrics is not None:
+                self.metrics.seen(raw)
+            return "ok"
 
     # -- holding Task events during a full resync ------------------------------------------------
 
@@ -216,6 +230,8 @@ class Reconciler:
             log.info("Job %s already exists: adopting it", job, extra=ctx)
         else:
             log.info("created Job %s", job, extra=ctx)
+            if self.metrics is not None:
+                self.metrics.job_created(raw, d.create_attempt, datetime.now(UTC))
         return True
 
     def _jobs_to_observe(self, task: Task, final: bool) -> dict[int, JobObservation]:
@@ -250,6 +266,8 @@ class Reconciler:
         if written is None:
             return raw
         self.memory.note_written(rec, _version(written))
+        if self.metrics is not None:
+            self.metrics.written(raw, written)
         for ev in events:
             self.apiserver.post_event(raw, ev)
         schedule = owner_schedule(raw)

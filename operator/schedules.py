@@ -40,6 +40,7 @@ from kubetask.run_index import RunIndex
 from kubetask.scheduling import Decision, Observed, Run, decide, is_manual, owner_schedule, run_instant, spec_problems
 from kubetask.timeutil import parse_time
 
+from .metrics import OperatorMetrics
 from .mirror import Mirror
 
 log = logging.getLogger("kubetask.operator")
@@ -108,6 +109,7 @@ class ScheduleController:
         self.template = template
         self.acting = acting
         self.requeue: Callable[[datetime, str, str], None] | None = None
+        self.metrics: OperatorMetrics | None = None  # set by main() when metrics are served
         self.clock = clock
         self.up_since = clock()
         self.defer_writes = defer_writes
@@ -325,6 +327,8 @@ class ScheduleController:
             if self.apiserver.create_task(ns, body):
                 self.runs.created(body)
                 log.info("created run Task %s", task, extra=ctx)
+                if self.metrics is not None:
+                    self.metrics.run_created(ns, run_instant(body), self.clock())
             else:
                 log.info("run Task %s exists already: that instant ran", task, extra=ctx)
         for task in d.cancel:
@@ -343,6 +347,8 @@ class ScheduleController:
         ns, name = meta["namespace"], meta["name"]
         ctx = {"namespace": ns, "schedule": name}
         written = self.apiserver.write_status(raw, d.status.to_wire())
+        if written is not None and self.metrics is not None:
+            self.metrics.schedule_written(ns, raw.get("status") or {}, d.status.missed_runs, d.status.skipped_runs)
         current = written if written is not None else raw
         current.setdefault("kind", "TaskSchedule")
         version = str(current["metadata"].get("resourceVersion"))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import socket
-from importlib.metadata import PackageNotFoundError, version
 from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kubetask.build import version
 from kubetask.executor.report import MAX_BYTES as TERMINATION_MESSAGE_BYTES
 from kubetask.large_results import DEFAULT_MAX_BYTES as DEFAULT_RESULT_MAX_BYTES
 from kubetask.log_capture import DEFAULT_HEAD_BYTES, DEFAULT_TAIL_BYTES
@@ -108,6 +108,17 @@ class OperatorSettings(BaseSettings):
         description="Port of kopf's liveness endpoint, http://0.0.0.0:PORT/healthz (answers while kopf's event "
         "loop runs; the chart's livenessProbe). None: no endpoint.",
     )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description='Port of the Prometheus endpoint, http://METRICS_ADDRESS:PORT/metrics (README, "Metrics"). '
+        "None: no endpoint, and no metric is kept.",
+    )
+    metrics_address: str = Field(
+        default="0.0.0.0",
+        description="Address the metrics endpoint listens on (0.0.0.0 in a pod; 127.0.0.1 for a process on a host).",
+    )
     user_agent: str = Field(
         default="",
         description="User-Agent of every apiserver request (kopf's watches, our reads and writes, the Lease). "
@@ -133,12 +144,5 @@ class OperatorSettings(BaseSettings):
     @model_validator(mode="after")
     def _default_user_agent(self) -> Self:
         if not self.user_agent:
-            self.user_agent = f"kubetask-operator/{_version()} ({self.identity})"
+            self.user_agent = f"kubetask-operator/{version()} ({self.identity})"
         return self
-
-
-def _version() -> str:
-    try:
-        return version("kubetask")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "unknown"

@@ -22,10 +22,12 @@ from kubetask.store import default_url, make_engine, migrate
 from . import openapi, problems
 from .custom_resources import CustomResources
 from .dead_letter_service import DeadLetterService
+from .metrics import ApiMetrics, MetricsMiddleware, Routes
 from .routes import (
     deadletters,
     health,
     logs,
+    metrics,
     results,
     schedule_actions,
     schedule_runs,
@@ -86,6 +88,8 @@ def create_app(
     crs = CustomResources(api or load_client(), timeout=settings.kubernetes_timeout_seconds)
     app.state.settings = settings
     app.state.crs = crs
+    app.state.metrics = ApiMetrics()
+    crs.json.observe = app.state.metrics.apiserver
     app.state.sessions = sessionmaker(eng, expire_on_commit=False)
     app.state.tasks = TaskService(crs, app.state.sessions, settings)
     app.state.dead_letters = DeadLetterService(crs, app.state.sessions)
@@ -101,7 +105,10 @@ def create_app(
             return JSONResponse(p.body(request.url.path), status_code=413, media_type=problems.MEDIA_TYPE)
         return await call_next(request)
 
+    routes = Routes(lambda: [*app.openapi()["paths"], "/metrics"])
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=routes)  # outermost: 413s counted too
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for r in (
         tasks.router,
         templates.router,

@@ -92,9 +92,24 @@ class TaskPublic(ApiModel):
     live: bool = Field(description="True while the Task custom resource exists in the cluster.")
 
 
+class ProgressPublic(ApiModel):
+    """How far the running attempt's handler got, as it last said (`ctx.progress`)."""
+
+    current: float = Field(description="Done so far, in the handler's own unit.")
+    total: float | None = Field(default=None, description="Of this much; absent when the handler does not know.")
+    message: str | None = Field(default=None, description="What the handler said it is doing.")
+    time: datetime | None = Field(default=None, description="When it said so (the pod's clock).")
+    attempt: int = Field(description="The attempt that said it.")
+
+
 class TaskDetail(TaskPublic):
     attempts: list[AttemptPublic] = Field(default_factory=list)
     conditions: list[dict[str, Any]] = Field(default_factory=list)
+    progress: ProgressPublic | None = Field(
+        default=None,
+        description="While an attempt runs: its handler's last `ctx.progress`, read from the pod's log "
+        "(absent when it reported none, or the log cannot be read; absent once the attempt ended).",
+    )
 
 
 class TasksPublic(ApiModel):

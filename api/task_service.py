@@ -24,6 +24,7 @@ from kubetask.store.tables import TaskRow
 from .bodies import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic
 from .custom_resources import Body, CustomResources
 from .problems import FieldProblem, ProblemError, conflict, invalid, not_found, too_large
+from .progress_service import ProgressReader, running
 from .settings import ApiSettings
 from .validation import check_namespace, label_problems, name_problems
 
@@ -101,6 +102,7 @@ class TaskService:
         self.crs = crs
         self.sessions = sessions
         self.settings = settings
+        self.progress = ProgressReader(crs.json.api, timeout=crs.timeout)
 
     # -- create ------------------------------------------------------------------------------
 
@@ -173,8 +175,9 @@ class TaskService:
 
     # -- read --------------------------------------------------------------------------------
 
-    def detail(self, ns: str, name: str) -> TaskDetail:
-        """Live CR status merged with history; history alone once the CR is gone."""
+    def detail(self, ns: str, name: str, *, progress: bool = False) -> TaskDetail:
+        """Live CR status merged with history; history alone once the CR is gone. `progress`: also the
+        running attempt's last progress, from its pod's log (`progress_service`; no apiserver write)."""
         check_namespace(ns)
         cr = self.crs.get(ns, "tasks", name)
         if cr is not None:
@@ -182,7 +185,9 @@ class TaskService:
             base = public_from_record(rec, live=True)
             atts = [AttemptPublic(**a.__dict__) for a in rec.attempts]
             conds = (cr.get("status") or {}).get("conditions") or []
-            return TaskDetail(**base.model_dump(), attempts=atts, conditions=conds)
+            attempt = running(rec.attempts) if progress else None
+            said = self.progress.read(ns, attempt) if attempt is not None else None
+            return TaskDetail(**base.model_dump(), attempts=atts, conditions=conds, progress=said)
         with self.sessions() as s:
             row = queries.find_task(s, ns, name)
             if row is None:

@@ -64,8 +64,8 @@ def create_task(
 
 @router.get("/namespaces/{ns}/tasks/{name}", response_model=TaskDetail, responses=errors(*READ_ONE))
 def get_task(ns: Namespace, name: Name, tasks: TasksDep) -> TaskDetail:
-    """One task: live status from the cluster merged with its history."""
-    return tasks.detail(ns, name)
+    """One task: live status from the cluster merged with its history; a running attempt's progress."""
+    return tasks.detail(ns, name, progress=True)
 
 
 @router.post(

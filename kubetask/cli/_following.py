@@ -1,8 +1,9 @@
 """Following one task to its end (`--wait`, `--watch`) and reporting the outcome as an exit code.
 
 Polls `GET .../tasks/NAME` every `POLL_SECONDS` (the API has no watch stream); `--watch` writes
-one line per phase change to stderr, so stdout keeps only the final document. The outcome:
-Succeeded exits 0, any other final phase raises TaskFailed (exit 1), the timeout WaitTimedOut (4).
+one line per change of phase or progress to stderr (`ns/name Running 3/10 30% message`), so stdout
+keeps only the final document. The outcome: Succeeded exits 0, any other final phase raises
+TaskFailed (exit 1), the timeout WaitTimedOut (4).
 """
 
 from __future__ import annotations
@@ -16,25 +17,31 @@ import typer
 from ._client import Api
 from ._errors import TaskFailed, WaitTimedOut
 from ._output import Format, emit
-from ._taskview import is_final, task_columns
+from ._taskview import is_final, progress_text, task_columns
 
 POLL_SECONDS = 1.0
 
 
 def _line(task: dict[str, Any]) -> str:
     why = ": ".join(x for x in (task.get("reason"), task.get("message")) if x)
-    return f"{task['namespace']}/{task['name']} {task['phase']}" + (f" ({why})" if why else "")
+    done = progress_text(task)
+    return (
+        f"{task['namespace']}/{task['name']} {task['phase']}"
+        + (f" {done}" if done else "")
+        + (f" ({why})" if why else "")
+    )
 
 
 def follow(api: Api, task: dict[str, Any], *, timeout: float | None, progress: bool) -> dict[str, Any]:
     """The task once final; WaitTimedOut if `timeout` seconds pass first."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    seen = None
+    seen: tuple[str, str] | None = None
     path = api.ns("tasks", task["name"], namespace=task["namespace"])
     while True:
-        if progress and task["phase"] != seen:
+        now = (task["phase"], progress_text(task))
+        if progress and now != seen:
             typer.echo(_line(task), err=True)
-            seen = task["phase"]
+            seen = now
         if is_final(task):
             return task
         if deadline is not None and time.monotonic() >= deadline:

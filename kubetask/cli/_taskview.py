@@ -4,6 +4,10 @@
 inclusion (`phase=` repeatable), so exclusions are turned into the inclusion of every other phase
 here (the phases are a closed set, `kubetask.models.Phase`): paging and `--limit` stay exact,
 with no client-side filtering.
+
+A running task's detail carries `progress` (its handler's last `ctx.progress`, read by the API
+from the pod's log): shown as `3/10 30% message`, in a PROGRESS column that `columns_for` adds only
+when a row has one (so a finished task's table is as before).
 """
 
 from __future__ import annotations
@@ -50,6 +54,33 @@ def _result(task: dict[str, Any]) -> str:
 
 def _labels(task: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted((task.get("labels") or {}).items()))
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def progress_text(task: dict[str, Any]) -> str:
+    """`current/total pct% message` from a task detail's `progress`; "" when it has none."""
+    p = task.get("progress")
+    if not p:
+        return ""
+    current, total = p["current"], p.get("total")
+    parts = [_number(current) if total is None else f"{_number(current)}/{_number(total)}"]
+    if total:  # a total of 0 (or none) has no percentage
+        parts.append(f"{int(100 * current / total)}%")
+    if p.get("message"):
+        parts.append(p["message"])
+    return " ".join(parts)
+
+
+def columns_for(rows: Sequence[dict[str, Any]], *, namespaces: bool = False) -> tuple[Column, ...]:
+    """`task_columns`, with PROGRESS after AGE when one of `rows` reports progress."""
+    columns = task_columns(namespaces=namespaces)
+    if not any(r.get("progress") for r in rows):
+        return columns
+    at = next(i for i, c in enumerate(columns) if c.header == "AGE") + 1
+    return columns[:at] + (Column("PROGRESS", progress_text),) + columns[at:]
 
 
 def task_columns(*, namespaces: bool = False) -> tuple[Column, ...]:

@@ -19,7 +19,7 @@ from ._complete import complete_task_names, complete_template_names
 from ._errors import UsageProblem
 from ._output import Format, OutputOpt, emit, parse_format
 from ._params import check_params, duration_seconds, labels_from, params_from, run_at_from
-from ._taskview import ATTEMPT_COLUMNS, EVENT_COLUMNS, phases_for, task_columns
+from ._taskview import ATTEMPT_COLUMNS, EVENT_COLUMNS, columns_for, phases_for, task_columns
 
 app = typer.Typer()
 
@@ -157,7 +157,8 @@ def resubmit(
 def get(name: NameArg, output: OutputOpt = None, *, api: Api) -> None:
     """One task: live status while its Task exists, history afterwards."""
     fmt = parse_format(output)
-    emit(api.call("GET", api.ns("tasks", name)), fmt, task_columns())
+    task = api.call("GET", api.ns("tasks", name))
+    emit(task, fmt, columns_for([task]))
 
 
 def list_params(

@@ -1,8 +1,9 @@
 """`kubetask watch`: a live task table, redrawn in place until every task shown is final (or Ctrl-C).
 
 With names it follows those tasks (`GET .../tasks/NAME`, live from the cluster); without, the
-first page of the list filters, as `kubetask list` would show it. rich's `Live` redraws the table
-in place on a terminal (cursor up, erase line: no new line per poll); when stdout is not a
+first page of the list filters, as `kubetask list` would show it; a named task that reports
+progress (its detail's `progress`) gets a PROGRESS column while it runs. rich's `Live` redraws the
+table in place on a terminal (cursor up, erase line: no new line per poll); when stdout is not a
 terminal it prints the final table once. Ctrl-C stops it with exit 0, as `kubectl get -w`.
 """
 
@@ -13,11 +14,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.live import Live
+from rich.table import Table
 
 from ._client import Api, with_api
 from ._complete import complete_task_names
 from ._output import console, table
-from ._taskview import is_final, task_columns
+from ._taskview import columns_for, is_final
 from .tasks import list_params
 
 app = typer.Typer()
@@ -28,6 +30,11 @@ def _rows(api: Api, names: list[str], path: str, query: dict[str, Any]) -> list[
         return [api.call("GET", api.ns("tasks", n)) for n in names]
     items: list[dict[str, Any]] = api.call("GET", path, params=query)["items"]
     return items
+
+
+def _table(rows: list[dict[str, Any]], *, all_namespaces: bool, wide: bool) -> Table:
+    """The table as drawn now: a PROGRESS column while a named task reports progress."""
+    return table(rows, columns_for(rows, namespaces=all_namespaces), wide=wide)
 
 
 @app.command()
@@ -53,14 +60,13 @@ def watch(
     )
     if selector:
         query["labelSelector"] = selector
-    columns = task_columns(namespaces=all_namespaces)
     path = "/api/v1/tasks" if all_namespaces else api.ns("tasks")
     rows = _rows(api, names or [], path, query)
-    with Live(table(rows, columns, wide=wide), console=console(), auto_refresh=False) as live:
+    with Live(_table(rows, all_namespaces=all_namespaces, wide=wide), console=console(), auto_refresh=False) as live:
         try:
             while not (rows and all(is_final(t) for t in rows)):
                 time.sleep(interval)
                 rows = _rows(api, names or [], path, query)
-                live.update(table(rows, columns, wide=wide), refresh=True)
+                live.update(_table(rows, all_namespaces=all_namespaces, wide=wide), refresh=True)
         except KeyboardInterrupt:
             pass

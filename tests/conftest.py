@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from kubetask.testing.cluster import Cluster, OperatorProcess, wait_namespace_ready
+from kubetask.testing.ports import free_port
 from kubetask.testing.postgres import PostgresServer, throwaway_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,9 +94,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OperatorProcess]:
-    """The kubetask operator as a subprocess, watching all namespaces."""
+    """The kubetask operator as a subprocess, watching all namespaces, its metrics on a loopback port
+    (`metrics_target`): the whole suite runs with them on."""
     d = tmp_path_factory.mktemp("operator")
-    op = OperatorProcess(cluster, log=d / "operator.log", database_url=f"sqlite:///{d / 'mirror.db'}")
+    metrics = {"KUBETASK_OPERATOR_METRICS_PORT": str(free_port()), "KUBETASK_OPERATOR_METRICS_ADDRESS": "127.0.0.1"}
+    op = OperatorProcess(cluster, log=d / "operator.log", database_url=f"sqlite:///{d / 'mirror.db'}", env=metrics)
     op.start()
     try:
         yield op

@@ -207,6 +207,13 @@ class OperatorProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    @property
+    def metrics_target(self) -> str | None:
+        """`127.0.0.1:PORT` of its /metrics when started with KUBETASK_OPERATOR_METRICS_PORT on loopback."""
+        port = self.extra_env.get("KUBETASK_OPERATOR_METRICS_PORT")
+        address = self.extra_env.get("KUBETASK_OPERATOR_METRICS_ADDRESS", "0.0.0.0")
+        return f"127.0.0.1:{port}" if port and address in ("127.0.0.1", "0.0.0.0") else None
+
     def output(self) -> str:
         """Everything the operator logged so far ("" before its first start)."""
         return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,13 +23,9 @@ from typing import Any
 
 import httpx
 
+from .ports import free_port
+
 BIN = Path(os.environ.get("KUBETASK_PROMETHEUS_BIN", "/usr/bin/prometheus"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def scrape_config(jobs: Mapping[str, Sequence[str]], interval: float) -> dict[str, Any]:
@@ -57,7 +52,7 @@ class PrometheusServer:
         if not BIN.exists():
             raise RuntimeError(f"{BIN} not found: run scripts/setup.sh (installs Debian's prometheus)")
         self.dir = Path(tempfile.mkdtemp(prefix="kubetask-prometheus-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.interval = interval
         (self.dir / "prometheus.yml").write_text(json.dumps(scrape_config(jobs, interval)))
@@ -91,10 +86,11 @@ class PrometheusServer:
     def log_tail(self, lines: int = 20) -> str:
         return "\n".join(self._log.read_text(errors="replace").splitlines()[-lines:])
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        """The instant vector (or scalar, as one sample) `expr` evaluates to now; a bad expression
-        raises with Prometheus's own error."""
-        r = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """The instant vector (or scalar, as one sample) `expr` evaluates to now (or at Unix time
+        `at`); a bad expression raises with Prometheus's own error."""
+        params = {"query": expr, **({"time": f"{at:.3f}"} if at is not None else {})}
+        r = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=10)
         body = r.json()
         if body.get("status") != "success":
             raise ValueError(f"{expr!r}: {body.get('errorType')}: {body.get('error')}")

@@ -8,17 +8,22 @@ what was seen by the time to the last one seen, so a pass cut short by its deadl
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+import httpx
 
 from bench import scale
 from bench.context import Context, job_body, log, task_body
 from bench.harness import Seen, counted, latencies, parallel
 from kubetask.testing.cluster import GROUP, VERSION
+from kubetask.testing.ports import free_port
 
 FLOOR_TIMEOUT = 900
 KUBETASK_TIMEOUT = 1800
+METRICS_PORT_ENV = "KUBETASK_OPERATOR_METRICS_PORT"
 
 
 def run(ctx: Context, record: dict[str, Any], _figures: dict[str, dict[str, Any]]) -> None:
@@ -33,6 +38,8 @@ def run(ctx: Context, record: dict[str, Any], _figures: dict[str, dict[str, Any]
         row["writes_floor"] = writes_floor(ctx, n)
         row.update(through_kubetask(ctx, n))
         row["scale"] = scale.snapshot(ctx)
+        if n == ctx.sizes.dispatch[0]:  # the smallest size only: two more passes and two restarts
+            row["metrics"] = metrics_on_and_off(ctx, n)
 
 
 def _timed_pass(
@@ -84,9 +91,9 @@ def writes_floor(ctx: Context, n: int) -> dict[str, Any]:
         ctx.restart_operator()
 
 
-def through_kubetask(ctx: Context, n: int) -> dict[str, Any]:
-    log(f"dispatch: {n} Tasks through kubetask")
-    ns = ctx.namespace("dispatch")
+def through_kubetask(ctx: Context, n: int, prefix: str = "dispatch") -> dict[str, Any]:
+    log(f"dispatch: {n} Tasks through kubetask ({prefix})")
+    ns = ctx.namespace(prefix)
     ctx.template(ns)
     created: dict[str, float] = {}
 
@@ -99,3 +106,60 @@ def through_kubetask(ctx: Context, n: int) -> dict[str, Any]:
     lat = [seen.first[f"{t}-1"] - c for t, c in created.items() if f"{t}-1" in seen.first]
     under_load = latencies(f"Task created → Job seen, {n} at once", n=n, values=lat)
     return {"kubetask": kubetask, "task_to_job_latency_under_load": under_load, "namespace": ns}
+
+
+class Scraper:
+    """GET /metrics every `every` seconds from a thread, as Prometheus would (at 1 s, harsher than
+    the usual 15–30 s); counts the answers that carried kubetask's metrics."""
+
+    def __init__(self, url: str, every: float = 1.0) -> None:
+        self.url, self.every = url, every
+        self.scrapes = self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-scraper", daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self._stop.wait(self.every):
+                try:
+                    ok = "kubetask_reconciles_total" in http.get(self.url).text
+                except httpx.HTTPError:
+                    ok = False
+                self.scrapes += ok
+                self.failures += not ok
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(15)
+        return {"scrapes": self.scrapes, "failures": self.failures}
+
+
+def metrics_on_and_off(ctx: Context, n: int) -> dict[str, Any]:
+    """The kubetask pass again with the operator's metrics on (served and scraped every second),
+    then once more with them off, each in a namespace of its own deleted afterwards; the pass
+    before (figure 2's Tasks) was off too, so two "off" passes bracket the "on" one."""
+    port = free_port()
+    on_env = {METRICS_PORT_ENV: str(port), "KUBETASK_OPERATOR_METRICS_ADDRESS": "127.0.0.1"}
+    out: dict[str, Any] = {}
+    log("dispatch: restarting the operator with its metrics on")
+    ctx.op.stop()
+    ctx.op.extra_env.update(on_env)
+    scraper = Scraper(f"http://127.0.0.1:{port}/metrics")
+    try:
+        ctx.restart_operator()
+        scraper.start()
+        out["on"] = through_kubetask(ctx, n, "metrics")["kubetask"]
+    finally:
+        out["scraper"] = scraper.stop()
+        ctx.op.stop()
+        for key in on_env:
+            ctx.op.extra_env.pop(key, None)
+        ctx.clear(("metrics",))
+        ctx.restart_operator()
+    out["off_again"] = through_kubetask(ctx, n, "nometrics")["kubetask"]
+    ctx.clear(("nometrics",))
+    return out

@@ -166,7 +166,35 @@ def _dispatch(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
             f"| {d['n']} | {num(f)} | {num(k)} | {num(ratio(k, f), '.2f')} | {num(w)} | "
             f"{num(ratio(k, w), '.2f')} | {seen(floor)} · {seen(writes)} · {seen(kt)} |"
         )
-    return lines + _cpu_table(fig.get("rows") or [])
+    return lines + _metrics_table(fig.get("rows") or []) + _cpu_table(fig.get("rows") or [])
+
+
+def _metrics_table(rows: list[dict[str, Any]]) -> list[str]:
+    """The operator's metrics on vs off: the on pass's rate over the mean of the two off passes'."""
+    out: list[str] = []
+    for d in rows:
+        m = d.get("metrics") or {}
+        if not m:
+            continue
+        off, on, again = d.get("kubetask") or {}, m.get("on") or {}, m.get("off_again") or {}
+        offs = [p["per_s"] for p in (off, again) if p.get("per_s")]
+        base = sum(offs) / len(offs) if offs else None
+        sc = m.get("scraper") or {}
+        if not out:
+            out = [
+                "",
+                "Metrics on vs off (the operator restarted with `KUBETASK_OPERATOR_METRICS_PORT`, scraped every "
+                "second): Tasks→Jobs/s of each pass, on / mean of the two off passes (goal ≥ 0.95):",
+                "",
+                "| tasks | off | on | off again | on / off | scrapes (failed) | seen: off · on · off again |",
+                "|---|---|---|---|---|---|---|",
+            ]
+        out.append(
+            f"| {d['n']} | {num(off.get('per_s'))} | {num(on.get('per_s'))} | {num(again.get('per_s'))} | "
+            f"{num(ratio(on.get('per_s'), base), '.2f')} | {sc.get('scrapes', 0)} ({sc.get('failures', 0)}) | "
+            f"{seen(off)} · {seen(on)} · {seen(again)} |"
+        )
+    return out
 
 
 def _cpu_table(rows: list[dict[str, Any]]) -> list[str]:

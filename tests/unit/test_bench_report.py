@@ -192,3 +192,16 @@ def test_the_json_carries_each_figures_status() -> None:
     r["figures"]["api"] = {"error": "HTTPError()"}
     got = json.loads(to_json(r))["figures"]
     assert (got["api"]["status"], got["dispatch"]["status"]) == (FAILED, COMPLETE)
+
+
+def test_metrics_on_vs_off_is_the_on_rate_over_the_mean_of_the_two_off_passes() -> None:
+    r = _complete()
+    r["figures"]["dispatch"]["rows"][0]["metrics"] = {  # off: 100/s (above), on 95/s, off again 90/s
+        "on": counted("Tasks' Jobs seen", n=1000, seen=1000, seconds=1000 / 95),
+        "off_again": counted("Tasks' Jobs seen", n=1000, seen=1000, seconds=1000 / 90),
+        "scraper": {"scrapes": 11, "failures": 0},
+    }
+    page = _page(r)
+    assert "| 1000 | 100.0 | 95.0 | 90.0 | 1.00 | 11 (0) | 1000/1000 · 1000/1000 · 1000/1000 |" in page
+    r["figures"]["dispatch"]["rows"][0]["metrics"]["on"] = counted("Tasks' Jobs seen", n=1000, seen=900, seconds=10)
+    assert status(r["figures"]["dispatch"]) == PARTIAL  # a cut-short "on" pass is a shortfall like any other

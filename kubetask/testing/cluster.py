@@ -22,8 +22,12 @@ from .audit import AuditLog
 from .postgres import paused
 
 GROUP, VERSION = "kubetask.io", "v1alpha1"
-# built by scripts/images.sh and loaded on the node by cluster.sh (IfNotPresent: never pulled); has python3
+# built by scripts/images.sh and loaded on the node by cluster.sh (IfNotPresent: never pulled); has python3;
+# its user is UID 65532
 EXECUTOR_IMAGE = {"image": "kubetask/executor:dev", "imagePullPolicy": "IfNotPresent"}
+# the images' Debian base (scripts/cluster/build.sh), imported on every node by cluster.sh; its user is
+# root: for tests that need an image that runs as root
+ROOT_IMAGE = {"image": "docker.io/local/python:1", "imagePullPolicy": "IfNotPresent"}
 # built by `scripts/images.sh apps` (app_images()), imported with Cluster.import_images(); run as UID 65532
 OPERATOR_IMAGE = {"image": "docker.io/kubetask/operator:dev", "imagePullPolicy": "IfNotPresent"}
 API_IMAGE = {"image": "docker.io/kubetask/api:dev", "imagePullPolicy": "IfNotPresent"}

@@ -1,8 +1,9 @@
 """The node's containerd (1.6, runc 1.1) enforces what a pod's securityContext asks for; checked with real
 pods, each against a control pod that asks for nothing (docs/cluster-facts.md, "Pod security"):
 
-- runAsNonRoot on an image whose user is root: refused before start (CreateContainerConfigError, "image will
-  run as root"); on the operator and API images (USER 65532) it runs, as 65532.
+- runAsNonRoot on an image whose user is root (the images' Debian base): refused before start
+  (CreateContainerConfigError, "image will run as root"); on the executor, operator and API images (USER
+  65532) it runs, as 65532.
 - readOnlyRootFilesystem: writing / fails with EROFS; an emptyDir at /tmp stays writable.
 - capabilities drop ALL: root without CAP_CHOWN cannot chown (EPERM), its effective set is empty.
 - seccompProfile RuntimeDefault: the process runs under a seccomp filter (Seccomp: 2) and a syscall the
@@ -21,6 +22,7 @@ from kubetask.testing.cluster import (
     EXECUTOR_IMAGE,
     NONROOT_UID,
     OPERATOR_IMAGE,
+    ROOT_IMAGE,
     Cluster,
     app_images,
     wait_for,
@@ -86,8 +88,8 @@ def probe(
 
 
 def test_a_pod_that_asks_for_nothing_gets_root_and_no_confinement(cluster: Cluster, namespace: str) -> None:
-    seen = probe(cluster.core(), namespace, "open", EXECUTOR_IMAGE)
-    assert seen["uid"] == 0, seen  # the executor image's user is root; the task pods set their own
+    seen = probe(cluster.core(), namespace, "open", ROOT_IMAGE)
+    assert seen["uid"] == 0, seen  # the base image's user is root; the task pods set their own
     assert (seen["root_fs"], seen["tmp"], seen["chown"]) == ("ok", "ok", "ok"), seen
     assert seen["cap_eff"] != "0000000000000000", seen
     assert (seen["seccomp"], seen["no_new_privs"]) == ("0", "0"), seen
@@ -97,7 +99,7 @@ def test_a_pod_that_asks_for_nothing_gets_root_and_no_confinement(cluster: Clust
 def test_read_only_root_dropped_capabilities_and_runtime_default_seccomp_are_enforced(
     cluster: Cluster, namespace: str
 ) -> None:
-    seen = probe(cluster.core(), namespace, "locked", EXECUTOR_IMAGE, LOCKED)
+    seen = probe(cluster.core(), namespace, "locked", ROOT_IMAGE, LOCKED)
     assert seen["uid"] == 0, seen  # root, and still:
     assert seen["root_fs"] == "EROFS", seen
     assert seen["tmp"] == "ok", seen
@@ -110,7 +112,7 @@ def test_read_only_root_dropped_capabilities_and_runtime_default_seccomp_are_enf
 
 def test_run_as_non_root_refuses_a_root_image(cluster: Cluster, namespace: str) -> None:
     core = cluster.core()
-    body = pod("rootimage", EXECUTOR_IMAGE, ["python3", "-c", "print('must not run')"])
+    body = pod("rootimage", ROOT_IMAGE, ["python3", "-c", "print('must not run')"])
     body["spec"]["securityContext"] = {"runAsNonRoot": True}
     core.create_namespaced_pod(namespace, body)
 
@@ -125,8 +127,8 @@ def test_run_as_non_root_refuses_a_root_image(cluster: Cluster, namespace: str) 
 
 
 @pytest.mark.usefixtures("app_images_on_node")
-@pytest.mark.parametrize("image", [OPERATOR_IMAGE, API_IMAGE], ids=["operator", "api"])
-def test_the_operator_and_api_images_run_as_non_root_locked_down(
+@pytest.mark.parametrize("image", [EXECUTOR_IMAGE, OPERATOR_IMAGE, API_IMAGE], ids=["executor", "operator", "api"])
+def test_the_executor_operator_and_api_images_run_as_non_root_locked_down(
     cluster: Cluster, namespace: str, image: dict[str, str]
 ) -> None:
     security = {k: v for k, v in LOCKED.items() if k != "runAsUser"} | {"runAsNonRoot": True}

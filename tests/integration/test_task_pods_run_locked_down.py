@@ -22,7 +22,7 @@ import yaml
 from kubetask.labels import LABEL_TASK, LABEL_TASK_UID
 from kubetask.pod_security import lockdown_violations, restricted_violations
 from kubetask.testing.bridge import bridge_address
-from kubetask.testing.cluster import Cluster, OperatorProcess, create, task, template, wait_task
+from kubetask.testing.cluster import ROOT_IMAGE, Cluster, OperatorProcess, create, task, template, wait_task
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
@@ -85,9 +85,9 @@ def test_handlers_and_commands_succeed_under_the_lockdown_and_relax_lifts_it(
     create(cluster, namespace, "tasktemplates", _examples("http.yaml"))
     create(cluster, namespace, "tasktemplates", template("probe", command=["python3", "-c", PROBE]))
     relaxed = ["RunAsRoot", "WritableRootFilesystem", "ServiceAccountToken"]
-    create(
-        cluster, namespace, "tasktemplates", template("probe-relaxed", command=["python3", "-c", PROBE], relax=relaxed)
-    )
+    # RunAsRoot keeps the image's own user: root in the base image (the executor image's is 65532)
+    probe_relaxed = template("probe-relaxed", **ROOT_IMAGE, command=["python3", "-c", PROBE], relax=relaxed)
+    create(cluster, namespace, "tasktemplates", probe_relaxed)
     create(cluster, namespace, "tasks", task("echo", templateRef={"name": "echo"}, params={"message": "hi"}))
     create(cluster, namespace, "tasks", task("http", templateRef={"name": "http"}, params={"url": f"{http_base}/x"}))
     create(cluster, namespace, "tasks", task("probe", templateRef={"name": "probe"}))

@@ -113,8 +113,9 @@ def _wheel(root: Path, dist: str, module: str, code: str, out: Path) -> None:
 
 def _image(context: Path, base: str, tag: str, tar: Path) -> None:
     (context / "Dockerfile").write_text(
-        f"FROM {base}\nCOPY *.whl /tmp/wheels/\n"
+        f"FROM {base}\nCOPY *.whl /tmp/wheels/\nUSER root\n"
         "RUN python3 -m pip install -q --no-index --break-system-packages /tmp/wheels/*.whl && rm -rf /tmp/wheels\n"
+        "USER 65532:65532\n"  # the executor image's user, as README "Handler packages" has it
     )
     cmd = ["bash", str(ROOT / "scripts/images.sh"), "derived", str(context), tag, str(tar)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)

@@ -158,8 +158,8 @@ def metrics_on_and_off(ctx: Context, n: int) -> dict[str, Any]:
         ctx.op.stop()
         for key in on_env:
             ctx.op.extra_env.pop(key, None)
+        ctx.restart_operator()  # before the namespace goes: its Tasks' finalizers need an operator
         ctx.clear(("metrics",))
-        ctx.restart_operator()
     out["off_again"] = through_kubetask(ctx, n, "nometrics")["kubetask"]
     ctx.clear(("nometrics",))
     return out

@@ -212,6 +212,12 @@ def start_metrics(settings: OperatorSettings, reconciler: Reconciler) -> Operato
     return metrics
 
 
+def liveness_endpoint(settings: OperatorSettings) -> str | None:
+    """kopf's own /healthz on `liveness_port` (None: none). It answers while kopf's event loop runs, so the
+    chart's livenessProbe restarts a hung operator."""
+    return None if settings.liveness_port is None else f"http://0.0.0.0:{settings.liveness_port}/healthz"
+
+
 def main() -> None:
     settings = OperatorSettings()
     setup_logging(settings)
@@ -266,13 +272,11 @@ def main() -> None:
         resync = threading.Thread(target=_resync_all, args=(reconciler,), name="kubetask-resync", daemon=True)
         resync.start()
     sweeper.start()
-    # kopf's own /healthz: it answers while kopf's event loop runs (the chart's livenessProbe)
-    liveness = None if settings.liveness_port is None else f"http://0.0.0.0:{settings.liveness_port}/healthz"
     kopf.run(
         standalone=settings.standalone,
         clusterwide=not settings.namespaces,
         namespaces=settings.namespaces,
-        liveness_endpoint=liveness,
+        liveness_endpoint=liveness_endpoint(settings),
         memo=OperatorMemo(reconciler=reconciler, settings=settings, schedules=schedules, logs=logs),
     )
     apiserver.events.flush(5)  # post what is queued before exiting

@@ -55,10 +55,14 @@ class Seen:
         list_fn: Callable[..., Any],
         pred: Callable[[Any], bool],
         value: Callable[[Any], Any] = bool,
+        *,
+        since: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.first: dict[str, float] = {}
         self.value: dict[str, Any] = {}
+        self.restarts = 0  # fresh watches after the resourceVersion resumed from was gone (410)
+        self._since = since  # the resourceVersion the first watch starts from (None: the current state)
         self._list_fn, self._pred, self._value, self._kwargs = list_fn, pred, value, kwargs
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -67,8 +71,15 @@ class Seen:
     def _run(self) -> None:
         """Watch as plain JSON and resume from the last resourceVersion: re-listing (and decoding
         into the client's models) thousands of objects on every reconnect cost this client more CPU
-        than the operator it measures."""
-        rv: str | None = None
+        than the operator it measures.
+
+        A version the apiserver no longer holds (out of its watch cache: thousands of other writes
+        came meanwhile) answers with an ERROR event, 410 Gone. Undecoded (`deserialize=False`) the
+        kubernetes client (37) does not raise it as an ApiException: it fails on the event with a
+        KeyError ('raw_object'). Both start a fresh watch, whose first events are every object's
+        current state, so what was missed is seen late, never lost; retrying the gone version would
+        fail the same way forever and see nothing again (figure 2, 2026-12-03: 0 of 1000)."""
+        rv: str | None = self._since
         while not self._stop.is_set():
             w = watch.Watch()
             kwargs = dict(self._kwargs, timeout_seconds=30, deserialize=False)
@@ -85,7 +96,11 @@ class Seen:
                     if self._stop.is_set():
                         break
             except ApiException as e:  # 410 Gone: too far behind, start over with a fresh list
-                rv = None if e.status == 410 else rv
+                if e.status == 410:
+                    rv, self.restarts = None, self.restarts + 1
+                time.sleep(0.2)
+            except KeyError:  # an undecoded ERROR event, i.e. 410 Gone (see above): start over too
+                rv, self.restarts = None, self.restarts + 1
                 time.sleep(0.2)
             except Exception:  # the watch may break under load: reconnect from where it was
                 time.sleep(0.2)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,9 +76,14 @@ def load(ctx: Context, record: dict[str, Any], figures: dict[str, dict[str, Any]
     finally:
         finals.stop()
     lat = [finals.first[x] - done_at[x] for x in mine if x in finals.first and finals.value[x] == "Succeeded"]
+    other = Counter(str(finals.value[x]) for x in mine if x in finals.first and finals.value[x] != "Succeeded")
     record["load"] = {
         "pods_finished": len(mine),
         "pod_done_to_task_final": latencies(f"pod finished → Task Succeeded, {n} at once", n=n, values=lat),
+        # why a pass is PARTIAL: Tasks seen final otherwise (by phase), and how often the bench's own
+        # watch had to start over (its resourceVersion gone: bench.harness.Seen)
+        "final_not_succeeded": dict(other),
+        "watch_restarts": finals.restarts,
     }
 
 

@@ -11,13 +11,19 @@ a read-only root filesystem and no ServiceAccount token.
 
 Every violation names its field path (`spec.containers[0].securityContext.runAsNonRoot`), its
 rule and what would satisfy it; all of them are reported at once.
+
+`task_pod_violations` judges a task pod the operator made: the lockdown less what its template
+relaxed (`spec.relax`, `spec.capabilities`), each relaxation mapped to the one rule it lets the pod
+break (`RELAXED_RULES`). The integration suite runs it on every task pod of every test's namespace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from kubetask.models import Relaxation
 
 # restricted: only these volume types (no hostPath, no in-tree network storage)
 ALLOWED_VOLUMES = frozenset(
@@ -38,6 +44,17 @@ SAFE_SYSCTLS = frozenset(
     }
 )
 APPARMOR_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+# The rule each of a template's relaxations lets its task pods break (kubetask.jobs undoes one part of
+# the lockdown per name). WritableRootFilesystem and ServiceAccountToken lift kubetask's own lockdown
+# rules, none of restricted's. A capability other than NET_BIND_SERVICE in `spec.capabilities` lifts
+# the `capabilities` rule for what is added only: dropping ALL is still required.
+RELAXED_RULES: Mapping[Relaxation, str] = {
+    "RunAsRoot": "run-as-non-root",
+    "WritableRootFilesystem": "read-only-root-filesystem",
+    "PrivilegeEscalation": "allow-privilege-escalation",
+    "UnconfinedSeccomp": "seccomp",
+    "ServiceAccountToken": "service-account-token",
+}
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
@@ -193,3 +210,32 @@ def pod_specs(manifest: Mapping[str, Any]) -> Sequence[tuple[str, Mapping[str, A
             (f"{kind}/{name}", template.get("spec") or {}, (template.get("metadata") or {}).get("annotations") or {})
         ]
     return []
+
+
+def task_pod_violations(
+    spec: Mapping[str, Any],
+    annotations: Mapping[str, str] | None = None,
+    *,
+    relax: Collection[Relaxation] = (),
+    capabilities: Collection[str] = (),
+) -> list[Violation]:
+    """The lockdown's violations of a task pod that its template's `relax` and `capabilities` do not allow:
+    a capability is allowed in `capabilities.add` when the template names it."""
+    lifted = {RELAXED_RULES[r] for r in relax}
+    out = [
+        v
+        for v in lockdown_violations(spec, annotations)
+        if v.rule not in lifted and not (v.rule == "capabilities" and v.path.endswith(".capabilities.add"))
+    ]
+    allowed = ALLOWED_CAPABILITIES | set(capabilities)
+    for path, c in _containers(spec):
+        for cap in ((c.get("securityContext") or {}).get("capabilities") or {}).get("add") or []:
+            if cap not in allowed:
+                message = f"{cap} may not be added (only NET_BIND_SERVICE and the template's capabilities)"
+                out.append(Violation(f"{path}.securityContext.capabilities.add", "capabilities", message))
+    return out
+
+
+def relaxation_for(rule: str) -> Relaxation | None:
+    """The relaxation that lets a task pod break `rule`, if one does (for a violation's fix)."""
+    return next((r for r, lifted in RELAXED_RULES.items() if lifted == rule), None)

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from kubetask.testing.cluster import Cluster, OperatorProcess, wait_namespace_ready
+from kubetask.testing.pod_profile import task_pod_problems
 from kubetask.testing.ports import free_port
 from kubetask.testing.postgres import PostgresServer, throwaway_postgres
 
@@ -108,15 +109,20 @@ def operator(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 @pytest.fixture
 def namespace(cluster: Cluster) -> Iterator[str]:
-    """A fresh namespace per test, deleted afterwards."""
+    """A fresh namespace per test, deleted afterwards; the test fails if a task pod left in it breaks the
+    lockdown beyond what its template relaxed (kubetask/testing/pod_profile.py: 1.20 has no Pod Security
+    admission)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core = cluster.core()
     core.create_namespace({"metadata": {"name": name}})
     wait_namespace_ready(core, name)
     try:
         yield name
+        problems = task_pod_problems(cluster, name)
     finally:
         core.delete_namespace(name)
+    if problems:
+        pytest.fail("task pods break the restricted profile or the lockdown:\n" + "\n".join(problems), pytrace=False)
 
 
 @pytest.fixture(scope="session")

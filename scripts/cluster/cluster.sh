@@ -12,7 +12,8 @@
 #   cluster.sh restart-apiserver DIR   stop kube-apiserver and start it again with the same flags.
 #   cluster.sh restart-controller-manager DIR   the same for kube-controller-manager, its feature gates
 #                         then the default ones plus $KUBETASK_CM_GATES (benchmarks: CronJobControllerV2=true).
-#   cluster.sh import DIR TAR...   import docker-archive tars (scripts/images.sh apps) into the running node.
+#   cluster.sh import DIR TAR...   import docker-archive tars (scripts/images.sh apps) into the running node;
+#                         a tar this node already imported (same path, size and mtime) is skipped.
 #   cluster.sh node-up DIR   add the node (containerd, kube-scheduler, kubelet) to a control plane started with
 #                         KUBETASK_NO_NODE=1 (benchmarks: dispatch without a node, then end to end with it).
 # Build the binaries first: scripts/cluster/build.sh (cached). Needs root (kubelet, containerd, bridge).
@@ -355,9 +356,9 @@ EOT
   printf '# kubetask local cluster: no resolver off this machine (cluster.sh)\nnameserver 127.0.0.1\n' > "$N/resolv.conf"
   start containerd containerd --config "$N/containerd.toml"
   for i in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
-  ctr -a "$SOCK" -n k8s.io images import "$CACHE/images/pause.tar" >/dev/null
+  import_once "$CACHE/images/pause.tar" || exit 1
   (for f in "$CACHE"/images/*.tar ${KUBETASK_NODE_IMAGES:-}; do [ "$f" = "$CACHE/images/pause.tar" ] ||
-     ctr -a "$SOCK" -n k8s.io images import "$f" >/dev/null || exit 1; done) & IMPORT=$!
+     import_once "$f" || exit 1; done) & IMPORT=$!
   for f in $CGS; do [ ! -d "/sys/fs/cgroup/$f" ] || mkdir -p "/sys/fs/cgroup/$f/$CG"; done
   for f in cpus mems; do cat "/sys/fs/cgroup/cpuset/cpuset.$f" > "/sys/fs/cgroup/cpuset/$CG/cpuset.$f"; done
   start kube-scheduler "$BIN/kube-scheduler" --kubeconfig="$D/kubeconfig" --leader-elect=false --port=0 --secure-port=0 \
@@ -502,10 +503,22 @@ restart_controller_manager() {  # same flags; --feature-gates=$GATES[,$KUBETASK_
   log "kube-controller-manager restarted (pid $newpid, gates $GATES${KUBETASK_CM_GATES:+,$KUBETASK_CM_GATES})"
 }
 
-import_images() {  # import DIR TAR...: into the node's containerd (images are never pulled here)
-  D=$(cd "$1" && pwd); shift; node_vars; local f
+# Each node imports a given tar once: a stamp in its containerd root (so it goes with the images, at
+# `down`) names the file by path, size and modification time, which every rebuild changes (images.sh and
+# build.sh write a tar whole, then rename it). The suite's modules that need the operator and API images
+# (~485 MB each) then pay for one import per session, not one per module.
+import_once() {  # import_once TAR (N, SOCK set): into the node's containerd unless this very file already was
+  local stamps=$N/containerd/kubetask-imported key
+  key=$( { realpath "$1"; stat -Lc '%s %.9Y' "$1"; } | sha256sum | cut -c1-32)
+  [ ! -e "$stamps/$key" ] || return 0
+  ctr -a "$SOCK" -n k8s.io images import "$1" >/dev/null || return 1
+  mkdir -p "$stamps"; printf '%s\n' "$(realpath "$1")" > "$stamps/$key"
+}
+
+import_images() {  # import DIR TAR...: into the node's containerd (images are never pulled here), each once
+  D=$(cd "$1" && pwd); shift; node_vars; local f N=$D/node
   [ -S "$SOCK" ] || die "$D has no running node (no $SOCK)"
-  for f in "$@"; do ctr -a "$SOCK" -n k8s.io images import "$f" >/dev/null || die "importing $f failed"; done
+  for f in "$@"; do import_once "$f" || die "importing $f failed"; done
 }
 
 case "${1:-}" in

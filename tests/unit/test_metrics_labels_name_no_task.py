@@ -5,6 +5,7 @@ metric is exercised once, and each label name of every sample is one of `kubetas
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -29,16 +30,20 @@ def _families(registry: CollectorRegistry) -> dict[str, set[str]]:
 def _exercised_operator() -> OperatorMetrics:
     m = OperatorMetrics()
     meta = {"namespace": "ns", "name": "t", "uid": "u", "creationTimestamp": "2026-12-03T09:59:00Z"}
-    before = {"metadata": meta, "spec": {"templateRef": {"name": "echo"}}, "status": {"phase": "Running"}}
-    after = {**before, "status": {"phase": "Failed", "reason": "Error", "startTime": "2026-12-03T10:00:00Z"}}
-    after["status"]["completionTime"] = "2026-12-03T10:00:05Z"
+    before: dict[str, Any] = {
+        "metadata": meta,
+        "spec": {"templateRef": {"name": "echo"}},
+        "status": {"phase": "Running"},
+    }
+    ended = {"startTime": "2026-12-03T10:00:00Z", "completionTime": "2026-12-03T10:00:05Z"}
+    after = {**before, "status": {"phase": "Failed", "reason": "Error", **ended}}
     m.written(before, after)
     m.job_created(before, 1, NOW)
     m.reconciled("ok", 0.01)
     m.request("get", "tasks", 200, 0.01)
     m.seen(before)
     m.run_created("ns", NOW, NOW)
-    m.schedule_written("ns", {}, 1, 1)
+    m.schedule_written({}, 1, 1)
     m.state.mirror_depth = lambda: (0, 0.0)
     m.state.events_dropped = lambda: 0
     m.state.events_queued = lambda: 0

@@ -186,12 +186,14 @@ def _metrics_table(rows: list[dict[str, Any]]) -> list[str]:
                 "Metrics on vs off (the operator restarted with `KUBETASK_OPERATOR_METRICS_PORT`, scraped every "
                 "second): Tasks→Jobs/s of each pass, on / mean of the two off passes (goal ≥ 0.95):",
                 "",
-                "| tasks | off | on | off again | on / off | scrapes (failed) | seen: off · on · off again |",
-                "|---|---|---|---|---|---|---|",
+                "| tasks | off | on | off again | on / off | operator CPU s: off · on · off again "
+                "| scrapes (failed) | seen: off · on · off again |",
+                "|---|---|---|---|---|---|---|---|",
             ]
+        cpu = " · ".join(num((p.get("cpu_seconds") or {}).get("operator")) for p in (off, on, again))
         out.append(
             f"| {d['n']} | {num(off.get('per_s'))} | {num(on.get('per_s'))} | {num(again.get('per_s'))} | "
-            f"{num(ratio(on.get('per_s'), base), '.2f')} | {sc.get('scrapes', 0)} ({sc.get('failures', 0)}) | "
+            f"{num(ratio(on.get('per_s'), base), '.2f')} | {cpu} | {sc.get('scrapes', 0)} ({sc.get('failures', 0)}) | "
             f"{seen(off)} · {seen(on)} · {seen(again)} |"
         )
     return out

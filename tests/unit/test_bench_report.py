@@ -202,6 +202,6 @@ def test_metrics_on_vs_off_is_the_on_rate_over_the_mean_of_the_two_off_passes() 
         "scraper": {"scrapes": 11, "failures": 0},
     }
     page = _page(r)
-    assert "| 1000 | 100.0 | 95.0 | 90.0 | 1.00 | 11 (0) | 1000/1000 · 1000/1000 · 1000/1000 |" in page
+    assert "| 1000 | 100.0 | 95.0 | 90.0 | 1.00 | 4.0 · — · — | 11 (0) | 1000/1000 · 1000/1000 · 1000/1000 |" in page
     r["figures"]["dispatch"]["rows"][0]["metrics"]["on"] = counted("Tasks' Jobs seen", n=1000, seen=900, seconds=10)
     assert status(r["figures"]["dispatch"]) == PARTIAL  # a cut-short "on" pass is a shortfall like any other

@@ -98,16 +98,16 @@ class OperatorMetrics:
         self.schedule_runs = PromCounter(
             "kubetask_schedule_runs", "Run Tasks created by TaskSchedules, by namespace.", ["namespace"], registry=r
         )
+        # no labels: both exist (at 0) from the start, so a board's query of them has data before the
+        # first miss; which schedule missed is in its status (missedRuns, lastMissedTime) and Events
         self.schedule_missed = PromCounter(
             "kubetask_schedule_missed_runs",
             "Due instants of TaskSchedules not run (past their startingDeadlineSeconds, or beyond the late-run cap).",
-            ["namespace"],
             registry=r,
         )
         self.schedule_skipped = PromCounter(
             "kubetask_schedule_skipped_runs",
-            "Due instants of TaskSchedules skipped by their concurrency policy (Forbid).",
-            ["namespace"],
+            "Due instants of TaskSchedules skipped by their concurrency policy or a suspension.",
             registry=r,
         )
         self.schedule_lateness = Histogram(
@@ -185,14 +185,14 @@ class OperatorMetrics:
         if instant is not None:
             self.schedule_lateness.observe(max(0.0, (now - instant).total_seconds()))
 
-    def schedule_written(self, ns: str, before: Body, missed: int, skipped: int) -> None:
+    def schedule_written(self, before: Body, missed: int, skipped: int) -> None:
         """A schedule's status was written: what its missed and skipped counters grew by."""
         grew_missed = missed - int(before.get("missedRuns") or 0)
         grew_skipped = skipped - int(before.get("skippedRuns") or 0)
         if grew_missed > 0:
-            self.schedule_missed.labels(ns).inc(grew_missed)
+            self.schedule_missed.inc(grew_missed)
         if grew_skipped > 0:
-            self.schedule_skipped.labels(ns).inc(grew_skipped)
+            self.schedule_skipped.inc(grew_skipped)
 
 
 class _StateCollector(Collector):

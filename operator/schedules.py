@@ -348,7 +348,7 @@ class ScheduleController:
         ctx = {"namespace": ns, "schedule": name}
         written = self.apiserver.write_status(raw, d.status.to_wire())
         if written is not None and self.metrics is not None:
-            self.metrics.schedule_written(ns, raw.get("status") or {}, d.status.missed_runs, d.status.skipped_runs)
+            self.metrics.schedule_written(raw.get("status") or {}, d.status.missed_runs, d.status.skipped_runs)
         current = written if written is not None else raw
         current.setdefault("kind", "TaskSchedule")
         version = str(current["metadata"].get("resourceVersion"))

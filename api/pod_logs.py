@@ -13,12 +13,29 @@ nothing for an hour), an unfollowed one has it between reads. One `httpx.AsyncCl
 an app may be driven from several event loops (tests do), and a pooled connection belongs to one.
 Rejected: the kubernetes client's `_preload_content=False` stream (blocking reads, a thread per
 follower); a websocket (the apiserver's log is plain chunked HTTP).
+
+Frames: the runtime's `#kubetask:frame:` lines (a large result, progress; `kubetask.executor.frames`)
+are for the operator, not the reader: they are taken out of the live log as they come, as the
+operator takes them out of the log it keeps, so both sources read the same. Hence `tail` is cut
+here, not by the apiserver (whose `tailLines` counts frame lines too, and would show the last N
+lines less the frames among them): an unfollowed `tail` reads the container's whole log (at most
+the kubelet's current log file, 10 MiB by default) and keeps its last N lines of output. A
+followed one cannot wait for the end to cut, so it passes `tailLines` on: its first lines are the
+last N of the container's log, frames among them counted, then taken out.
+
+A body that breaks off after its headers (the pod deleted under a follower, the connection cut, an
+unfollowed read timing out) ends the answer where it broke, with the lines read so far (a `tail`:
+the last N of them), and a warning in the API's log: the 200 and its headers are sent by then, so
+no problem can answer, and an exception raised inside the streaming response would only reset the
+client's connection with nothing said.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +43,13 @@ from typing import Any
 import httpx
 from kubernetes import client
 
+from kubetask.executor.frames import FrameReader
 from kubetask.jobs import CONTAINER
 from kubetask.kubeapi import resource_path
 
 from .problems import unavailable
+
+log = logging.getLogger("kubetask.api.logs")
 
 # the kubelet's answer while the container has not started yet (1.20: "container \"main\" in pod
 # \"x\" is waiting to start: ContainerCreating"); a follower waits for it to start, for this long
@@ -48,7 +68,7 @@ class LogQuery:
         out = {"container": CONTAINER}
         if self.follow:
             out["follow"] = "true"
-        if self.tail_lines is not None:
+        if self.tail_lines is not None and self.follow:  # unfollowed: cut here, after the frames are out
             out["tailLines"] = str(self.tail_lines)
         if self.since_seconds is not None:
             out["sinceSeconds"] = str(self.since_seconds)
@@ -62,23 +82,36 @@ class PodGone(Exception):
 
 @dataclass
 class LiveLog:
-    """An open `pods/log` answer; `lines()` yields its bytes a line at a time, then closes it."""
+    """An open `pods/log` answer; `lines()` yields its bytes a line at a time, frame lines taken
+    out (only the last `tail` lines, when set), then closes it."""
 
     http: httpx.AsyncClient
     response: httpx.Response | None  # None: the container never started while we waited
+    tail: int | None = None
+    pod: str = ""
 
     async def lines(self) -> AsyncIterator[bytes]:
         try:
             if self.response is None:
                 return
-            pending = b""
-            async for chunk in self.response.aiter_raw():
-                pending += chunk
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    yield line + b"\n"
-            if pending:
-                yield pending
+            frames = FrameReader(max_bytes=0)  # takes every frame line out, holds none of a result
+            last: deque[bytes] | None = None if self.tail is None else deque(maxlen=self.tail)
+            try:
+                async for chunk in self.response.aiter_raw():
+                    out = frames.feed(chunk)  # whole lines only (or a long partial one), frames out
+                    if out and last is not None:
+                        last.extend(out.splitlines(keepends=True))
+                    elif out:
+                        yield out
+            except httpx.HTTPError as e:  # broken mid-body (pod deleted, connection cut, read timeout)
+                log.warning("the log of pod %s broke off after its headers: %r", self.pod, e)
+            out = frames.finish()
+            if out and last is not None:
+                last.extend(out.splitlines(keepends=True))
+            elif out:
+                yield out
+            for line in last or ():
+                yield line
         finally:
             await self.aclose()
 
@@ -135,14 +168,14 @@ class PodLogs:
             while True:
                 response = await self._send(http, path, query)
                 if response.status_code == 200:
-                    return LiveLog(http, response)
+                    return LiveLog(http, response, tail=None if query.follow else query.tail_lines, pod=pod)
                 body = (await response.aread()).decode("utf-8", "replace")
                 await response.aclose()
                 if response.status_code == 404:
                     raise PodGone(pod)
                 if response.status_code == 400 and WAITING in body:
                     if not query.follow or waited >= START_WAIT_SECONDS:
-                        return LiveLog(http, None)  # nothing printed yet
+                        return LiveLog(http, None, pod=pod)  # nothing printed yet
                     await asyncio.sleep(START_POLL_SECONDS)
                     waited += START_POLL_SECONDS
                     continue

@@ -13,6 +13,7 @@ log() { echo "[run-local $(date +%T)] $*" >&2; }
 
 PORT=${KUBETASK_API_PORT:-8080}
 API=http://127.0.0.1:$PORT
+METRICS_PORT=${KUBETASK_OPERATOR_METRICS_PORT:-9464}   # the operator's /metrics, on loopback
 alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
 up() {
@@ -32,7 +33,8 @@ up() {
     log "operator already running (pid $(cat "$RUN/operator.pid"))"
   else
     log "starting the operator (log: .run/operator.log)"
-    setsid kubetask-operator </dev/null >>"$RUN/operator.log" 2>&1 &
+    KUBETASK_OPERATOR_METRICS_PORT=$METRICS_PORT KUBETASK_OPERATOR_METRICS_ADDRESS=127.0.0.1 \
+      setsid kubetask-operator </dev/null >>"$RUN/operator.log" 2>&1 &
     echo $! > "$RUN/operator.pid"
   fi
   if alive api; then
@@ -70,7 +72,12 @@ up() {
   kubectl get kts heartbeat
   [ -n "$ran" ] || { kubectl describe kts heartbeat >&2; log "the schedule's first run did not succeed"; exit 1; }
   kubectl get tasks -l kubetask.io/schedule=heartbeat
-  log "stack is up: export KUBECONFIG=$C/kubeconfig; API docs at $API/docs; stop it with: make down"
+  echo "\$ curl -s 127.0.0.1:$METRICS_PORT/metrics | grep ^kubetask_tasks_finished_total    # the operator's metrics"
+  python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
+    "http://127.0.0.1:$METRICS_PORT/metrics" | grep '^kubetask_tasks_finished_total' \
+    || { log "the operator's metrics show no finished task (one started before it had metrics? make down; make run)"; exit 1; }
+  log "stack is up: export KUBECONFIG=$C/kubeconfig; API docs at $API/docs; metrics at" \
+    "http://127.0.0.1:$METRICS_PORT/metrics and $API/metrics; stop it with: make down"
 }
 
 down() {

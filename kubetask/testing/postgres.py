@@ -1,7 +1,9 @@
 """A throwaway PostgreSQL server (Debian's postgresql-15), run as the postgres user.
 
 initdb refuses root, so every server command runs through `runuser -u postgres`. Data lives in a
-temporary directory owned by postgres; the server listens on a free port on 127.0.0.1 only.
+temporary directory owned by postgres; the server listens on a free port on 127.0.0.1 only, unless a
+test names another address too (the local cluster's bridge address, for pods: `clients` is then the
+pod subnet, allowed with a password, scram-sha-256, where 127.0.0.1 keeps trust).
 """
 
 from __future__ import annotations
@@ -33,21 +35,25 @@ def _as_postgres(*cmd: str) -> subprocess.CompletedProcess[str]:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, address: str | None = None, clients: str | None = None) -> None:
         if not (BIN / "initdb").exists():
             raise RuntimeError(f"{BIN}/initdb not found: run scripts/setup.sh (installs postgresql-15)")
         self.dir = Path(tempfile.mkdtemp(prefix="kubetask-pg-"))
         shutil.chown(self.dir, "postgres", "postgres")
         self.data = self.dir / "data"
         self.port = _free_port()
+        self.listen = "127.0.0.1" if address is None else f"127.0.0.1,{address}"
         r = _as_postgres(
             str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"
         )
         if r.returncode:
             raise RuntimeError(f"initdb failed: {r.stderr}")
+        if clients is not None:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {clients} scram-sha-256\n")
 
     def start(self) -> None:
-        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses={self.listen} -c fsync=off -c max_connections=200"
         log = self.dir / "log"
         r = _as_postgres(
             str(BIN / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(log), "-w", "-t", "30", "start"
@@ -98,9 +104,9 @@ def paused(pids: Iterable[int]) -> Iterator[None]:
 
 
 @contextmanager
-def throwaway_postgres() -> Iterator[PostgresServer]:
+def throwaway_postgres(address: str | None = None, clients: str | None = None) -> Iterator[PostgresServer]:
     """A started server, destroyed afterwards (resumed first, should a failed test leave it paused)."""
-    server = PostgresServer()
+    server = PostgresServer(address, clients)
     server.start()
     try:
         yield server

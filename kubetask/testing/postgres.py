@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -21,13 +20,9 @@ from pathlib import Path
 
 import psycopg
 
+from .ports import free_port
+
 BIN = Path(os.environ.get("KUBETASK_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _as_postgres(*cmd: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +36,7 @@ class PostgresServer:
         self.dir = Path(tempfile.mkdtemp(prefix="kubetask-pg-"))
         shutil.chown(self.dir, "postgres", "postgres")
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.listen = "127.0.0.1" if address is None else f"127.0.0.1,{address}"
         r = _as_postgres(
             str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.cli import app as cli
 from kubetask.testing.cluster import Cluster, OperatorProcess
+from kubetask.testing.ports import free_port
 
 
 @dataclass
@@ -53,9 +53,7 @@ def api_url(cluster: Cluster, operator: OperatorProcess) -> Iterator[str]:
     """The API on a loopback port, reading the history the session's operator mirrors (its current
     database, so the operator is not restarted; tests tell their tasks apart by namespace)."""
     operator.use_database(operator.database_url)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     app = create_app(ApiSettings(database_url=operator.database_url), api=cluster.api())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -8,20 +8,23 @@
 #   images.sh derived CONTEXT TAG TAR
 #                        also build CONTEXT/Dockerfile (e.g. FROM docker.io/kubetask/executor:dev, a handler
 #                        package installed) as TAG with the same private dockerd, no network, and save it to TAR
-# No registry is reachable here: the base is local/python:1 (made by scripts/cluster/build.sh), passed as
-# the Dockerfile's BASE build argument. A private dockerd is started for the build when none answers.
+# No registry is reachable here: the bases are made by scripts/cluster/build.sh and passed as build
+# arguments: local/python:1 (python3, venv, pip) as BASE, the executor's base and the apps' build stage;
+# local/python-slim:1 (python3 alone) as SLIM, the operator's and the API's final stage. A private dockerd
+# is started for the build when none answers.
 # Cached by content: a tar is rebuilt only when its Dockerfile, the package sources, pyproject.toml or the
-# base change. The operator and API images install kubetask and its dependencies from wheels made here on
+# bases change. The operator and API images install kubetask and its dependencies from wheels made here on
 # the host (`pip wheel`, the one step that reaches the package index), with `pip install --no-index` in the
 # image build; the dependencies' wheels are kept per pyproject.toml, kubetask's own is made per change.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${KUBETASK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubetask}
 BASE_TAR=$CACHE/k8s-v1.20/images/python.tar
+SLIM_TAR=$CACHE/k8s-v1.20/images/slim/python-slim.tar   # not in images/: the nodes need no copy of it
 OUT=$CACHE/images
 log() { echo "[images.sh $(date +%T)] $*" >&2; }
 die() { echo "images.sh: $*" >&2; exit 1; }
-[ -s "$BASE_TAR" ] || die "no base image $BASE_TAR: run scripts/cluster/build.sh first"
+[ -s "$BASE_TAR" ] && [ -s "$SLIM_TAR" ] || die "no base image $BASE_TAR or $SLIM_TAR: run scripts/cluster/build.sh first"
 mode=${1:-}
 if [ "$mode" = derived ]; then
   [ $# -eq 4 ] && [ -f "$2/Dockerfile" ] || die "usage: images.sh derived CONTEXT TAG TAR (CONTEXT/Dockerfile)"
@@ -32,9 +35,9 @@ fi
 mkdir -p "$OUT"
 exec 9>"$OUT/.lock"; flock 9
 
-content() {  # content PATH...: one hash of these files (symlinked package dirs followed) and of the base
+content() {  # content PATH...: one hash of these files (symlinked package dirs followed) and of the bases
   (cd "$ROOT" && find -L "$@" -type f -not -path '*/__pycache__/*' -print0 | sort -z | xargs -0 sha256sum
-   sha256sum "$BASE_TAR" | cut -d' ' -f1) | sha256sum | cut -c1-16
+   sha256sum "$BASE_TAR" "$SLIM_TAR" | cut -d' ' -f1) | sha256sum | cut -c1-16
 }
 hash=$(content kubetask images/executor pyproject.toml)
 tar=$OUT/executor.tar
@@ -83,7 +86,7 @@ stop_docker() { [ -z "$started" ] || { kill "$started" 2>/dev/null; wait "$start
 trap stop_docker EXIT
 
 if [ -z "$fresh" ]; then
-  docker image inspect local/python:1 >/dev/null 2>&1 || docker load -q -i "$BASE_TAR" >&2
+  docker load -q -i "$BASE_TAR" >&2   # every time: a daemon's copy of an older base under the tag would win
   log "building kubetask/executor:dev"
   DOCKER_BUILDKIT=0 docker build -q --network=none --build-arg BASE=local/python:1 \
     -f "$ROOT/images/executor/Dockerfile" -t docker.io/kubetask/executor:dev "$ROOT" >&2
@@ -93,11 +96,13 @@ fi
 echo "$tar"
 if [ "$mode" = apps ]; then
   if [ -z "$apps_fresh" ]; then
-    docker image inspect local/python:1 >/dev/null 2>&1 || docker load -q -i "$BASE_TAR" >&2
+    # loaded every time: a daemon's copy of an older base under the same tag would go unnoticed
+    docker load -q -i "$BASE_TAR" >&2; docker load -q -i "$SLIM_TAR" >&2
     wheels   # -> $CONTEXT_DIR: kubetask's wheel and every dependency's
     for app in operator api; do
       log "building kubetask/$app:dev"
       DOCKER_BUILDKIT=0 docker build -q --network=none --build-arg BASE=local/python:1 \
+        --build-arg SLIM=local/python-slim:1 \
         -f "$ROOT/images/$app/Dockerfile" -t "docker.io/kubetask/$app:dev" "$CONTEXT_DIR" >&2
       docker save "docker.io/kubetask/$app:dev" -o "$OUT/$app.tar.tmp"
       mv "$OUT/$app.tar.tmp" "$OUT/$app.tar"; echo "$apps_hash" > "$OUT/$app.hash"

@@ -2,7 +2,8 @@
 # Build (once, cached) everything the local single-node Kubernetes 1.20 needs:
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy  (Debian 12's `kubernetes` source)
 #   etcd, containerd, runc, CNI plugins, mmdebstrap                   (Debian packages)
-#   images: local/pause:1 (static pause) and local/python:1 (Debian minbase + python3)
+#   images: local/pause:1 (static pause), local/python:1 (Debian minbase + python3, venv, pip: the executor's
+#           base and the apps' build stage) and local/python-slim:1 (python3 alone: the apps' final stage)
 # Idempotent: returns at once when the binaries and images are cached.
 # Cache: $KUBETASK_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/kubetask), binaries in k8s-v1.20/bin.
 set -euo pipefail
@@ -74,18 +75,45 @@ compile() {
   log "built: $("$BIN/kube-apiserver" --version)"
 }
 
-images() {  # base images as docker-archive tars in $CACHE/images
-  local img=$CACHE/images t; mkdir -p "$img"; t=$(mktemp -d)
+# The base images' recipe: raise it whenever debian_image() changes, so the cached bases are remade (and
+# with them every image FROM them: scripts/images.sh hashes the base tars).
+BASE_RECIPE=2   # 2: no perl (merged /usr by mmdebstrap's hook), docs, man pages, locales, unused stdlib; slim base
+# Left out of the bases: documentation but the copyright files, man and info pages, translations
+# (Python's messages are English) as dpkg path excludes (never unpacked); then, once the packages'
+# scripts ran (libpython3.11-stdlib's postinst compiles lib2to3's grammar), the stdlib parts a service
+# never imports: the regression tests, IDLE, tkinter, turtledemo, lib2to3, pydoc's topic index.
+BASE_EXCLUDES=('/usr/share/doc/*' '/usr/share/man/*' '/usr/share/info/*' '/usr/share/locale/*' '/usr/share/lintian/*')
+BASE_UNUSED=(test idlelib tkinter turtledemo lib2to3 pydoc_data)
+debian_image() {  # debian_image OUT.tar REF PACKAGES: a minbase root file system (from the mirror apt uses) as an image
+  local out=$1 ref=$2 pkgs=$3 uri x opts=()
+  uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | awk '/^URIs:|^deb / {print $2; exit}' || true)
+  for x in "${BASE_EXCLUDES[@]}"; do opts+=(--dpkgopt="path-exclude=$x"); done
+  opts+=(--dpkgopt='path-include=/usr/share/doc/*/copyright')
+  # /usr merged by mmdebstrap's merged-usr hook, which installs usr-is-merged: apt would otherwise pick
+  # usrmerge, which needs perl (about 35 MB); no apt lists, caches, logs
+  mmdebstrap --quiet --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr --include="$pkgs" \
+    "${opts[@]}" \
+    --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/cache/debconf/*-old' \
+    --customize-hook='find "$1"/var/log -type f -delete' \
+    --customize-hook="cd \"\$1\"/usr/lib/python3.11 && rm -rf ${BASE_UNUSED[*]}" \
+    bookworm "$t/root.tar" "deb $uri bookworm main" >&2
+  python3 "$HERE/mkimage.py" "$out.tmp" "$ref" --layer "$t/root.tar" -- python3 >&2
+  mv "$out.tmp" "$out"; rm -f "$t/root.tar"
+}
+
+images() {  # base images as docker-archive tars in $CACHE/images (the slim one in images/slim: not for the node)
+  local img=$CACHE/images t; mkdir -p "$img/slim"; t=$(mktemp -d)
   if [ ! -s "$img/pause.tar" ]; then
     gcc -static -O2 -o "$t/pause" "$HERE/pause.c"; mkdir "$t/r"; cp "$t/pause" "$t/r/"; tar -C "$t/r" -cf "$t/l.tar" .
     python3 "$HERE/mkimage.py" "$img/pause.tar.tmp" docker.io/local/pause:1 --layer "$t/l.tar" -- /pause >&2
     mv "$img/pause.tar.tmp" "$img/pause.tar"
   fi
-  if [ ! -s "$img/python.tar" ]; then   # from the mirror apt is configured with (first URIs:/deb line)
-    local uri; uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null | awk '/^URIs:|^deb / {print $2; exit}' || true)
-    mmdebstrap --quiet --variant=minbase --include=python3-minimal,python3-venv,python3-pip bookworm "$t/py.tar" "deb $uri bookworm main" >&2
-    python3 "$HERE/mkimage.py" "$img/python.tar.tmp" docker.io/local/python:1 --layer "$t/py.tar" -- python3 >&2
-    mv "$img/python.tar.tmp" "$img/python.tar"
+  if [ "$(cat "$img/.base-recipe" 2>/dev/null || echo 1)" != "$BASE_RECIPE" ] || [ ! -s "$img/python.tar" ] ||
+     [ ! -s "$img/slim/python-slim.tar" ]; then
+    log "making the base images local/python:1 and local/python-slim:1 (recipe $BASE_RECIPE)"
+    debian_image "$img/python.tar" docker.io/local/python:1 python3,python3-venv,python3-pip
+    debian_image "$img/slim/python-slim.tar" docker.io/local/python-slim:1 python3
+    echo "$BASE_RECIPE" > "$img/.base-recipe"
   fi
   rm -rf "$t"
 }

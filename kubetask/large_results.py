@@ -4,11 +4,12 @@ A result over the termination message's 4 KiB travels as frames in the log
 (`kubetask.executor.frames`); the report names it (`ResultRef`: size, sha256, preview). The
 operator's log keeper reads the frames with the log, and `judge()` turns what it found into one
 `Verdict`: the result is whole and fits the template's `resultSchema`, or the attempt fails with
-a typed reason. The keeper writes the verdict (and an accepted result) to SQL before it lets the
-pod go, and the reconciler lets the attempt be Succeeded only on a verdict read back from SQL:
-a Task never reaches Succeeded with an unchecked result, and an operator restarted between the
-attempt's end and the verdict reads the pod again (it still has its finalizer) and writes the
-same verdict, once (one row per Task uid and attempt).
+a typed reason (its constant in `kubetask.conditions`, beside the other failure reasons). The
+keeper writes the verdict (and an accepted result) to SQL before it lets the pod go, and the
+reconciler lets the attempt be Succeeded only on a verdict read back from SQL: a Task never
+reaches Succeeded with an unchecked result, and an operator restarted between the attempt's end
+and the verdict reads the pod again (it still has its finalizer) and writes the same verdict,
+once (one row per Task uid and attempt).
 
     Reason            when
     ResultTooLarge    the result is over the operator's limit (the executor refuses it first)
@@ -27,8 +28,6 @@ from kubetask import conditions as c
 from kubetask import schema_check
 from kubetask.executor.report import ResultRef
 
-REASON_RESULT_TOO_LARGE = "ResultTooLarge"  # over KUBETASK_OPERATOR_RESULT_MAX_BYTES: never retried
-REASON_RESULT_LOST = "ResultLost"  # frames missing/corrupt, or the result was never read from the log
 DEFAULT_MAX_BYTES = 1024 * 1024
 # a Task whose large result has no verdict yet is looked at again this often (the keeper's release of
 # the pod's finalizer is an event that wakes it sooner)
@@ -65,9 +64,9 @@ def judge(
     base = Verdict(attempt=attempt, size=ref.size, sha256=ref.sha256, preview=ref.preview)
     if ref.size > max_bytes:
         msg = f"result is {ref.size} bytes of JSON; the limit is {max_bytes} (KUBETASK_OPERATOR_RESULT_MAX_BYTES)"
-        return _reject(base, REASON_RESULT_TOO_LARGE, msg)
+        return _reject(base, c.REASON_RESULT_TOO_LARGE, msg)
     if payload is None:
-        return _reject(base, REASON_RESULT_LOST, f"result of {ref.size} bytes not received: {problem or 'no frames'}")
+        return _reject(base, c.REASON_RESULT_LOST, f"result of {ref.size} bytes not received: {problem or 'no frames'}")
     try:
         value = json.loads(payload)
     except ValueError as e:
@@ -85,4 +84,4 @@ def _reject(v: Verdict, reason: str, message: str) -> Verdict:
 
 def lost(attempt: int, ref: ResultRef, why: str) -> Verdict:
     """The verdict on a result that was never read (its pod is gone, or nothing keeps results)."""
-    return _reject(Verdict(attempt, ref.size, ref.sha256, ref.preview), REASON_RESULT_LOST, why)
+    return _reject(Verdict(attempt, ref.size, ref.sha256, ref.preview), c.REASON_RESULT_LOST, why)

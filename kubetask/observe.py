@@ -19,7 +19,6 @@ from kubetask import conditions as c
 from kubetask.executor.report import Report, ResultRef, decode
 from kubetask.jobs import LOG_FINALIZER
 from kubetask.labels import ANNOTATION_RESULT_SCHEMA, ANNOTATION_TIMEOUT, LABEL_ATTEMPT, LABEL_TASK_UID
-from kubetask.large_results import REASON_RESULT_TOO_LARGE
 from kubetask.models import HandlerReport, Phase
 from kubetask.timeutil import parse_time
 
@@ -201,7 +200,7 @@ def _failure_reason(kind: str, *, retryable: bool) -> str:
     when the runtime refused the params for the handler's model, ResultTooLarge a result over the limit)."""
     if retryable:
         return c.REASON_NON_ZERO_EXIT
-    if kind in (c.REASON_PARAMS_REJECTED, REASON_RESULT_TOO_LARGE):
+    if kind in (c.REASON_PARAMS_REJECTED, c.REASON_RESULT_TOO_LARGE):
         return kind
     return c.REASON_PERMANENT_FAILURE
 

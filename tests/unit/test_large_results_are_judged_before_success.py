@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from kubetask.conditions import REASON_RESULT_LOST, REASON_RESULT_TOO_LARGE
 from kubetask.executor.report import Report, ResultRef, encode
-from kubetask.large_results import REASON_RESULT_LOST, REASON_RESULT_TOO_LARGE, Verdict, judge
+from kubetask.executor.runtime import RESULT_TOO_LARGE
+from kubetask.large_results import Verdict, judge
 from kubetask.models import Phase
 from kubetask.reconcile import decide, record_attempt, wants_verdict
 from tests.unit.builders import NOW, exited, job, make_task, observed
@@ -134,3 +136,8 @@ def test_only_an_attempt_that_may_have_framed_its_result_wants_a_verdict() -> No
     assert not wants_verdict(job(exited(0)), NOW)  # exited 0, no termination message: nothing framed
     assert not wants_verdict(job(exited(0, '{"a": 1}')), NOW)  # a small result in the message
     assert not wants_verdict(job(exited(1, "boom")), NOW)  # failed: no result to judge
+
+
+def test_the_executor_fails_too_large_results_with_the_reason_the_operator_knows() -> None:
+    # the executor spells it itself: kubetask.executor imports nothing of kubetask.conditions
+    assert RESULT_TOO_LARGE == REASON_RESULT_TOO_LARGE

@@ -11,8 +11,8 @@ import pytest
 from kubernetes import client
 from pydantic import ValidationError
 
+from kubetask.conditions import REASON_RESULT_LOST
 from kubetask.executor.report import Report, ResultRef, encode
-from kubetask.large_results import REASON_RESULT_LOST
 from kubetask.models import Phase
 from kubetask.operator.kube import Apiserver
 from kubetask.operator.main import log_keeper

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
-from kubetask.large_results import REASON_RESULT_LOST, Verdict
+from kubetask.conditions import REASON_RESULT_LOST
+from kubetask.large_results import Verdict
 from kubetask.store.results import ResultRecord, keep_result, kept_result, verdict
 from kubetask.store.tables import AttemptResultRow
 

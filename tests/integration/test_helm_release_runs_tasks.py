@@ -357,7 +357,14 @@ def test_a_release_runs_tasks_through_an_upgrade_and_keeps_them_on_uninstall(rel
         assert wait_for("gated-1 listed as Succeeded", lambda: _listed(http, ns, "gated-1", "Succeeded"))
         assert _listed(http, ns, "probe-1", "Succeeded")  # finished before the upgrade, still listed
         for p in _pods(cluster, ns, "api") + _pods(cluster, ns, "operator"):
-            assert p.status.container_statuses[0].restart_count == 0, p.metadata.name
+            status = p.status.container_statuses[0]
+            if status.restart_count:  # say why: the last state and what the previous container printed
+                last = status.last_state.terminated
+                why = f"{last.reason} (exit {last.exit_code}) at {last.finished_at}" if last else status.last_state
+                before = cluster.kubectl("logs", "-n", ns, "--previous", p.metadata.name, check=False)
+                raise AssertionError(
+                    f"{p.metadata.name} restarted {status.restart_count}: {why}\n{before.stdout[-3000:]}"
+                )
 
     kept = {t: get_task(cluster, ns, t)["metadata"]["uid"] for t in ("probe-1", "gated-1")}
     release.helm("uninstall", RELEASE)

@@ -88,7 +88,10 @@ def test_prometheus_sees_what_the_tasks_did(
             return p if p and all(v in FINAL for v in p.values()) else None
 
         phases = wait_for("every Task final", all_final, timeout=240)
-        time.sleep(3)  # the last status writes reach the gauges before the scrape waited for below
+        finals = {k: float(v) for k, v in Counter(phases.values()).items()}
+        finished_q = f'sum by (result) (kubetask_tasks_finished_total{{namespace="{namespace}"}})'
+        # a condition, not a pause: Prometheus has scraped the operator since its last final write
+        wait_for("the final counts scraped", lambda: _values(prom, finished_q, "result") == finals, timeout=60)
         prom.wait_scraped()
         after = time.time()
 

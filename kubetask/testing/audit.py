@@ -34,6 +34,7 @@ class AuditRequest:
     user_agent: str
     code: int  # the answer's HTTP status
     received: str  # requestReceivedTimestamp (RFC 3339, microseconds)
+    uri: str  # requestURI: path and query (a LIST's labelSelector says whose objects it read)
     request_object: dict[str, Any] | None  # the body, at level Request
 
     def label(self, key: str) -> str | None:
@@ -60,6 +61,7 @@ def parse(line: str) -> AuditRequest | None:
         user_agent=event.get("userAgent", ""),
         code=int((event.get("responseStatus") or {}).get("code", 0)),
         received=event.get("requestReceivedTimestamp", ""),
+        uri=event.get("requestURI", ""),
         request_object=body if isinstance(body, dict) else None,
     )
 

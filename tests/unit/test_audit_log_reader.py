@@ -22,7 +22,7 @@ def _event(stage: str, verb: str, agent: str, code: int, **ref: str) -> dict[str
         "level": "Metadata",
         "auditID": "00000000-0000-0000-0000-000000000000",
         "stage": stage,
-        "requestURI": "/ignored",
+        "requestURI": "/apis/kubetask.io/v1alpha1/namespaces/ns1/tasks/t/status",
         "verb": verb,
         "user": {"username": "admin", "groups": ["system:masters", "system:authenticated"]},
         "sourceIPs": ["127.0.0.1"],
@@ -97,6 +97,7 @@ def test_only_answered_requests_are_read_with_their_fields(tmp_path: Path) -> No
         user_agent=OP_B,
         code=200,
         received="2026-12-01T22:34:17.984795Z",
+        uri="/apis/kubetask.io/v1alpha1/namespaces/ns1/tasks/t/status",
         request_object=None,
     )
 

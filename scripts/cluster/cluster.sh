@@ -26,6 +26,7 @@ GATES=TTLAfterFinished=true
 CONTROLLERS=job,garbagecollector,namespace,serviceaccount,serviceaccount-token,ttl-after-finished,cronjob
 CONTROLLERS+=,endpoint,endpointslice,endpointslicemirroring   # Services get Endpoints (kube-proxy reads them)
 CONTROLLERS+=,deployment,replicaset   # the Helm chart's Deployments get pods (test_helm_release_runs_tasks.py)
+CONTROLLERS+=,clusterrole-aggregation   # the chart's kubetask-admin/edit/view fold into admin/edit/view
 TIMEOUT=${KUBETASK_CLUSTER_TIMEOUT:-90}
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 log() { echo "[cluster.sh $(date +%T)] $*" >&2; }

@@ -178,8 +178,8 @@ def dedicated_cluster(cluster: Cluster, operator: OperatorProcess) -> Iterator[C
     operator.stop()
     try:
         yield cluster
-    finally:
-        operator.start()
+    finally:  # the next tests expect the session's operator as it was: watching, every Task re-derived
+        assert operator.start_and_resync(timeout=120), "the session's operator did not resync after the release test"
 
 
 @pytest.fixture
@@ -217,6 +217,7 @@ def release(dedicated_cluster: Cluster) -> Iterator[Release]:
                     capture_output=True,
                     timeout=300,
                 )
+                _wait_release_pods_gone(cluster, ns, force=True)
                 _restore_crds(cluster)
     finally:
         core.delete_namespace(ns)
@@ -255,6 +256,29 @@ def _pods(cluster: Cluster, ns: str, component: str) -> list[Any]:
     selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component={component}"
     items: list[Any] = cluster.core().list_namespaced_pod(ns, label_selector=selector).items
     return items
+
+
+def _release_pods(cluster: Cluster, ns: str) -> list[str]:
+    """The release's pods left, each with its phase and whether it is being deleted."""
+    pods = cluster.core().list_namespaced_pod(ns, label_selector=f"app.kubernetes.io/instance={RELEASE}").items
+    return [
+        f"{p.metadata.name} ({p.status.phase}{', deleting' if p.metadata.deletion_timestamp else ''})" for p in pods
+    ]
+
+
+def _wait_release_pods_gone(cluster: Cluster, ns: str, *, force: bool = False) -> None:
+    """Until no pod of the release is left: an operator pod still terminating would act on the next tests'
+    Tasks next to the session's operator. The pods' grace period (30 s) plus the garbage collector's
+    ReplicaSet-then-pod deletion on a busy node: 180 s. `force` (teardown): delete what is left, then wait."""
+    try:
+        wait_for("the release's pods gone", lambda: not _release_pods(cluster, ns), timeout=180, interval=1)
+    except AssertionError:
+        left = _release_pods(cluster, ns)
+        if not force:
+            raise AssertionError(f"the release's pods still there 180 s after uninstall: {left}") from None
+        selector = f"app.kubernetes.io/instance={RELEASE}"
+        cluster.kubectl("delete", "pods", "-n", ns, "-l", selector, "--grace-period=0", "--force", check=False)
+        wait_for(f"the release's pods gone after a forced delete (were {left})", lambda: not _release_pods(cluster, ns))
 
 
 def _api_url(cluster: Cluster, ns: str, bridge: str) -> str:
@@ -369,7 +393,7 @@ def test_a_release_runs_tasks_through_an_upgrade_and_keeps_them_on_uninstall(rel
     kept = {t: get_task(cluster, ns, t)["metadata"]["uid"] for t in ("probe-1", "gated-1")}
     release.helm("uninstall", RELEASE)
     assert client.AppsV1Api(cluster.api()).list_namespaced_deployment(ns).items == []
-    wait_for("the release's pods gone", lambda: not _pods(cluster, ns, "api") + _pods(cluster, ns, "operator"))
+    _wait_release_pods_gone(cluster, ns)
     left = {c.metadata.name for c in _crds(cluster).list_custom_resource_definition().items}
     assert set(_crd_files()) <= left  # helm.sh/resource-policy: keep
     for t, uid in kept.items():

@@ -23,7 +23,9 @@ The `Api` resolves its target at its first use, not when the command starts, so 
 own usage errors (a bad `-o`, a bad file) are reported before a bad context. `Api.call` returns
 the decoded JSON or raises `ApiError` (exit 3) with one line: the problem's status, title and
 detail and every field pointer. The token is sent as `Authorization: Bearer <token>` whenever
-one is set.
+one is set (from `--token`, `KUBETASK_TOKEN`, the context or the current kubeconfig's user:
+kubetask.cli._config). A 401 or 403 says, on its one line, what to do about it: which token was
+refused, or that none was sent and where one can come from; the token itself is never printed.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from urllib.parse import quote
 import httpx
 import typer
 
-from . import _config
+from . import _config, _kubeconfig
 from ._errors import ApiError
 
 ApiUrlOpt = Annotated[
@@ -49,7 +51,12 @@ ApiUrlOpt = Annotated[
     ),
 ]
 TokenOpt = Annotated[
-    str | None, typer.Option("--token", help="Bearer token [env: KUBETASK_TOKEN].", show_default=False)
+    str | None,
+    typer.Option(
+        "--token",
+        help="Bearer token [env: KUBETASK_TOKEN; else the context's, else the current kubeconfig user's].",
+        show_default=False,
+    ),
 ]
 ContextOpt = Annotated[
     str | None, typer.Option("--context", help="Context of the config file to use.", show_default=False)
@@ -85,11 +92,32 @@ def problem_line(status: int, body: Any, text: str) -> str:
     return line
 
 
-def _problem(r: httpx.Response) -> ApiError:
+NO_TOKEN_HINT = (
+    "pass --token, set KUBETASK_TOKEN, give the context one (kubetask config set-context NAME --token ...) "
+    "or use a kubeconfig whose current user has a token"
+)
+
+
+def auth_line(status: int, body: Any, *, token_source: str | None) -> str:
+    """The line for a 401 or 403: the API's detail and what to do (see the module docstring)."""
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if status == 403:
+        as_whom = f" (with the token from {token_source})" if token_source else ""
+        what = detail or "the API refused the request"
+        return f"forbidden: {what}{as_whom}; ask for a RoleBinding granting it (e.g. to edit or view in the namespace)"
+    if token_source is None:
+        return f"unauthorized: the API needs a bearer token and none was sent; {NO_TOKEN_HINT}"
+    why = f": {detail}" if detail else ""
+    return f"unauthorized: the API refused the token from {token_source}{why}; pass a valid one with --token"
+
+
+def _problem(r: httpx.Response, target: _config.Target) -> ApiError:
     try:
         body = r.json()
     except ValueError:
         body = None
+    if r.status_code in (401, 403):
+        return ApiError(auth_line(r.status_code, body, token_source=target.token_source), status=r.status_code)
     return ApiError(problem_line(r.status_code, body, r.text), status=r.status_code)
 
 
@@ -144,7 +172,7 @@ class Api:
             ) as r:
                 if r.status_code >= 400:
                     r.read()
-                    raise _problem(r)
+                    raise _problem(r, self.target)
                 yield r
         except httpx.HTTPError as e:
             raise ApiError(f"cannot read from the kubetask API at {self.target.api_url}: {e}") from e
@@ -165,7 +193,7 @@ class Api:
         except httpx.HTTPError as e:
             raise ApiError(f"cannot reach the kubetask API at {self.target.api_url}: {e}") from e
         if r.status_code >= 400:
-            raise _problem(r)
+            raise _problem(r, self.target)
         if not r.content:
             return None
         try:
@@ -184,7 +212,10 @@ def resolve(
     """The target the flags, environment and config file name (see kubetask.cli._config)."""
     env = dict(os.environ)
     config = _config.load(_config.config_path(env))
-    return _config.resolve(config, env, api_url=api_url, token=token, namespace=namespace, context=context)
+    kube = functools.partial(_kubeconfig.current_user_token, env)
+    return _config.resolve(
+        config, env, api_url=api_url, token=token, namespace=namespace, context=context, kubeconfig=kube
+    )
 
 
 @overload

@@ -9,6 +9,8 @@ The file is `$KUBETASK_CONFIG`, else `$XDG_CONFIG_HOME/kubetask/config.yaml` (`~
 Each setting is resolved on its own, first hit wins: the flag (`--api-url`, `--token`,
 `-n/--namespace`), the environment (`KUBETASK_API_URL`, `KUBETASK_TOKEN`, `KUBETASK_NAMESPACE`),
 the context (`--context`, else `current-context`), the default (`DEFAULT_API_URL`, `default`).
+The token has one more source after the context: the current kubeconfig's user's token
+(kubetask.cli._kubeconfig), the one kubectl sends, which the API checks with TokenReview too.
 A missing file is an empty config; a malformed one is a usage error naming the file and the field.
 Everything here but `load`/`save` is pure: the environment is passed in.
 """
@@ -16,7 +18,7 @@ Everything here but `load`/`save` is pure: the environment is passed in.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from typing import Any
 import yaml
 
 from ._errors import UsageProblem
+from ._kubeconfig import UserToken
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 DEFAULT_NAMESPACE = "default"
@@ -59,12 +62,14 @@ class Config:
 
 @dataclass(frozen=True)
 class Target:
-    """Where and as whom to call the API, after resolution."""
+    """Where and as whom to call the API, after resolution; `token_source` says where the token came
+    from, for messages (the token itself is never shown)."""
 
     api_url: str
-    token: str | None
+    token: str | None = field(repr=False)
     namespace: str
     context: str | None
+    token_source: str | None = field(default=None, compare=False)
 
 
 def config_path(env: Mapping[str, str]) -> Path:
@@ -127,8 +132,10 @@ def resolve(
     token: str | None = None,
     namespace: str | None = None,
     context: str | None = None,
+    kubeconfig: Callable[[], UserToken | None] = lambda: None,
 ) -> Target:
-    """Flag > environment > context > default, setting by setting (see the module docstring)."""
+    """Flag > environment > context > default, setting by setting (see the module docstring); the
+    token falls back to `kubeconfig()`, called only when no other source has one."""
     name = context or config.current
     if name is not None and name not in config.contexts:
         known = ", ".join(sorted(config.contexts)) or "none yet"
@@ -137,9 +144,19 @@ def resolve(
             f"{flag}: no context {name!r} (known: {known}); create it with `kubetask config set-context {name}`"
         )
     ctx = config.contexts[name] if name is not None else Context()
+    token_source: str | None = None
+    if token:
+        token_source = "--token"
+    elif env.get("KUBETASK_TOKEN"):
+        token, token_source = env["KUBETASK_TOKEN"], "KUBETASK_TOKEN"
+    elif ctx.token:
+        token, token_source = ctx.token, f'the context "{name}"'
+    elif (kube := kubeconfig()) is not None:
+        token, token_source = kube.token, kube.source
     return Target(
         api_url=(api_url or env.get("KUBETASK_API_URL") or ctx.api_url or DEFAULT_API_URL).rstrip("/"),
-        token=token or env.get("KUBETASK_TOKEN") or ctx.token,
+        token=token,
         namespace=namespace or env.get("KUBETASK_NAMESPACE") or ctx.namespace or DEFAULT_NAMESPACE,
         context=name,
+        token_source=token_source,
     )

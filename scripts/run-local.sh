@@ -4,6 +4,8 @@
 #                       then examples/schedule.yaml and its first run
 #   run-local.sh down   stop the operator and the cluster
 # State lives in .run/ (kubeconfig, logs). Use it with: export KUBECONFIG=$PWD/.run/cluster/kubeconfig
+# The API checks every request's bearer token with the cluster (KUBETASK_API_AUTH=kubernetes); the CLI
+# sends the kubeconfig's token (the cluster's admin) and the script prints how to get a ServiceAccount's.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN=$ROOT/.run
@@ -28,6 +30,12 @@ up() {
     KUBETASK_CRDS=$ROOT/crds KUBETASK_NODE_IMAGES=$tar bash "$ROOT/scripts/cluster/cluster.sh" up "$C" >/dev/null
   fi
   kubectl apply --server-side --force-conflicts -f "$ROOT/crds" >/dev/null
+  # the chart's kubetask-admin/edit/view roles, so that `edit` in a namespace includes Tasks (aggregation)
+  local roles
+  roles=$(python -m kubetask.testing.helm 4 template kubetask "$ROOT/charts/kubetask" \
+    --show-only templates/user-roles.yaml 2>"$RUN/helm.log") || { log "helm template failed: .run/helm.log"; exit 1; }
+  kubectl apply -f - <<<"$roles" >/dev/null
+  demo_account
   export KUBETASK_DATABASE_URL=${KUBETASK_DATABASE_URL:-sqlite:///$RUN/kubetask.db}
   if alive operator; then
     log "operator already running (pid $(cat "$RUN/operator.pid"))"
@@ -41,7 +49,7 @@ up() {
     log "API already running on $API"
   else
     log "starting the API on $API (log: .run/api.log)"
-    KUBETASK_API_PORT=$PORT setsid kubetask-api </dev/null >>"$RUN/api.log" 2>&1 &
+    KUBETASK_API_AUTH=kubernetes KUBETASK_API_PORT=$PORT setsid kubetask-api </dev/null >>"$RUN/api.log" 2>&1 &
     echo $! > "$RUN/api.pid"
     for _ in $(seq 100); do curl -sf "$API/healthz" >/dev/null && break; sleep 0.2; done
   fi
@@ -76,8 +84,40 @@ up() {
   python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
     "http://127.0.0.1:$METRICS_PORT/metrics" | grep '^kubetask_tasks_finished_total' \
     || { log "the operator's metrics show no finished task (one started before it had metrics? make down; make run)"; exit 1; }
+  echo "\$ kubetask list -n default --token \"\$SA_TOKEN\"    # as ServiceAccount default/$DEMO_SA (edit in default)"
+  kubetask list --api "$API" -n default --token "$(sa_token)" --limit 3
+  tokens
   log "stack is up: export KUBECONFIG=$C/kubeconfig; API docs at $API/docs; metrics at" \
     "http://127.0.0.1:$METRICS_PORT/metrics and $API/metrics; stop it with: make down"
+}
+
+# A ServiceAccount with `edit` in namespace default only, whose token a user can try the API with.
+DEMO_SA=kubetask-demo
+demo_account() {
+  kubectl -n default get serviceaccount "$DEMO_SA" >/dev/null 2>&1 || kubectl -n default create serviceaccount "$DEMO_SA" >/dev/null
+  kubectl -n default get rolebinding "$DEMO_SA" >/dev/null 2>&1 \
+    || kubectl -n default create rolebinding "$DEMO_SA" --clusterrole=edit --serviceaccount="default:$DEMO_SA" >/dev/null
+}
+
+sa_token() {  # 1.20: the token controller puts the ServiceAccount's token in a Secret it names
+  local secret=
+  for _ in $(seq 50); do
+    secret=$(kubectl -n default get serviceaccount "$DEMO_SA" -o jsonpath='{.secrets[0].name}')
+    [ -z "$secret" ] || break; sleep 0.2
+  done
+  kubectl -n default get secret "$secret" -o jsonpath='{.data.token}' | base64 -d
+}
+
+tokens() {  # how to get a token for the local cluster's API (never the tokens themselves)
+  cat <<EOT
+Tokens: the API checks each request's "Authorization: Bearer <token>" with the cluster (TokenReview,
+SubjectAccessReview). kubetask sends --token, else \$KUBETASK_TOKEN, else its context's, else the
+current kubeconfig user's: with KUBECONFIG=$C/kubeconfig that is the cluster's admin (system:masters).
+  admin:                  kubectl config view --raw -o jsonpath='{.users[0].user.token}'
+  ServiceAccount default/$DEMO_SA (edit in default only):
+    SA_TOKEN=\$(kubectl -n default get secret \$(kubectl -n default get sa $DEMO_SA -o jsonpath='{.secrets[0].name}') -o jsonpath='{.data.token}' | base64 -d)
+  then: kubetask list -n default --token "\$SA_TOKEN"   or   curl -H "Authorization: Bearer \$SA_TOKEN" $API/api/v1/namespaces/default/tasks
+EOT
 }
 
 down() {

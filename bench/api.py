@@ -52,7 +52,7 @@ def _backend(ctx: Context, db_url: str, backend: str, n: int) -> dict[str, Any]:
     migrate(engine)
     try:
         floor = _floor(ctx, engine, ns, n)
-        api = _through_api(ctx, db_url, ns, n)
+        api = through_api(ctx, db_url, ns, n)
     finally:
         engine.dispose()
     return {"floor": floor, "api": api}
@@ -86,10 +86,17 @@ def _floor(ctx: Context, engine: Engine, ns: str, n: int) -> dict[str, Any]:
     return {**counted(f"{n} Task CRs + SQL rows found", n=n, seen=done, seconds=seconds), **_p99(lat)}
 
 
-def _through_api(ctx: Context, db_url: str, ns: str, n: int) -> dict[str, Any]:
+def through_api(
+    ctx: Context, db_url: str, ns: str, n: int, *, env: dict[str, str] | None = None, token: str | None = None
+) -> dict[str, Any]:
+    """N submissions through a `kubetask-api` started for the pass (with `env` added to its environment,
+    sending `token` as a bearer token when given), counted when answered and found in the cluster."""
     port = _free_port()
     env = {
         **os.environ,
+        # figure 3 measures the API without authentication (no token to send); figure 9 compares the two
+        "KUBETASK_API_AUTH": "none",
+        **(env or {}),
         "KUBECONFIG": str(ctx.cluster.kubeconfig),
         "KUBETASK_DATABASE_URL": db_url,
         "KUBETASK_API_PORT": str(port),
@@ -99,7 +106,9 @@ def _through_api(ctx: Context, db_url: str, ns: str, n: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(api, base)
-        client = httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_connections=CONCURRENCY))
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        limits = httpx.Limits(max_connections=CONCURRENCY)
+        client = httpx.Client(base_url=base, timeout=60, limits=limits, headers=headers)
         answers: dict[int, tuple[str, str]] = {}
 
         def submit(i: int) -> float:

@@ -23,6 +23,7 @@ FIGURES = {
     "e2e": "6. End to end on the real node",
     "schedules": "7. Schedule lateness against CronJob (control plane without a node)",
     "logs": "8. Log and large-result cost per task on the real node",
+    "auth": "9. API submissions, authentication on vs off",
 }
 COMPLETE, PARTIAL, FAILED = "COMPLETE", "PARTIAL", "FAILED"
 KEPT = ("when", "commit", "sizes")  # the stamp `--merge` puts on a figure kept from an earlier run
@@ -487,6 +488,25 @@ def _schedule_cpu(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _auth(fig: dict[str, Any], _all: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"Concurrency {fig.get('concurrency', '—')}; ratio (mean of the on passes / mean of the off passes): "
+        f"**{num(fig.get('ratio'), '.2f')}** (goal ≥ 0.9).",
+        "",
+        "| pass | n | submissions/s | p99 ms | seen | load before → after |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in fig.get("rows") or []:
+        api = r.get("api") or {}
+        load = r.get("load") or [None, None]
+        lines.append(
+            f"| {r.get('pass')} | {api.get('n', '—')} | {num(api.get('per_s'))} | {num(api.get('p99_ms'), '.0f')} "
+            f"| {seen(api)} | {num(load[0], '.2f')} → {num(load[-1], '.2f')} |"
+        )
+    return lines
+
+
 RENDER = {
     "dispatch": _dispatch,
     "latency": _latency,
@@ -496,4 +516,5 @@ RENDER = {
     "e2e": _e2e,
     "schedules": _schedules,
     "logs": _logs,
+    "auth": _auth,
 }

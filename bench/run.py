@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from bench import api, dispatch, e2e, history, latency, logs, report, scale, schedules
+from bench import api, auth, dispatch, e2e, history, latency, logs, report, scale, schedules
 from bench.context import QUICK, ROOT, Context, Sizes, log
 from kubetask.testing.cluster import Cluster, OperatorProcess
 from kubetask.testing.postgres import PostgresServer
@@ -41,6 +41,7 @@ Step = Callable[[Context, dict[str, Any], dict[str, dict[str, Any]]], None]
 STEPS: list[tuple[str, Step]] = [
     ("latency", latency.idle),
     ("api", api.run),
+    ("auth", auth.run),
     ("dispatch", dispatch.run),
     ("latency", latency.load),
     ("scale", scale.run),

@@ -34,6 +34,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.client.rest import RESTResponse
+from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util.retry import Retry
@@ -159,8 +160,10 @@ class JsonApi:
         content_type: str = JSON,
         decode: bool = True,
         timeout: Timeout = DEFAULT_TIMEOUT,
+        headers: Sequence[tuple[str, str]] = (),
     ) -> Any:
         """One call; the decoded JSON answer (None when `decode` is false: the body is read and dropped).
+        `headers`: extra request headers, a name may repeat (Impersonate-Group, once per group).
 
         Raises `ApiException` for an answer outside 2xx, urllib3's `TimeoutError` when the apiserver
         did not answer within `timeout` (default: the instance's; tell it from a refused connect with
@@ -168,8 +171,11 @@ class JsonApi:
         url = str(self.api.configuration.host) + path
         if query:
             url += "?" + urlencode(query)
-        headers = {**self.api.default_headers, "Accept": JSON, "Content-Type": content_type}
-        self.api.update_params_for_auth(headers, [], ["BearerToken"], path, method, body)
+        sent = {**self.api.default_headers, "Accept": JSON, "Content-Type": content_type}
+        self.api.update_params_for_auth(sent, [], ["BearerToken"], path, method, body)
+        all_headers = HTTPHeaderDict(sent)
+        for name, value in headers:
+            all_headers.add(name, value)
         seconds = self.timeout if timeout is DEFAULT_TIMEOUT else timeout
         started, code = time.monotonic(), 0
         try:
@@ -178,7 +184,7 @@ class JsonApi:
                 method,
                 url,
                 body=None if body is None else json.dumps(body),
-                headers=headers,
+                headers=all_headers,
                 timeout=urllib3.Timeout(total=seconds) if seconds is not None else None,
                 retries=RETRIES,
                 preload_content=False,

@@ -20,6 +20,7 @@ ANNOTATION_TASK = "kubetask.io/task"  # full Task name (labels are capped at 63 
 ANNOTATION_PARAMS = "kubetask.io/params"
 ANNOTATION_RESULT_SCHEMA = "kubetask.io/result-schema"
 ANNOTATION_TIMEOUT = "kubetask.io/timeout-seconds"
+ANNOTATION_SUBMITTED_BY = "kubetask.io/submitted-by"  # on a Task the API created: the caller's user name
 ANNOTATION_SCHEDULED_TIME = "kubetask.io/scheduled-time"  # on a run Task: the nominal instant it runs for (RFC 3339)
 MAX_LABEL_VALUE = 63  # also the limit of a Job name, which becomes the pod label job-name
 

@@ -7,6 +7,7 @@ and phase, not pages of rows in a sort order.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -64,7 +65,14 @@ def _p95_rank(n: Any) -> Any:
     return (95 * n + 99) // 100
 
 
-def stats(session: Session, *, now: datetime, window: timedelta, namespace: str | None = None) -> Stats:
+def stats(
+    session: Session,
+    *,
+    now: datetime,
+    window: timedelta,
+    namespace: str | None = None,
+    namespaces: Sequence[str] | None = None,
+) -> Stats:
     """Counts, success rate, durations and throughput of tasks created in [now - window, now).
 
     Two statements whatever the number of templates: counts and duration sums grouped by
@@ -74,6 +82,8 @@ def stats(session: Session, *, now: datetime, window: timedelta, namespace: str 
     where: list[ColumnElement[bool]] = [TaskRow.created_at >= start, TaskRow.created_at < now]
     if namespace:
         where.append(TaskRow.namespace == namespace)
+    if namespaces is not None:  # only these (the ones the caller may list); None: every one
+        where.append(TaskRow.namespace.in_(namespaces))
     minutes = window.total_seconds() / 60
     is_timed = and_(TaskRow.phase.in_(SUCCESS_RATE_PHASES), TaskRow.duration_seconds.is_not(None))
     timed_duration = case((is_timed, TaskRow.duration_seconds))

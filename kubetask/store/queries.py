@@ -41,6 +41,7 @@ class CursorError(ValueError):
 @dataclass(frozen=True)
 class TaskQuery:
     namespace: str | None = None
+    namespaces: Sequence[str] | None = None  # only these (the ones the caller may list); None: every one
     templates: Sequence[str] = ()
     phases: Sequence[str] = ()
     selector: Sequence[Requirement] = ()
@@ -105,6 +106,8 @@ def _filters(q: TaskQuery) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if q.namespace:
         out.append(TaskRow.namespace == q.namespace)
+    if q.namespaces is not None:
+        out.append(TaskRow.namespace.in_(q.namespaces))
     if q.templates:
         out.append(TaskRow.template.in_(q.templates))
     if q.phases:
@@ -163,6 +166,11 @@ def count_tasks(session: Session, q: TaskQuery) -> int:
     return int(session.scalar(select(func.count()).select_from(TaskRow).where(*_filters(q))) or 0)
 
 
+def namespaces(session: Session) -> list[str]:
+    """Every namespace history has tasks of (an index scan of ix_tasks_ns_name)."""
+    return list(session.scalars(select(TaskRow.namespace).distinct().order_by(TaskRow.namespace)))
+
+
 def find_task(session: Session, namespace: str, name: str) -> TaskRow | None:
     """The newest task with this name (names are reused after deletion)."""
     stmt = (
@@ -199,16 +207,20 @@ def list_dead_letters(
     session: Session,
     *,
     namespace: str | None = None,
+    namespaces: Sequence[str] | None = None,
     templates: Sequence[str] = (),
     reasons: Sequence[str] = (),
     pending_only: bool = False,
     limit: int = 50,
     cursor: str | None = None,
 ) -> DeadLetterPage:
-    """Dead letters, newest first; `pending_only` hides those already redriven."""
+    """Dead letters, newest first; `pending_only` hides those already redriven; `namespaces`: only
+    those of these namespaces (None: every one)."""
     stmt = select(DeadLetterRow, TaskRow).join(TaskRow, TaskRow.id == DeadLetterRow.task_id)
     if namespace:
         stmt = stmt.where(DeadLetterRow.namespace == namespace)
+    if namespaces is not None:
+        stmt = stmt.where(DeadLetterRow.namespace.in_(namespaces))
     if templates:
         stmt = stmt.where(DeadLetterRow.template.in_(templates))
     if reasons:

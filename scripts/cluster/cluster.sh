@@ -142,6 +142,9 @@ rules:
   resources: [{group: kubetask.io}]
 - level: Metadata   # leader election: reads and renewals, by replica
   resources: [{group: coordination.k8s.io, resources: [leases]}]
+- level: Metadata   # the API's reviews of tokens and permissions (tests count them; no token is logged)
+  verbs: [create]
+  resources: [{group: authentication.k8s.io, resources: [tokenreviews]}, {group: authorization.k8s.io, resources: [subjectaccessreviews]}]
 - level: Metadata   # who listed Jobs and pods (the controllers list them too: a counter cannot tell)
   verbs: [list]
   resources: [{group: batch, resources: [jobs]}, {group: "", resources: [pods]}]

@@ -7,10 +7,11 @@ attempt's log (`routes/logs.py`), async: a followed log streams for as long as i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from kubernetes import client
 from sqlalchemy import Engine
@@ -19,7 +20,9 @@ from sqlalchemy.orm import sessionmaker
 from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine, migrate
 
-from . import openapi, problems
+from . import openapi, permissions, problems
+from .auth import authorize
+from .auth_reviews import Reviewer
 from .custom_resources import CustomResources
 from .dead_letter_service import DeadLetterService
 from .metrics import ApiMetrics, MetricsMiddleware, Routes
@@ -39,7 +42,8 @@ from .routes import (
 from .settings import ApiSettings
 from .task_service import TaskService
 
-PREFIX = "/api/v1"
+PREFIX = permissions.PREFIX
+log = logging.getLogger("kubetask.api")
 
 
 def _migrate_unbounded(url: str) -> None:
@@ -93,6 +97,12 @@ def create_app(
     app.state.sessions = sessionmaker(eng, expire_on_commit=False)
     app.state.tasks = TaskService(crs, app.state.sessions, settings)
     app.state.dead_letters = DeadLetterService(crs, app.state.sessions)
+    app.state.reviewer = Reviewer(crs.json, settings) if settings.auth == "kubernetes" else None
+    if app.state.reviewer is None:
+        log.warning(
+            "KUBETASK_API_AUTH=none: NO AUTHENTICATION. Anyone who reaches this API may create, cancel, "
+            "redrive and purge tasks and read all history in every namespace. For local development only."
+        )
     problems.install(app, retry_after=settings.retry_after_seconds)
     openapi.install(app, max_page_size=settings.max_page_size)
     limit = settings.max_params_bytes + 64 * 1024
@@ -105,7 +115,7 @@ def create_app(
             return JSONResponse(p.body(request.url.path), status_code=413, media_type=problems.MEDIA_TYPE)
         return await call_next(request)
 
-    routes = Routes(lambda: [*app.openapi()["paths"], "/metrics"])
+    routes = app.state.routes = Routes(lambda: [*app.openapi()["paths"], "/metrics"])
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=routes)  # outermost: 413s counted too
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -120,5 +130,15 @@ def create_app(
         logs.router,
         results.router,
     ):
-        app.include_router(r, prefix=PREFIX)
+        app.include_router(r, prefix=PREFIX, dependencies=[Depends(authorize)])
+    _check_permissions(app)
     return app
+
+
+def _check_permissions(app: FastAPI) -> None:
+    """Refuse to start when a /api/v1 operation of the OpenAPI document has no permission rule (or a
+    rule no operation). A route left out of the document has no rule either: `authorize` refuses it."""
+    operations = [f"{method.upper()} {path}" for path, methods in app.openapi()["paths"].items() for method in methods]
+    wrong = permissions.uncovered(operations)
+    if wrong:
+        raise RuntimeError("the permission table does not match the routes:\n" + "\n".join(wrong))

@@ -21,7 +21,8 @@ from urllib3.exceptions import HTTPError
 from kubetask.kubeapi import JSON, MERGE_PATCH, JsonApi, resource_path, timed_out
 from kubetask.models import GROUP, VERSION
 
-from .problems import FieldProblem, ProblemError, conflict, invalid, not_found, unavailable
+from .permissions import Identity
+from .problems import FieldProblem, ProblemError, conflict, forbidden, invalid, not_found, unavailable
 
 Body = dict[str, Any]
 
@@ -34,6 +35,8 @@ def _wrap(e: ApiException, what: str) -> ProblemError:
     message = status.get("message") or e.reason or "error"
     if e.status == 404:
         return not_found(f"{what}: {message}")
+    if e.status == 403:  # the API's own rights, or the caller's when it impersonates: the apiserver's words
+        return forbidden(f"{what}: {message}")
     if e.status == 409:
         return conflict(f"{what}: {message}")
     if e.status in (400, 422):
@@ -48,15 +51,26 @@ def _path(ns: str, plural: str, name: str | None = None) -> str:
 
 
 class CustomResources:
-    """Task and TaskTemplate CRs by namespace, plural and name; every error is a `ProblemError`."""
+    """Task and TaskTemplate CRs by namespace, plural and name; every error is a `ProblemError`.
 
-    def __init__(self, api: client.ApiClient, *, timeout: float) -> None:
-        self.json = JsonApi(api, timeout=timeout)
+    `acting_as(identity)` is the same access whose writes (create, replace, patch, delete) carry
+    the identity's impersonation headers, so the apiserver checks and audits them as that user's;
+    reads stay the API's own (the API has checked the caller's right to read already)."""
+
+    def __init__(self, api: client.ApiClient, *, timeout: float, json_api: JsonApi | None = None) -> None:
+        self.json = json_api or JsonApi(api, timeout=timeout)
         self.timeout = timeout
+        self.write_headers: list[tuple[str, str]] = []
+
+    def acting_as(self, identity: Identity) -> CustomResources:
+        acting = CustomResources(self.json.api, timeout=self.timeout, json_api=self.json)
+        acting.write_headers = identity.impersonation()
+        return acting
 
     def _call(self, what: str, method: str, path: str, body: Body | None = None, content_type: str = JSON) -> Body:
+        headers = self.write_headers if method != "GET" else []
         try:
-            return cast(Body, self.json.request(method, path, body=body, content_type=content_type))
+            return cast(Body, self.json.request(method, path, body=body, content_type=content_type, headers=headers))
         except ApiException as e:
             raise _wrap(e, what) from e
         except HTTPError as e:

@@ -11,11 +11,13 @@ gone.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session, sessionmaker
 
-from kubetask.labels import LABEL_REDRIVE_OF, label_value
+from kubetask.labels import ANNOTATION_SUBMITTED_BY, LABEL_REDRIVE_OF, label_value
 from kubetask.models import API_VERSION
 from kubetask.store import queries
 from kubetask.store.tables import DeadLetterRow, TaskRow
@@ -49,8 +51,9 @@ class DeadLetterService:
         self.crs = crs
         self.sessions = sessions
 
-    def redrive(self, ns: str, name: str) -> str:
-        """Create the redrive Task of a dead letter; returns its name."""
+    def redrive(self, ns: str, name: str, *, submitted_by: str | None = None) -> str:
+        """Create the redrive Task of a dead letter; returns its name. `submitted_by`: the caller's
+        user name, kept in the `kubetask.io/submitted-by` annotation."""
         check_namespace(ns)
         with self.sessions() as s:
             found = queries.find_dead_letter(s, ns, name)
@@ -69,12 +72,10 @@ class DeadLetterService:
         spec["redriveOf"] = {"name": name, "uid": uid}
         new_name = f"{name[:240]}-r{count + 1}"
         labels[LABEL_REDRIVE_OF] = label_value(name)
-        body = {
-            "apiVersion": API_VERSION,
-            "kind": "Task",
-            "metadata": {"name": new_name, "labels": labels},
-            "spec": spec,
-        }
+        meta: dict[str, Any] = {"name": new_name, "labels": labels}
+        if submitted_by:
+            meta["annotations"] = {ANNOTATION_SUBMITTED_BY: submitted_by}
+        body = {"apiVersion": API_VERSION, "kind": "Task", "metadata": meta, "spec": spec}
         try:
             self.crs.create(ns, "tasks", body)
         except ProblemError as e:
@@ -85,7 +86,11 @@ class DeadLetterService:
                 raise conflict(f"Task {new_name!r} exists and is not a redrive of {name!r}") from e
         return new_name
 
-    def redrive_many(self, req: RedriveRequest) -> list[RedriveResult]:
+    def redrive_many(
+        self, req: RedriveRequest, *, namespaces: Sequence[str] | None = None, submitted_by: str | None = None
+    ) -> list[RedriveResult]:
+        """Redrive `req`'s items, or the pending dead letters its filters select (of `namespaces` only,
+        unless None); one result per dead letter, an error in it when that one could not be redriven."""
         if req.items is not None:
             targets = [(i.namespace, i.name) for i in req.items]
         else:
@@ -93,6 +98,7 @@ class DeadLetterService:
                 page = queries.list_dead_letters(
                     s,
                     namespace=req.namespace,
+                    namespaces=namespaces,
                     templates=[req.template] if req.template else [],
                     reasons=[req.reason] if req.reason else [],
                     pending_only=True,
@@ -102,7 +108,9 @@ class DeadLetterService:
         out = []
         for ns, name in targets:
             try:
-                out.append(RedriveResult(namespace=ns, original=name, task=self.redrive(ns, name)))
+                out.append(
+                    RedriveResult(namespace=ns, original=name, task=self.redrive(ns, name, submitted_by=submitted_by))
+                )
             except ProblemError as e:
                 out.append(RedriveResult(namespace=ns, original=name, error=e.detail))
         return out

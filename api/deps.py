@@ -8,20 +8,26 @@ from fastapi import Depends, Path, Request
 from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
+from .auth import Access
 from .custom_resources import CustomResources
 from .settings import ApiSettings
 from .task_service import TaskService
 from .validation import DNS_LABEL, DNS_SUBDOMAIN, MAX_NAME, MAX_NAMESPACE, valid_name, valid_namespace
 
 
+def crs_for(request: Request) -> CustomResources:
+    """The app's access to the CRs; with KUBETASK_API_IMPERSONATE, one whose writes act as the caller."""
+    crs: CustomResources = request.app.state.crs
+    access: Access | None = getattr(request.state, "access", None)
+    if request.app.state.settings.impersonate and access is not None and access.who is not None:
+        return crs.acting_as(access.who)
+    return crs
+
+
 def _service(request: Request) -> TaskService:
     svc: TaskService = request.app.state.tasks
-    return svc
-
-
-def _crs(request: Request) -> CustomResources:
-    crs: CustomResources = request.app.state.crs
-    return crs
+    crs = crs_for(request)
+    return svc if crs is svc.crs else TaskService(crs, svc.sessions, svc.settings)
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
@@ -35,7 +41,7 @@ def _settings(request: Request) -> ApiSettings:
 
 
 TasksDep = Annotated[TaskService, Depends(_service)]
-CustomResourcesDep = Annotated[CustomResources, Depends(_crs)]
+CustomResourcesDep = Annotated[CustomResources, Depends(crs_for)]
 SessionsDep = Annotated[sessionmaker[Session], Depends(_sessions)]
 SettingsDep = Annotated[ApiSettings, Depends(_settings)]
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from kubetask.models import TaskScheduleSpec, TaskTemplateSpec
 
+from .permissions import needs_token
 from .problems import MEDIA_TYPE, Problem
 
 _WHY = {
@@ -35,9 +36,15 @@ _WHY = {
     413: "The body (or its params) is over the configured limit.",
     422: "A parameter or field is invalid; `errors` names each one (a JSON pointer, or `path:`, `query:`, "
     "`header:` and the parameter's name).",
-    503: "The database or the Kubernetes apiserver is unreachable or did not answer within its timeout; "
-    "retry after `Retry-After` seconds.",
+    503: "The database or the Kubernetes apiserver is unreachable or did not answer within its timeout, or the "
+    "caller's token or permission cannot be reviewed now; retry after `Retry-After` seconds.",
+    401: "No bearer token, or one the Kubernetes apiserver did not accept (TokenReview).",
+    403: "The caller lacks the operation's permission; `detail` names it as kubectl would.",
+    429: "This token caused more reviews than it may; retry after `Retry-After` seconds.",
 }
+AUTH_STATUSES = (401, 403, 429, 503)  # of every operation that needs a token
+SECURITY_SCHEME = "bearer"
+WWW_AUTHENTICATE = {"WWW-Authenticate": {"description": "`Bearer`: send a bearer token.", "schema": {"type": "string"}}}
 RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before retrying (KUBETASK_API_RETRY_AFTER_SECONDS).",
@@ -56,15 +63,32 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
     for status in sorted(set(statuses)):
         out[status] = {"model": Problem, "description": _WHY[status]}
-        if status == 503:
+        if status in (429, 503):
             out[status]["headers"] = RETRY_AFTER
+        if status == 401:
+            out[status]["headers"] = WWW_AUTHENTICATE
     return out
+
+
+def _secure(path: str, operation: dict[str, Any]) -> None:
+    """An operation under /api/v1 needs a bearer token: say so, and add the answers of refusals."""
+    if not needs_token(path):
+        return
+    operation["security"] = [{SECURITY_SCHEME: []}]
+    responses = operation.setdefault("responses", {})
+    for status, response in errors(*AUTH_STATUSES).items():
+        if str(status) not in responses:
+            schema = {"schema": {"$ref": "#/components/schemas/Problem"}}
+            responses[str(status)] = {k: v for k, v in response.items() if k != "model"} | {
+                "content": {MEDIA_TYPE: schema}
+            }
 
 
 def _document(app: FastAPI, *, max_page_size: int) -> dict[str, Any]:
     doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    for operations in doc.get("paths", {}).values():
+    for path, operations in doc.get("paths", {}).items():
         for operation in operations.values():
+            _secure(path, operation)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content")
                 if int(status) >= 400 and content:  # under the route's media type: JSON, a log's text/plain
@@ -73,6 +97,14 @@ def _document(app: FastAPI, *, max_page_size: int) -> dict[str, Any]:
                 _drop_null(param["schema"])
                 if param["in"] == "query" and param["name"] == "limit":
                     param["schema"]["maximum"] = max_page_size
+    doc["components"]["securitySchemes"] = {
+        SECURITY_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A Kubernetes bearer token (kubectl's, or a ServiceAccount's), checked with TokenReview; "
+            "each operation's permission with SubjectAccessReview (README, Authentication and authorization).",
+        }
+    }
     components = doc["components"]["schemas"]
     for body, model in (("TemplateBody", TaskTemplateSpec), ("ScheduleBody", TaskScheduleSpec)):
         spec = components[body]["properties"]["spec"]

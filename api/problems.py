@@ -5,7 +5,11 @@ ProblemError                    (any status; carries type, title, detail, per-fi
 ├── PayloadTooLarge      413    params over the configured limit
 ├── NotFound             404    namespace, task or template does not exist
 ├── Conflict             409    name taken (or idempotency key reused with another name)
-└── Unavailable          503    Kubernetes or the database cannot be reached (with Retry-After)
+├── Unauthorized         401    no bearer token, or one the apiserver's TokenReview refused
+├── Forbidden            403    the caller lacks the operation's permission (kubectl's wording)
+├── TooManyRequests      429    one token asked for more reviews than its bucket holds (Retry-After)
+└── Unavailable          503    Kubernetes or the database cannot be reached, or a review cannot be
+                                made now (with Retry-After)
 
 SQLAlchemy's errors are mapped here too, once, not per route: a database that refuses, drops or
 does not answer a connection or a statement within its timeout (`OperationalError`,
@@ -45,6 +49,7 @@ class ProblemError(Exception):
     title: str
     detail: str
     errors: list[FieldProblem] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with the answer (WWW-Authenticate, Retry-After)
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -97,8 +102,24 @@ def too_large(detail: str, pointer: str) -> ProblemError:
     return ProblemError(413, "payload-too-large", "Payload too large", detail, [FieldProblem(pointer, detail)])
 
 
-def unavailable(detail: str) -> ProblemError:
-    return ProblemError(503, "unavailable", "Service unavailable", detail)
+def unavailable(detail: str, *, retry_after: int | None = None) -> ProblemError:
+    """A 503; `retry_after` when the wait is known (else the setting's is sent)."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    return ProblemError(503, "unavailable", "Service unavailable", detail, headers=headers)
+
+
+def unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, "unauthorized", "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def forbidden(detail: str) -> ProblemError:
+    return ProblemError(403, "forbidden", "Forbidden", detail)
+
+
+def too_many_requests(detail: str, *, retry_after: int) -> ProblemError:
+    return ProblemError(
+        429, "too-many-requests", "Too many requests", detail, headers={"Retry-After": str(retry_after)}
+    )
 
 
 def _pointer(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -146,7 +167,8 @@ def install(app: FastAPI, *, retry_after: int = 5) -> None:
 
     def _response(request: Request, problem: ProblemError, headers: dict[str, str] | None = None) -> JSONResponse:
         if problem.status == 503:
-            headers = {**(headers or {}), "Retry-After": str(retry_after)}
+            headers = {"Retry-After": str(retry_after), **(headers or {})}
+        headers = {**(headers or {}), **problem.headers} or None
         return JSONResponse(
             problem.body(request.url.path), status_code=problem.status, media_type=MEDIA_TYPE, headers=headers
         )

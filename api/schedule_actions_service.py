@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kubetask import schema_check
 from kubetask.history import snapshot
-from kubetask.labels import LABEL_SCHEDULE, LABEL_TRIGGER, TRIGGER_BACKFILL, TRIGGER_MANUAL, label_value
+from kubetask.labels import (
+    ANNOTATION_SUBMITTED_BY,
+    LABEL_SCHEDULE,
+    LABEL_TRIGGER,
+    TRIGGER_BACKFILL,
+    TRIGGER_MANUAL,
+    label_value,
+)
 from kubetask.models import FINAL_PHASES, TaskSchedule, TaskTemplate
 from kubetask.schedules import Cron, ScheduleError, parse_schedule, run_task_name
 from kubetask.schedules import manual as m
@@ -125,7 +132,7 @@ class ScheduleActions:
 
     # -- trigger -----------------------------------------------------------------------------
 
-    def trigger(self, ns: str, name: str, *, now: datetime) -> TaskPublic:
+    def trigger(self, ns: str, name: str, *, now: datetime, submitted_by: str | None = None) -> TaskPublic:
         """A run for now, under the schedule's concurrencyPolicy (module docstring)."""
         s = self._schedule(ns, name)
         self._check_runnable(s)
@@ -140,7 +147,9 @@ class ScheduleActions:
                 if e.status not in (404, 409):  # finished or gone meanwhile: nothing left to replace
                     raise
         instant = m.trigger_instant(now)
-        body = self._body(s, instant, name=m.manual_task_name(name, instant), trigger=TRIGGER_MANUAL)
+        body = self._body(
+            s, instant, name=m.manual_task_name(name, instant), trigger=TRIGGER_MANUAL, submitted_by=submitted_by
+        )
         try:
             created = self.crs.create(ns, "tasks", body)
         except ProblemError as e:
@@ -163,6 +172,7 @@ class ScheduleActions:
         end: datetime,
         concurrency: m.BackfillConcurrency | None,
         now: datetime,
+        submitted_by: str | None = None,
     ) -> BackfillOutcome:
         """The nominal instants start <= t <= end that have not run, created per `concurrency`."""
         s = self._schedule(ns, name)
@@ -187,7 +197,9 @@ class ScheduleActions:
         created, collided = [], []
         for instant in plan.create:
             try:
-                self.crs.create(ns, "tasks", self._body(s, instant, name=None, trigger=TRIGGER_BACKFILL))
+                self.crs.create(
+                    ns, "tasks", self._body(s, instant, name=None, trigger=TRIGGER_BACKFILL, submitted_by=submitted_by)
+                )
                 created.append(instant)
             except ProblemError as e:
                 if e.status != 409:
@@ -210,8 +222,11 @@ class ScheduleActions:
         items = m.preview(s.cron, key=key, now=now, count=count, jitter_seconds=s.model.spec.jitter_seconds)
         return s.model, items
 
-    def _body(self, s: _Schedule, instant: datetime, *, name: str | None, trigger: str) -> dict[str, Any]:
-        return run_body(
+    def _body(
+        self, s: _Schedule, instant: datetime, *, name: str | None, trigger: str, submitted_by: str | None
+    ) -> dict[str, Any]:
+        """A run Task as the controller makes it, labelled with its trigger; annotated with who asked."""
+        body = run_body(
             namespace=s.namespace,
             schedule=s.name,
             uid=s.uid,
@@ -220,3 +235,6 @@ class ScheduleActions:
             name=name,
             labels={LABEL_TRIGGER: trigger},
         )
+        if submitted_by:
+            body["metadata"].setdefault("annotations", {})[ANNOTATION_SUBMITTED_BY] = submitted_by
+        return body

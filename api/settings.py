@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -43,3 +45,43 @@ class ApiSettings(BaseSettings):
     migrate: bool = Field(default=True, description="Create/upgrade the database schema at start.")
     host: str = Field(default="127.0.0.1", description="Address uvicorn binds (kubetask-api).")
     port: int = Field(default=8080, description="Port uvicorn binds (kubetask-api).")
+
+    # -- authentication and authorization (README, "Authentication and authorization") ----------
+    auth: Literal["kubernetes", "none"] = Field(
+        default="kubernetes",
+        description="`kubernetes`: every /api/v1 request needs a bearer token (TokenReview) and the operation's "
+        "permission (SubjectAccessReview). `none`: anyone may do anything, for local development only (a WARNING "
+        "at start).",
+    )
+    impersonate: bool = Field(
+        default=False,
+        description="The API's writes to the apiserver impersonate the caller (Impersonate-User/Group), so the "
+        "apiserver checks and audits them as the caller's; the API's ServiceAccount then needs `impersonate` on "
+        "users and groups.",
+    )
+    auth_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=10,
+        description="How long an accepted token and an allowed permission are believed (seconds): a revoked "
+        "RoleBinding or token is obeyed within this time. At most 10.",
+    )
+    auth_denial_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=5,
+        description="How long a refused token or permission is believed (seconds); a new grant is seen within "
+        "this time. At most 5.",
+    )
+    auth_reviews_per_token: float = Field(
+        default=20.0,
+        gt=0,
+        description="Reviews (TokenReview or SubjectAccessReview) one token's requests may cause per second, "
+        "beyond those the cache answers; a burst of 5 s worth. More: a 429 with Retry-After.",
+    )
+    auth_reviews_per_second: float = Field(
+        default=100.0,
+        gt=0,
+        description="Reviews all requests together may cause per second (distinct garbage tokens each miss the "
+        "cache); a burst of 5 s worth. More: a 503 with Retry-After.",
+    )

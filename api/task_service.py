@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kubetask import schema_check
 from kubetask.history import TaskRecord, snapshot
+from kubetask.labels import ANNOTATION_SUBMITTED_BY
 from kubetask.models import API_VERSION, FINAL_PHASES, TaskTemplate
 from kubetask.store import queries
 from kubetask.store.tables import TaskRow
@@ -139,8 +140,11 @@ class TaskService:
             raise invalid(detail, problems, slug=slug)
         return raw
 
-    def create(self, ns: str, body: TaskCreate, idempotency_key: str | None) -> tuple[TaskPublic, bool]:
-        """(task, created): created is False when an idempotent repeat returned an existing task."""
+    def create(
+        self, ns: str, body: TaskCreate, idempotency_key: str | None, *, submitted_by: str | None = None
+    ) -> tuple[TaskPublic, bool]:
+        """(task, created): created is False when an idempotent repeat returned an existing task.
+        `submitted_by`: the caller's user name, kept in the `kubetask.io/submitted-by` annotation."""
         if idempotency_key is not None and not (0 < len(idempotency_key) <= 256):
             bad_key = FieldProblem("header:Idempotency-Key", "must be 1 to 256 characters")
             raise invalid("Idempotency-Key must be 1 to 256 characters", [bad_key])
@@ -151,6 +155,8 @@ class TaskService:
                     return public_from_row(row, live=self.crs.get(ns, "tasks", row.name) is not None), False
         self._check(ns, body)
         meta: dict[str, Any] = {"labels": body.labels}
+        if submitted_by:
+            meta["annotations"] = {ANNOTATION_SUBMITTED_BY: submitted_by}
         prefix = body.generate_name or f"{body.template[:52]}-"
         if body.name:
             meta["name"] = body.name

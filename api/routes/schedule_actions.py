@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from kubetask.schedules import DEFAULT_TIME_ZONE, run_task_name
 from kubetask.schedules import manual as m
 
+from ..auth import AccessDep
 from ..bodies import ApiModel, TaskPublic
 from ..deps import CustomResourcesDep, Name, Namespace, SessionsDep, TasksDep
 from ..openapi import READ_ONE, WRITE_BODY, errors
@@ -100,9 +101,11 @@ _BACKFILLED: dict[int | str, dict[str, Any]] = {
 @router.post(
     f"{_PATH}/trigger", status_code=201, response_model=TaskPublic, responses={201: _CREATED, **errors(*READ_ONE, 409)}
 )
-def trigger_schedule(ns: Namespace, name: Name, actions: ActionsDep, response: Response) -> TaskPublic:
+def trigger_schedule(
+    ns: Namespace, name: Name, actions: ActionsDep, access: AccessDep, response: Response
+) -> TaskPublic:
     """Run the schedule now (a suspended one too), as its concurrencyPolicy allows: Forbid and Queue refuse (409)."""
-    task = actions.trigger(ns, name, now=datetime.now(UTC))
+    task = actions.trigger(ns, name, now=datetime.now(UTC), submitted_by=access.username)
     response.headers["Location"] = f"/api/v1/namespaces/{ns}/tasks/{task.name}"
     return task
 
@@ -114,10 +117,18 @@ def trigger_schedule(ns: Namespace, name: Name, actions: ActionsDep, response: R
     responses={**_BACKFILLED, **errors(*READ_ONE, *WRITE_BODY, 409)},
 )
 def backfill_schedule(
-    ns: Namespace, name: Name, body: BackfillRequest, actions: ActionsDep, response: Response
+    ns: Namespace, name: Name, body: BackfillRequest, actions: ActionsDep, access: AccessDep, response: Response
 ) -> BackfillPublic:
     """Run the schedule's nominal instants from..to that have not run (at most 100; idempotent)."""
-    out = actions.backfill(ns, name, start=body.from_, end=body.to, concurrency=body.concurrency, now=datetime.now(UTC))
+    out = actions.backfill(
+        ns,
+        name,
+        start=body.from_,
+        end=body.to,
+        concurrency=body.concurrency,
+        now=datetime.now(UTC),
+        submitted_by=access.username,
+    )
     if not out.created:
         response.status_code = 200
 

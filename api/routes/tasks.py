@@ -13,6 +13,7 @@ from kubetask.models import Phase
 from kubetask.selectors import SelectorError, parse
 from kubetask.store import queries
 
+from ..auth import Access, AccessDep
 from ..bodies import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskPublic, TasksPublic
 from ..deps import Name, Namespace, SessionsDep, SettingsDep, TasksDep
 from ..openapi import READ_MANY, READ_ONE, WRITE_BODY, errors
@@ -51,10 +52,15 @@ IdempotencyKey = Annotated[
     responses={**_SUBMITTED, **errors(*WRITE_BODY, 409)},
 )
 def create_task(
-    ns: Namespace, body: TaskCreate, tasks: TasksDep, response: Response, idempotency_key: IdempotencyKey = None
+    ns: Namespace,
+    body: TaskCreate,
+    tasks: TasksDep,
+    access: AccessDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> TaskPublic:
     """Create a Task from a template and params (validated first; nothing is created on error)."""
-    task, created = tasks.create(ns, body, idempotency_key)
+    task, created = tasks.create(ns, body, idempotency_key, submitted_by=access.username)
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
@@ -156,8 +162,11 @@ def list_query(
 ListQuery = Annotated[queries.TaskQuery, Depends(list_query)]
 
 
-def _page(sessions: SessionsDep, query: queries.TaskQuery) -> TasksPublic:
+def _page(sessions: SessionsDep, query: queries.TaskQuery, access: Access | None = None) -> TasksPublic:
+    """A page of the query; with `access`, of the namespaces where the caller may list tasks only."""
     with sessions() as s:
+        if access is not None:
+            query = replace(query, namespaces=access.namespaces(queries.namespaces(s)))
         try:
             page = queries.list_tasks(s, query)
         except queries.CursorError as e:
@@ -166,9 +175,9 @@ def _page(sessions: SessionsDep, query: queries.TaskQuery) -> TasksPublic:
 
 
 @router.get("/tasks", response_model=TasksPublic, responses=errors(*READ_MANY))
-def list_all_tasks(sessions: SessionsDep, query: ListQuery) -> TasksPublic:
-    """Tasks in every namespace, from history: filter, sort, paginate with a cursor."""
-    return _page(sessions, query)
+def list_all_tasks(sessions: SessionsDep, query: ListQuery, access: AccessDep) -> TasksPublic:
+    """Tasks in every namespace the caller may list tasks in, from history: filter, sort, paginate with a cursor."""
+    return _page(sessions, query, access)
 
 
 @router.get("/namespaces/{ns}/tasks", response_model=TasksPublic, responses=errors(*READ_MANY))

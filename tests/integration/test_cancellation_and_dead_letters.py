@@ -15,13 +15,15 @@ from kubetask.api.settings import ApiSettings
 from kubetask.operator.kube import Apiserver
 from kubetask.operator.sweep import delete_orphans
 from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, task, template, wait_for, wait_task
+from kubetask.testing.tokens import admin_token, bearer
 
 
 @pytest.fixture
 def http(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterator[TestClient]:
     url = f"sqlite:///{tmp_path / 'kubetask.db'}"
     operator.use_database(url)
-    with TestClient(create_app(ApiSettings(database_url=url), api=cluster.api())) as client:
+    app = create_app(ApiSettings(database_url=url), api=cluster.api())
+    with TestClient(app, headers=bearer(admin_token(cluster))) as client:
         yield client
 
 

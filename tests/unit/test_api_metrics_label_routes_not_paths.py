@@ -22,7 +22,8 @@ TASK = "/api/v1/namespaces/{ns}/tasks/{name}"
 
 @pytest.fixture
 def http(tmp_path: Path) -> Iterator[TestClient]:
-    settings = ApiSettings(database_url=f"sqlite:///{tmp_path / 'm.db'}", kubernetes_timeout_seconds=2)
+    # auth none: no apiserver here to review tokens
+    settings = ApiSettings(database_url=f"sqlite:///{tmp_path / 'm.db'}", kubernetes_timeout_seconds=2, auth="none")
     with TestClient(create_app(settings, api=client.ApiClient(_NOWHERE)), raise_server_exceptions=False) as c:
         yield c
 

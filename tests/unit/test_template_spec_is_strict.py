@@ -44,7 +44,8 @@ FULL = {
 
 @pytest.fixture
 def http(tmp_path: Path) -> Iterator[TestClient]:
-    app = create_app(ApiSettings(database_url=f"sqlite:///{tmp_path / 'spec.db'}"), api=client.ApiClient(_NOWHERE))
+    settings = ApiSettings(database_url=f"sqlite:///{tmp_path / 'spec.db'}", auth="none")  # no apiserver to review
+    app = create_app(settings, api=client.ApiClient(_NOWHERE))
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 

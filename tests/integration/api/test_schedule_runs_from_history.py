@@ -29,7 +29,7 @@ def http(database_url: str) -> Iterator[TestClient]:
     with Session(engine) as s, s.begin():
         upsert_many(s, [snapshot(b) for b in bodies])
         mark_deleted(s, bodies[0]["metadata"]["uid"], T0 + timedelta(hours=1))  # the history limit deleted it
-    app = create_app(ApiSettings(migrate=False), engine=engine, api=client.ApiClient())
+    app = create_app(ApiSettings(migrate=False, auth="none"), engine=engine, api=client.ApiClient())  # no cluster
     with TestClient(app) as c:
         yield c
     engine.dispose()

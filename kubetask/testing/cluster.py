@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -326,6 +327,24 @@ def wait_namespace_ready(core: Any, ns: str) -> None:
             raise
 
     wait_for(f"namespace {ns} ready", ready, 30)
+
+
+def service_account_token(cluster: Cluster, ns: str, account: str) -> str:
+    """The token of ServiceAccount `account` (created if missing): on 1.20 the token controller puts it in a
+    Secret the ServiceAccount then names; a real identity for the apiserver's TokenReview."""
+    core = cluster.core()
+    try:
+        core.create_namespaced_service_account(ns, {"metadata": {"name": account}})
+    except ApiException as e:
+        if e.status != 409:
+            raise
+
+    def secret() -> str | None:
+        sa = core.read_namespaced_service_account(account, ns)
+        return sa.secrets[0].name if sa.secrets else None
+
+    data = core.read_namespaced_secret(wait_for(f"the token of ServiceAccount {ns}/{account}", secret), ns).data
+    return base64.b64decode(data["token"]).decode()
 
 
 def get_task(cluster: Cluster, ns: str, name: str) -> dict[str, Any]:

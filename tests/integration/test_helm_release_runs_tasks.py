@@ -47,6 +47,7 @@ from kubetask.testing.cluster import (
     OperatorProcess,
     app_images,
     get_task,
+    service_account_token,
     wait_for,
     wait_namespace_ready,
     wait_task,
@@ -325,7 +326,18 @@ def test_a_release_runs_tasks_through_an_upgrade_and_keeps_them_on_uninstall(rel
     _rolled_out(cluster, ns, f"{FULLNAME}-operator", 1)
     _rolled_out(cluster, ns, f"{FULLNAME}-api", 1)
 
-    with httpx.Client(base_url=_api_url(cluster, ns, release.bridge), timeout=30) as http, Gate(release.bridge) as gate:
+    # a user as the chart means it: a ServiceAccount bound to `edit`, into which the chart's roles aggregate
+    cluster.rbac().create_namespaced_role_binding(
+        ns,
+        {
+            "metadata": {"name": "submitter-edit"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": "submitter", "namespace": ns}],
+        },
+    )
+    token = {"Authorization": f"Bearer {service_account_token(cluster, ns, 'submitter')}"}
+    url = _api_url(cluster, ns, release.bridge)
+    with httpx.Client(base_url=url, headers=token, timeout=30) as http, Gate(release.bridge) as gate:
         ready = http.get("/readyz")
         assert ready.status_code == 200 and ready.json()["database"] == "ok", ready.text
         (op,) = _pods(cluster, ns, "operator")  # kopf's liveness endpoint, which the livenessProbe asks

@@ -10,7 +10,6 @@ watched namespace runs to Succeeded while one outside is left alone.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import subprocess
@@ -28,8 +27,8 @@ from kubetask.testing.cluster import (
     dedicated_operator,
     get_task,
     python_spec,
+    service_account_token,
     task,
-    wait_for,
     wait_namespace_ready,
     wait_task,
 )
@@ -88,15 +87,7 @@ def namespaces(cluster: Cluster) -> Iterator[tuple[str, str, str]]:
 
 
 def _token_kubeconfig(cluster: Cluster, release: str, account: str, path: Path) -> Path:
-    core = cluster.core()
-
-    def secret() -> str | None:
-        sa = core.read_namespaced_service_account(account, release)
-        return sa.secrets[0].name if sa.secrets else None
-
-    token = base64.b64decode(
-        core.read_namespaced_secret(wait_for("the SA token", secret), release).data["token"]
-    ).decode()
+    token = service_account_token(cluster, release, account)
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     (entry,) = admin["clusters"]
     config = {

@@ -12,6 +12,11 @@ host's users), non-root enforced by the kubelet, with a read-only root filesyste
 `/tmp` (an emptyDir; HOME points there, as tools write to $HOME, unless RunAsRoot), ALL capabilities dropped, no
 privilege escalation, seccomp RuntimeDefault and no ServiceAccount token. That satisfies the
 restricted Pod Security profile (`kubetask.pod_security`) on clusters without its admission (1.20).
+
+Env values from Secrets stay references (`valueFrom.secretKeyRef`, from the template's `env` or the
+Task's): the kubelet resolves them, and no value ever passes through the operator. The operator
+names those variables to the executor in KUBETASK_SECRET_ENV, which masks their values in what it
+leaves (`kubetask.executor.redaction`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubetask.executor.frames import RESULT_MAX_ENV
+from kubetask.executor.redaction import SECRET_ENV, encode_names
 from kubetask.labels import (
     ANNOTATION_PARAMS,
     ANNOTATION_RESULT_SCHEMA,
@@ -155,7 +161,18 @@ def _env(
     env += [e.to_wire() for e in r.env]
     if result_max_bytes:  # after the template's own: the operator's limit wins
         env.append({"name": RESULT_MAX_ENV, "value": str(result_max_bytes)})
+    if names := secret_env_names(env):  # last too: a template cannot hide a Secret from the executor
+        env.append({"name": SECRET_ENV, "value": encode_names(names)})
     return env
+
+
+def secret_env_names(env: list[dict[str, Any]]) -> list[str]:
+    """The env vars a container takes from Secrets: those whose last entry (the kubelet keeps the
+    last of one name) has `valueFrom.secretKeyRef`, in the order they first appear."""
+    last: dict[str, dict[str, Any]] = {}
+    for e in env:
+        last[e["name"]] = e
+    return [n for n, e in last.items() if isinstance(e.get("valueFrom"), dict) and "secretKeyRef" in e["valueFrom"]]
 
 
 def build_job(

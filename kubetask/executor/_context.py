@@ -17,7 +17,8 @@ rate-limited here: at most one per `interval` seconds (0.5 by default, measured 
 clock); a call inside the interval only remembers its value, written by the next call after the
 interval, by a call that reaches `total`, by `force=True`, or by `flush()`, which the runtime calls
 when the handler returns. Arguments are checked on every call, written or not, so a bad call fails
-where it is made.
+where it is made. A message has the task's secret values masked (`kubetask.executor.redaction`)
+before it is framed: the API shows it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from kubetask.executor.frames import Progress, progress_line
+from kubetask.executor.redaction import redact
 
 INTERVAL_SECONDS = 0.5
 Write = Callable[[bytes], None]
@@ -68,7 +70,7 @@ class Context:
     """Handed to a handler that takes it; `progress` reports how far it got (rate-limited frames).
 
     `write` gets each frame line (the runtime: the pod's stdout, flushed); `clock` gives the
-    frame's time, `monotonic` the rate limit's.
+    frame's time, `monotonic` the rate limit's; `secrets` are masked in the messages.
     """
 
     def __init__(
@@ -78,8 +80,10 @@ class Context:
         interval: float = INTERVAL_SECONDS,
         clock: Callable[[], datetime] = _wall,
         monotonic: Callable[[], float] = time.monotonic,
+        secrets: Collection[str] = (),
     ) -> None:
         self._write = write
+        self._secrets = secrets
         self._interval = interval
         self._clock = clock
         self._monotonic = monotonic
@@ -96,7 +100,8 @@ class Context:
         than the interval ago (then kept for the next write); `force` or reaching `total` writes now.
         """
         said = checked(current, total, message)
-        p = Progress(said.current, said.total, said.message, _rfc3339(self._clock()))
+        shown = None if said.message is None else redact(said.message, self._secrets)
+        p = Progress(said.current, said.total, shown, _rfc3339(self._clock()))
         self.last = p
         now = self._monotonic()
         done = total is not None and current == total

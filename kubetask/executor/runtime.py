@@ -9,6 +9,11 @@ imported before the handler is looked up: the entry points of group `kubetask.ha
 installed distribution, then KUBETASK_HANDLER_MODULES (comma-separated); two handlers under one name
 fail the start (`DuplicateHandler`, exit 2, not retryable) with a message naming both. `execute()`
 is the same path without the environment: `kubetask run` and the pytest helper (kubetask/testing/handlers.py) use it.
+
+The values of the env vars named in KUBETASK_SECRET_ENV (set from Secrets; the operator names them)
+are masked (`kubetask.executor.redaction`) in what the runtime leaves: what Python code writes to
+sys.stdout and sys.stderr while it runs (`_streams`), the failure's message, progress messages and
+the strings of the result.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,8 +35,10 @@ from kubetask.executor import builtin as _builtin  # noqa: F401  (registers echo
 from kubetask.executor import http_task as _http_task  # noqa: F401  (registers http)
 from kubetask.executor._context import Context, Write
 from kubetask.executor._registry import DuplicateHandler, Registry, default_registry
+from kubetask.executor._streams import redacted_streams
 from kubetask.executor.errors import TaskFailed
 from kubetask.executor.frames import RESULT_MAX_ENV, Progress, digest, result_lines
+from kubetask.executor.redaction import redact, redact_json, secret_values
 from kubetask.executor.report import MAX_BYTES, Failure, Report, ResultRef, encode, preview
 
 TERMINATION_PATH = "/dev/termination-log"
@@ -117,19 +124,22 @@ def execute(
     clock: Callable[[], datetime] = _now,
     max_result_bytes: int = 0,
     frames: Write | None = None,
+    secrets: Collection[str] = (),
 ) -> Attempt:
     """Run handler `name` on `params` (JSON) as in the pod: its models, failure classes and result limits.
 
     A result whose report exceeds 4 KiB is framed in the log (`framed`, with a `resultRef` in the
     report) when it is at most `max_result_bytes` of JSON, else the attempt fails `ResultTooLarge`.
-    The handler's `ctx.progress` frames go to `frames` (default: stdout, each line flushed)."""
+    The handler's `ctx.progress` frames go to `frames` (default: stdout, each line flushed).
+    `secrets` are masked in the failure's message, the progress messages and the result's strings."""
     try:
         entry = registry.entry(name)
     except LookupError as e:  # a usage error; a handler's own KeyError below is the task's failure
-        return _failed(Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), EXIT_USAGE)
+        failure = Failure(type(e).__name__, str(e))
+        return _failed(Report(handler=name, time=clock()), failure, EXIT_USAGE, secrets=secrets)
     report = Report(handler=name, version=entry.version)
-    ctx = Context(frames or _frame_line, clock=clock)
-    attempt = _outcome(entry.call, params, ctx, report, clock=clock, max_result_bytes=max_result_bytes)
+    ctx = Context(frames or _frame_line, clock=clock, secrets=secrets)
+    attempt = _outcome(entry.call, params, ctx, report, clock=clock, max_result_bytes=max_result_bytes, secrets=secrets)
     return replace(attempt, progress=ctx.last)
 
 
@@ -141,6 +151,7 @@ def _outcome(
     *,
     clock: Callable[[], datetime],
     max_result_bytes: int,
+    secrets: Collection[str],
 ) -> Attempt:
     try:
         try:
@@ -150,10 +161,12 @@ def _outcome(
         json.dumps(result)
     except TaskFailed as e:
         failure = Failure(e.kind, str(e), retryable=e.retryable, retry_after_seconds=e.retry_after)
-        return _failed(replace(report, time=clock()), failure, e.exit_code)
+        return _failed(replace(report, time=clock()), failure, e.exit_code, secrets=secrets)
     except Exception as e:  # the task's own failure, not classified: retryable, as the policy says
-        tb = traceback.format_exc()
-        return replace(_failed(replace(report, time=clock()), Failure(type(e).__name__, str(e)), 1), traceback=tb)
+        tb = redact(traceback.format_exc(), secrets)
+        failed = _failed(replace(report, time=clock()), Failure(type(e).__name__, str(e)), 1, secrets=secrets)
+        return replace(failed, traceback=tb)
+    result = redact_json(result, secrets)
     done = replace(report, time=clock(), result=result)
     envelope = encode(done)
     size = len(envelope.encode())
@@ -187,7 +200,21 @@ def run(
     *,
     clock: Callable[[], datetime] = _now,
 ) -> int:
-    """Run the handler; return the process exit code."""
+    """Run the handler; return the process exit code. What it writes to stdout and stderr meanwhile
+    has the values of the variables KUBETASK_SECRET_ENV names masked."""
+    secrets = secret_values(env)
+    with redacted_streams(secrets):
+        return _run(argv, env, registry, clock=clock, secrets=secrets)
+
+
+def _run(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    registry: Registry,
+    *,
+    clock: Callable[[], datetime],
+    secrets: Collection[str],
+) -> int:
     term = env.get("KUBETASK_TERMINATION_PATH", TERMINATION_PATH)
     name = env.get("KUBETASK_HANDLER") or (argv[0] if argv else "")
     try:
@@ -197,13 +224,14 @@ def run(
         params = load_params(env)
     except DuplicateHandler as e:  # the image is broken the same way for every attempt
         failure = Failure(type(e).__name__, str(e), retryable=False)
-        return _fail(term, Report(handler=name, time=clock()), failure, EXIT_USAGE)
+        return _fail(term, Report(handler=name, time=clock()), failure, EXIT_USAGE, secrets=secrets)
     except LookupError as e:
-        return _fail(term, Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), EXIT_USAGE)
+        failure = Failure(type(e).__name__, str(e))
+        return _fail(term, Report(handler=name, time=clock()), failure, EXIT_USAGE, secrets=secrets)
     except Exception as e:
         traceback.print_exc(file=sys.stderr)
-        return _fail(term, Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), 1)
-    attempt = execute(name, params, registry, clock=clock, max_result_bytes=result_max_bytes(env))
+        return _fail(term, Report(handler=name, time=clock()), Failure(type(e).__name__, str(e)), 1, secrets=secrets)
+    attempt = execute(name, params, registry, clock=clock, max_result_bytes=result_max_bytes(env), secrets=secrets)
     if attempt.traceback:
         sys.stderr.write(attempt.traceback)
     if attempt.framed is not None:
@@ -235,9 +263,10 @@ def _frame_line(line: bytes) -> None:
         sys.stdout.flush()
 
 
-def _failed(report: Report, failure: Failure, code: int) -> Attempt:
-    """The attempt that failed so: its failure's message on one line, cut to keep the report within 4 KiB."""
-    message = " ".join(failure.message.split())
+def _failed(report: Report, failure: Failure, code: int, *, secrets: Collection[str] = ()) -> Attempt:
+    """The attempt that failed so: its failure's message masked, on one line, cut to keep the report within 4 KiB."""
+    # masked before the whitespace is joined (a multi-line value) and after (a value with a space in it)
+    message = redact(" ".join(redact(failure.message, secrets).split()), secrets)
     done = replace(report, failure=replace(failure, message=message))
     envelope = encode(done)
     excess = len(envelope.encode()) - MAX_RESULT_BYTES
@@ -249,9 +278,9 @@ def _failed(report: Report, failure: Failure, code: int) -> Attempt:
     return Attempt(done, code, envelope)
 
 
-def _fail(term: str, report: Report, failure: Failure, code: int) -> int:
+def _fail(term: str, report: Report, failure: Failure, code: int, *, secrets: Collection[str] = ()) -> int:
     """Leave the failure's report and one line on stderr; return `code`."""
-    attempt = _failed(report, failure, code)
+    attempt = _failed(report, failure, code, secrets=secrets)
     _write(term, attempt.envelope)
     sys.stderr.write(attempt.line + "\n")
     return code

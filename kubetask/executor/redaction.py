@@ -7,7 +7,7 @@ cannot hold a comma). The executor reads those variables' values and masks each 
 
 - **What is masked** is every character that belongs to an occurrence of any value: all
   occurrences of all values are found, overlapping ones included, and each run of overlapping
-  occurrences becomes one `MASK` (`abcd` and `cdef` in `abcdefg` give `***g`; a value that is a
+  occurrences becomes one `MASK` (`abcd` and `cdef` in `abcdefg` give `[redacted]g`; a value that is a
   prefix of another, `abc` and `abcdef`, masks the longer). Occurrences that merely touch stay
   two masks, so text read in chunks (`Redactor`) masks exactly as the whole text would.
 - **Which forms of a value**: the value itself, without surrounding whitespace (a Secret made
@@ -30,7 +30,7 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Final
 
 SECRET_ENV: Final = "KUBETASK_SECRET_ENV"  # comma-separated names of the env vars set from Secrets
-MASK: Final = "***"
+MASK: Final = "[redacted]"
 MIN_CHARS: Final = 4
 HOLD_MAX: Final = 64 * 1024  # characters a stream may hold back for one run of overlapping occurrences
 

@@ -71,8 +71,12 @@ def test_what_a_failing_handler_prints_logs_and_raises_is_masked(
     out, err = captured.out.decode(), captured.err.decode()
     for text in (out, err, term.read_text()):
         assert TOKEN not in text and "MIIBOgIBAAJBAK" not in text and TOKEN[3:] not in text
-    assert "token=***\n" in out and "split: ***\n" in out
-    assert "key:\n***" in err and "logged '***'" in err and f"RuntimeError: login refused for {MASK} with" in err
+    assert "token=[redacted]\n" in out and "split: [redacted]\n" in out
+    assert (
+        "key:\n[redacted]" in err
+        and "logged '[redacted]'" in err
+        and f"RuntimeError: login refused for {MASK} with" in err
+    )
     reader = FrameReader(0)
     reader.feed(captured.out)
     assert reader.progress is not None and reader.progress.message == f"using {MASK}"

@@ -24,14 +24,14 @@ from kubetask.executor.redaction import (
 @pytest.mark.parametrize(
     ("text", "values", "masked"),
     [
-        pytest.param("token=hunter22!", {"hunter22"}, "token=***!", id="one-occurrence"),
-        pytest.param("a hunter22 b hunter22", {"hunter22"}, "a *** b ***", id="every-occurrence"),
-        pytest.param("abcdefg", {"abcd", "cdef"}, "***g", id="overlapping-values-are-one-mask"),
-        pytest.param("xabcdefx", {"abcd", "abcdef"}, "x***x", id="a-prefix-of-another-masks-the-longer"),
-        pytest.param("xabcdx", {"abcd", "abcdef"}, "x***x", id="the-prefix-alone"),
-        pytest.param("abcdabcd", {"abcd"}, "******", id="touching-occurrences-stay-two"),
-        pytest.param("aaaaaa", {"aaaa"}, "***", id="a-value-overlapping-itself"),
-        pytest.param("key:\n-----A\nB-----\nend", {"-----A\nB-----"}, "key:\n***\nend", id="multi-line-value"),
+        pytest.param("token=hunter22!", {"hunter22"}, "token=[redacted]!", id="one-occurrence"),
+        pytest.param("a hunter22 b hunter22", {"hunter22"}, "a [redacted] b [redacted]", id="every-occurrence"),
+        pytest.param("abcdefg", {"abcd", "cdef"}, "[redacted]g", id="overlapping-values-are-one-mask"),
+        pytest.param("xabcdefx", {"abcd", "abcdef"}, "x[redacted]x", id="a-prefix-of-another-masks-the-longer"),
+        pytest.param("xabcdx", {"abcd", "abcdef"}, "x[redacted]x", id="the-prefix-alone"),
+        pytest.param("abcdabcd", {"abcd"}, "[redacted][redacted]", id="touching-occurrences-stay-two"),
+        pytest.param("aaaaaa", {"aaaa"}, "[redacted]", id="a-value-overlapping-itself"),
+        pytest.param("key:\n-----A\nB-----\nend", {"-----A\nB-----"}, "key:\n[redacted]\nend", id="multi-line-value"),
         pytest.param("nothing here", {"secret"}, "nothing here", id="absent"),
         pytest.param("", {"secret"}, "", id="empty-text"),
         pytest.param("text", set(), "text", id="no-values"),
@@ -83,7 +83,7 @@ def _streamed(text: str, cuts: list[int], values: set[str]) -> str:
 def test_a_value_written_in_two_pieces_is_held_back_until_it_is_whole() -> None:
     r = Redactor({"hunter22"})
     assert r.feed("pw: hun") == "pw: "  # `hun` may be the start of the value
-    assert r.feed("ter22 ok\n") == "*** ok\n"
+    assert r.feed("ter22 ok\n") == "[redacted] ok\n"
     assert r.feed("hunt") == ""
     assert r.feed("ing season") == "hunting season"
     assert r.flush() == ""

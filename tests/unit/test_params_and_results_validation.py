@@ -65,3 +65,25 @@ def test_summary_lists_fields_and_counts_the_rest() -> None:
     errors = [FieldError(f"/f{i}", "bad") for i in range(12)]
     text = summarize(errors, limit=2)
     assert text == "/f0: bad; /f1: bad; and 10 more"
+
+
+def test_a_schema_seen_before_validates_the_same_whatever_its_key_order() -> None:
+    reordered = {k: SCHEMA[k] for k in reversed(list(SCHEMA))}
+    for schema in (SCHEMA, reordered, SCHEMA):
+        assert validate({"to": "x", "retries": 9}, schema) == [
+            FieldError("/retries", "9 is greater than the maximum of 3")
+        ]
+
+
+def test_schemas_kept_checked_are_not_mistaken_for_each_other() -> None:
+    at_most_3 = {"type": "integer", "maximum": 3}
+    at_most_5 = {"type": "integer", "maximum": 5}
+    assert validate(4, at_most_3) == [FieldError("", "4 is greater than the maximum of 3")]
+    assert validate(4, at_most_5) == []
+    assert validate(4, at_most_3) != []
+
+
+def test_an_invalid_schema_is_reported_every_time_it_is_used() -> None:
+    for _ in range(2):
+        errors = validate({}, {"type": "nope"})
+        assert len(errors) == 1 and "the schema itself is invalid" in errors[0].message

@@ -18,6 +18,7 @@ wall time equals it (none in a gap, two in an overlap).
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,12 @@ _FIELDS = "minute hour day-of-month month day-of-week"
 # by the zone's DST delta (at most 2 h in the tz database), never by a day.
 _LOOKAHEAD = timedelta(hours=26)
 _ONE_SECOND = timedelta(seconds=1)
+# Zones whose offset never changes: no fall-back ahead to look for (most schedules run in UTC).
+_FIXED_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
+# Parsed schedules kept, by (schedule, zone, hash key): a pass parses its schedule twice (the model's
+# check and `decide`), and croniter's parse is a visible share of a pass (bench/README.md, figure 7).
+# Sized past the schedules one operator runs; beyond it the cache only stops saving work.
+_PARSED = 1 << 14
 
 
 class ScheduleError(ValueError):
@@ -66,6 +73,7 @@ class Cron:
         return croniter(self.expr, wall, hash_id=self.hash_key, second_at_beginning=self.seconds, ret_type=datetime)
 
 
+@functools.lru_cache(maxsize=_PARSED)
 def parse_schedule(schedule: str, *, time_zone: str | None = None, hash_key: str) -> Cron:
     """Validate `schedule` (5 fields, 6 with seconds first, or a macro) in `time_zone` (IANA, default UTC).
 
@@ -160,6 +168,8 @@ def _wall(t: datetime, zone: ZoneInfo) -> datetime:
 
 def _fold_back(after: datetime, zone: ZoneInfo) -> timedelta:
     """How far before wall(after) the wall times of later instants can lie (a fall-back ahead)."""
+    if zone.key in _FIXED_ZONES:
+        return timedelta(0)
     now_offset = after.astimezone(zone).utcoffset() or timedelta(0)
     steps = int(_LOOKAHEAD / timedelta(minutes=30))
     ahead = (after + i * timedelta(minutes=30) for i in range(1, steps + 1))

@@ -3,7 +3,10 @@
 Reconciles hand over the latest Task body; a background thread writes snapshots in batches.
 When the database is unreachable the queue keeps the newest body per Task (a snapshot holds the
 whole history, so nothing is lost by coalescing) and the thread retries with capped backoff;
-tasks keep running meanwhile. On start the operator's start-up resync (`main._resync_all`: one
+tasks keep running meanwhile. A version waits up to `gather` seconds (`GATHER_SECONDS`) for others
+to share its transaction: a transaction costs the mirror thread about as much as the rows it writes
+while they are few, and during a burst (bench/README.md, figure 7) versions come one at a time
+faster than the thread writes single-row batches. On start the operator's start-up resync (`main._resync_all`: one
 listing of Tasks, Jobs and pods) reconciles every Task, which re-submits each to the mirror: that
 repairs whatever the mirror missed while the operator was down.
 """
@@ -30,15 +33,18 @@ from .loops import Loop
 
 log = logging.getLogger("kubetask.operator.mirror")
 BATCH = 200
+GATHER_SECONDS = 0.2  # how long a queued version waits for others to share its transaction (at most)
 FIRST_BACKOFF = 0.5  # seconds after the first failed write; doubled per failure up to `max_backoff`
 
 
 class Mirror:
     """Asynchronous, idempotent mirror of Task CRs into SQL."""
 
-    def __init__(self, engine: Engine, *, max_backoff: float = 10.0) -> None:
+    def __init__(self, engine: Engine, *, max_backoff: float = 10.0, gather: float = GATHER_SECONDS) -> None:
         self.engine = engine
         self.max_backoff = max_backoff
+        self.gather = gather
+        self._queued_at: float | None = None  # monotonic time the oldest unwritten submission came; None: none
         self._pending: dict[str, dict[str, Any] | None] = {}  # uid -> newest body (None: deleted)
         self._written: dict[str, str] = {}  # uid -> resourceVersion in the mirror
         self._schedules: dict[str, dict[str, Any] | None] = {}  # TaskSchedule uid -> newest body (None: deleted)
@@ -71,6 +77,7 @@ class Mirror:
                 return
             self._pending[uid] = body
             self._since.setdefault(uid, time.monotonic())
+            self._queued()
         self._loop.wake()
 
     def submit_schedule(self, body: dict[str, Any]) -> None:
@@ -83,18 +90,26 @@ class Mirror:
             ):
                 return
             self._schedules[uid] = body
+            self._queued()
         self._loop.wake()
 
     def schedule_deleted(self, uid: str) -> None:
         with self._lock:
             self._schedules[uid] = None
+            self._queued()
         self._loop.wake()
 
     def deleted(self, uid: str) -> None:
         with self._lock:
             self._pending[uid] = None
             self._since.setdefault(uid, time.monotonic())
+            self._queued()
         self._loop.wake()
+
+    def _queued(self) -> None:
+        """Under the lock: something was queued (the gathering starts with the first of them)."""
+        if self._queued_at is None:
+            self._queued_at = time.monotonic()
 
     def backlog(self) -> tuple[int, float]:
         """Tasks with a version not yet in SQL, and how long the oldest has waited (seconds; 0: none)."""
@@ -125,11 +140,21 @@ class Mirror:
                 self._written.setdefault(uid, rv)
         self.primed.set()
 
+    def _gathered(self) -> float:
+        """Seconds to wait for more submissions before the next write (0: write now)."""
+        with self._lock:
+            wait = gather_wait(self._queued_at, time.monotonic(), len(self._pending), self.gather)
+            if wait == 0.0:
+                self._queued_at = None  # what is submitted from now on gathers afresh
+            return wait
+
     def _take(self) -> dict[str, dict[str, Any] | None]:
         with self._lock:
             batch = dict(list(self._pending.items())[:BATCH])
             for uid in batch:
                 del self._pending[uid]
+            if self._pending and self._queued_at is None:
+                self._queued_at = 0.0  # beyond one batch: the rest goes right after, without gathering
             self._busy = bool(batch)
             return batch
 
@@ -137,6 +162,7 @@ class Mirror:
         with self._lock:
             for uid, body in batch.items():
                 self._pending.setdefault(uid, body)  # a newer body that arrived meanwhile wins
+            self._queued()
             self._busy = False
 
     def _written_out(self, batch: dict[str, dict[str, Any] | None]) -> None:
@@ -186,6 +212,7 @@ class Mirror:
             with self._lock:
                 for uid, body in batch.items():
                     self._schedules.setdefault(uid, body)  # a newer body that arrived meanwhile wins
+                self._queued()
             raise
 
     def _step(self) -> float | None:
@@ -198,6 +225,9 @@ class Mirror:
                 migrate(self.engine)
                 self._prime()
                 self._migrated = True
+            gathering = self._gathered()
+            if gathering > 0:
+                return gathering
             self._write_schedules()
             batch = self._take()
             if not batch:
@@ -225,3 +255,11 @@ class Mirror:
         self._retry_at = time.monotonic() + wait
         self._backoff = min(wait * 2, self.max_backoff)
         return wait
+
+
+def gather_wait(queued_at: float | None, now: float, pending: int, gather: float) -> float:
+    """How long the mirror waits before writing what is queued (pure): nothing queued or a full batch
+    (`BATCH` Task versions) waits not at all, else what is left of `gather` since the first came."""
+    if queued_at is None or pending >= BATCH:
+        return 0.0
+    return max(0.0, queued_at + gather - now)

@@ -4,14 +4,16 @@ A thin adapter: `redacted_streams` puts a `RedactingStream` in place of `sys.std
 `sys.stderr` while the runtime runs a handler, so what Python code writes through them (`print`,
 `logging`, tracebacks, warnings) reaches the pod's log masked. Writes to file descriptors 1 and 2
 (`os.write`, a subprocess the handler starts, a C extension) do not pass through here: those are
-not masked. Frame lines go to the underlying `buffer` as they are (a result's base64 must not be
-touched; a progress message is masked before it is framed, by the handler's `Context`).
+not masked; nor are bytes written to `sys.stdout.buffer`, where frame lines go as they are (a
+result's base64 must not be touched; a progress message is masked before it is framed, by the
+handler's `Context`). A lock keeps the handler's threads from interleaving inside the redactor.
 """
 
 from __future__ import annotations
 
 import io
 import sys
+import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import TextIO
@@ -26,9 +28,11 @@ class RedactingStream(io.TextIOBase):
         super().__init__()
         self._target = target
         self._redactor = Redactor(values)
+        self._lock = threading.Lock()
 
     def write(self, s: str) -> int:
-        self._target.write(self._redactor.feed(s))
+        with self._lock:
+            self._target.write(self._redactor.feed(s))
         return len(s)
 
     def flush(self) -> None:
@@ -37,7 +41,8 @@ class RedactingStream(io.TextIOBase):
 
     def finish(self) -> None:
         """Write what is held back, masked, and flush: the end of the stream."""
-        self._target.write(self._redactor.flush())
+        with self._lock:
+            self._target.write(self._redactor.flush())
         self._target.flush()
 
     @property

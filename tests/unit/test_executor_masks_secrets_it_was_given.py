@@ -6,15 +6,18 @@ the result."""
 # ruff: noqa: T201
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kubetask.executor import Context, PermanentError, Registry
+from kubetask.executor._streams import RedactingStream
 from kubetask.executor.frames import FrameReader
 from kubetask.executor.redaction import MASK, SECRET_ENV
 from kubetask.executor.report import decode
@@ -110,3 +113,23 @@ def test_without_secrets_nothing_is_masked(tmp_path: Path, capsys: pytest.Captur
     assert run([], env, registry=_leaky()) == 0
     assert TOKEN in capsys.readouterr().out
     assert sys.stdout.__class__.__name__ != "RedactingStream"  # the streams are given back
+
+
+def test_threads_printing_at_once_lose_no_line_and_leak_no_value() -> None:
+    target = io.StringIO()
+    stream = RedactingStream(target, {TOKEN})
+
+    def printer(n: int) -> None:
+        for i in range(200):
+            stream.write(f"thread {n} line {i} {TOKEN[:4]}")
+            stream.write(f"{TOKEN[4:]}\n")
+
+    threads = [threading.Thread(target=printer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stream.finish()
+    text = target.getvalue()
+    assert TOKEN not in text and TOKEN[4:] not in text.replace(MASK, "")
+    assert len(text.splitlines()) == 8 * 200

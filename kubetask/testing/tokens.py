@@ -13,3 +13,8 @@ def admin_token(cluster: Cluster) -> str:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def admin_headers(cluster: Cluster) -> dict[str, str]:
+    """The `Authorization` header of the cluster admin: every request of a test that is not about auth."""
+    return bearer(admin_token(cluster))

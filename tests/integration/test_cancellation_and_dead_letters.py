@@ -15,7 +15,7 @@ from kubetask.api.settings import ApiSettings
 from kubetask.operator.kube import Apiserver
 from kubetask.operator.sweep import delete_orphans
 from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, task, template, wait_for, wait_task
-from kubetask.testing.tokens import admin_token, bearer
+from kubetask.testing.tokens import admin_headers
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def http(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterato
     url = f"sqlite:///{tmp_path / 'kubetask.db'}"
     operator.use_database(url)
     app = create_app(ApiSettings(database_url=url), api=cluster.api())
-    with TestClient(app, headers=bearer(admin_token(cluster))) as client:
+    with TestClient(app, headers=admin_headers(cluster)) as client:
         yield client
 
 

@@ -31,7 +31,7 @@ from kubetask.testing.cluster import (
     wait_for,
     wait_task,
 )
-from kubetask.testing.tokens import admin_token, bearer
+from kubetask.testing.tokens import admin_headers
 
 API_AGENT = "kubetask-api-audit-test"
 # The audit log holds a create's or update's body as the apiserver decoded it, encoded again: a
@@ -48,7 +48,7 @@ def http(cluster: Cluster, operator: OperatorProcess, tmp_path: Path) -> Iterato
     operator.use_database(url)
     api = cluster.api()
     api.user_agent = API_AGENT
-    with TestClient(create_app(ApiSettings(database_url=url), api=api), headers=bearer(admin_token(cluster))) as client:
+    with TestClient(create_app(ApiSettings(database_url=url), api=api), headers=admin_headers(cluster)) as client:
         yield client
 
 

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
@@ -18,8 +15,17 @@ from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.cli import app as cli
 from kubetask.testing.cluster import Cluster, OperatorProcess
-from kubetask.testing.ports import free_port
-from kubetask.testing.tokens import admin_token, bearer
+from kubetask.testing.serve import serve
+from kubetask.testing.tokens import admin_headers
+
+
+@pytest.fixture(autouse=True)
+def _cli_finds_the_admin_token(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """KUBECONFIG names the suite's kubeconfig, whose user's token (the admin's) the CLI sends when no
+    flag, variable or context gives one, as kubectl would: in process and in the CLI's subprocesses
+    alike. A test about tokens sets its own KUBECONFIG."""
+    if "cluster" in request.fixturenames:
+        monkeypatch.setenv("KUBECONFIG", str(request.getfixturevalue("cluster").kubeconfig))
 
 
 @dataclass
@@ -32,7 +38,7 @@ class Stack:
 def _client(cluster: Cluster, url: str, **settings: object) -> TestClient:
     """The app with authentication on, every request sending the cluster admin's token."""
     app = create_app(ApiSettings(database_url=url, **settings), api=cluster.api())  # type: ignore[arg-type]
-    return TestClient(app, raise_server_exceptions=False, headers=bearer(admin_token(cluster)))
+    return TestClient(app, raise_server_exceptions=False, headers=admin_headers(cluster))
 
 
 @pytest.fixture
@@ -52,25 +58,13 @@ def http(cluster: Cluster, tmp_path: Path) -> Iterator[TestClient]:
 
 @pytest.fixture
 def api_url(cluster: Cluster, operator: OperatorProcess) -> Iterator[str]:
-    """The API on a loopback port, reading the history the session's operator mirrors (its current
-    database, so the operator is not restarted; tests tell their tasks apart by namespace)."""
+    """The API on a loopback port with authentication on, reading the history the session's operator
+    mirrors (its current database, so the operator is not restarted; tests tell their tasks apart by
+    namespace). Requests send `admin_headers(cluster)`; the CLI finds the same token in KUBECONFIG."""
     operator.use_database(operator.database_url)
-    port = free_port()
-    # auth none: the CLI tests and the httpx calls of the tests using this URL send no token yet (the
-    # CLI's token from the kubeconfig is issue 22 item 5); the API's auth is tested in-process
-    # (`_client`) and in test_auth_reviews.py
-    settings = ApiSettings(database_url=operator.database_url, auth="none")
-    app = create_app(settings, api=cluster.api())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    settings = ApiSettings(database_url=operator.database_url, auth="kubernetes")
+    with serve(create_app(settings, api=cluster.api())) as url:
+        yield url
 
 
 @pytest.fixture

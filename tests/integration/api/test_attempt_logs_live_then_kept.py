@@ -29,6 +29,7 @@ from kubetask.testing.cluster import (
     task,
     wait_for,
 )
+from kubetask.testing.tokens import admin_headers
 
 SOURCE = "x-kubetask-log-source"
 # one line, a pause long enough that `sinceSeconds=3` tells it from the next, then a line a second
@@ -73,7 +74,7 @@ def test_follow_streams_a_running_attempt_line_by_line(cluster: Cluster, namespa
     create(cluster, namespace, "tasks", task("printer", **python_spec(PRINTER)))
     wait_for("the attempt running", lambda: (_attempt(cluster, namespace, "printer") or {}).get("phase") == "Running")
     url = _url(namespace, "printer")
-    with httpx.Client(base_url=api_url, timeout=httpx.Timeout(30, read=60)) as http:
+    with httpx.Client(base_url=api_url, timeout=httpx.Timeout(30, read=60), headers=admin_headers(cluster)) as http:
         with http.stream("GET", url, params={"follow": "true"}) as r:
             assert r.status_code == 200, r.read()
             assert r.headers[SOURCE] == "live"
@@ -119,7 +120,9 @@ def test_followers_hold_no_thread_and_ctrl_c_ends_one_quietly(
 
     async def everyone() -> tuple[list[str], int]:
         opened: list[httpx.Response] = []
-        async with httpx.AsyncClient(base_url=api_url, timeout=httpx.Timeout(30, read=120), limits=LIMITS) as http:
+        async with httpx.AsyncClient(
+            base_url=api_url, timeout=httpx.Timeout(30, read=120), limits=LIMITS, headers=admin_headers(cluster)
+        ) as http:
             try:
                 firsts = await asyncio.wait_for(asyncio.gather(*(follow(http, opened) for _ in range(FOLLOWERS))), 120)
                 # every follower still open, and a route on the thread pool still answers
@@ -146,7 +149,7 @@ def test_the_kept_log_answers_once_the_task_job_and_pod_are_gone(
 ) -> None:
     create(cluster, namespace, "tasks", task("short", **python_spec("print('one'); print('two')")))
     wait_for("the task final", lambda: _phase(cluster, namespace, "short") in FINAL, 90)
-    with httpx.Client(base_url=api_url, timeout=30) as http:
+    with httpx.Client(base_url=api_url, timeout=30, headers=admin_headers(cluster)) as http:
         assert http.get(_url(namespace, "short")).headers[SOURCE] == "live"
         assert http.delete(f"/api/v1/namespaces/{namespace}/tasks/short").status_code == 202
         wait_for("the Task, its Job and its pod gone", lambda: _nothing_left(cluster, namespace), 90)

@@ -29,6 +29,7 @@ from typer.testing import Result
 from kubetask.store import make_engine
 from kubetask.store.tables import AttemptResultRow
 from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, task, template, wait_for, wait_task
+from kubetask.testing.tokens import admin_headers
 
 # rows of 1 KiB until `bytes`; `bad` makes `n` a string, against the resultSchema; `sleep` waits first
 MAKE = """
@@ -72,8 +73,8 @@ def _run(cluster: Cluster, ns: str, name: str, **params: Any) -> dict[str, Any]:
     return status
 
 
-def _get(api_url: str, ns: str, name: str, **params: Any) -> httpx.Response:
-    with httpx.Client(base_url=api_url, timeout=60) as http:
+def _get(cluster: Cluster, api_url: str, ns: str, name: str, **params: Any) -> httpx.Response:
+    with httpx.Client(base_url=api_url, timeout=60, headers=admin_headers(cluster)) as http:
         return http.get(f"/api/v1/namespaces/{ns}/tasks/{name}/result", params=params)
 
 
@@ -107,7 +108,7 @@ def test_a_600_kib_result_round_trips_exactly_and_outlives_its_task_job_and_pod(
     assert want.decode().startswith(large["preview"]) and 0 < len(large["preview"].encode()) <= 1024
 
     def served() -> None:
-        r = _get(api_url, namespace, "big")
+        r = _get(cluster, api_url, namespace, "big")
         assert r.status_code == 200, r.text
         assert r.content == want and hashlib.sha256(r.content).hexdigest() == sha
         assert (r.headers["x-kubetask-result-sha256"], r.headers["x-kubetask-result-source"]) == (sha, "kept")
@@ -148,7 +149,7 @@ def test_a_large_result_breaking_the_schema_fails_invalid_result(
     st = _run(cluster, namespace, "bad", bytes=20 * KIB, bad=True)
     assert (st["phase"], st["reason"]) == ("Failed", "InvalidResult"), st
     assert "resultSchema" in st["message"] and "/n: 'many' is not of type 'integer'" in st["message"]
-    r = _get(api_url, namespace, "bad")
+    r = _get(cluster, api_url, namespace, "bad")
     assert r.status_code == 404 and "ended Failed without a result" in r.json()["detail"]
     assert "InvalidResult" in r.json()["detail"]
     cli = kt("result", "bad")
@@ -166,7 +167,7 @@ def test_a_result_over_the_limit_fails_result_too_large_saying_size_and_limit(
     assert f"result is {size} bytes of JSON" in st["message"]
     assert f"limit is {LIMIT} (KUBETASK_OPERATOR_RESULT_MAX_BYTES)" in st["message"]
     assert st["attempts"][0]["reason"] == "ResultTooLarge" and "largeResult" not in st
-    detail = _get(api_url, namespace, "huge").json()["detail"]
+    detail = _get(cluster, api_url, namespace, "huge").json()["detail"]
     assert "ResultTooLarge" in detail and f"result is {size} bytes of JSON" in detail
 
 
@@ -199,4 +200,4 @@ def test_an_operator_killed_before_the_verdict_keeps_it_once_after_restart(
     assert operator.start_and_resync(timeout=120)
     operator.sweep_now()
     assert _rows(operator, namespace, "late") == kept
-    assert _get(api_url, namespace, "late").content == want
+    assert _get(cluster, api_url, namespace, "late").content == want

@@ -15,6 +15,7 @@ import httpx
 from typer.testing import Result
 
 from kubetask.testing.cluster import Cluster, create, get_task, python_spec, task, wait_for, wait_task
+from kubetask.testing.tokens import admin_headers
 
 CODE = """
 import sys, time
@@ -52,7 +53,7 @@ def test_live_logs_show_no_frame_lines_followed_or_not(
     create(cluster, namespace, "tasks", task("framed", **python_spec(CODE)))
     wait_for("the attempt running", lambda: _attempt(cluster, namespace, "framed").get("phase") == "Running")
     url = _url(namespace, "framed")
-    with httpx.Client(base_url=api_url, timeout=httpx.Timeout(30, read=60)) as http:
+    with httpx.Client(base_url=api_url, timeout=httpx.Timeout(30, read=60), headers=admin_headers(cluster)) as http:
         with http.stream("GET", url, params={"follow": "true"}) as r:
             assert (r.status_code, r.headers["x-kubetask-log-source"]) == (200, "live")
             followed = "".join(r.iter_text())

@@ -21,6 +21,7 @@ import httpx
 
 from kubetask.testing.cluster import GROUP, VERSION, Cluster, OperatorProcess, create, list_objects, wait_for
 from kubetask.testing.prometheus import PrometheusServer, prometheus
+from kubetask.testing.tokens import admin_headers
 
 ROOT = Path(__file__).resolve().parents[3]
 BOARD = ROOT / "charts/kubetask/dashboards/kubetask.json"
@@ -39,8 +40,8 @@ def _values(prom: PrometheusServer, expr: str, by: str, at: float | None = None)
     return {r["metric"].get(by, ""): float(r["value"][1]) for r in prom.query(expr, at)}
 
 
-def _post(api: str, path: str, body: dict[str, Any], code: int = 201) -> None:
-    r = httpx.post(f"{api}{path}", json=body, timeout=30)
+def _post(cluster: Cluster, api: str, path: str, body: dict[str, Any], code: int = 201) -> None:
+    r = httpx.post(f"{api}{path}", json=body, timeout=30, headers=admin_headers(cluster))
     assert r.status_code == code, r.text
 
 
@@ -68,13 +69,13 @@ def test_prometheus_sees_what_the_tasks_did(
             "twice": {**IMAGE, "handler": "fail", "retry": retry},
             "nap": {**IMAGE, "handler": "sleep"},
         }.items():
-            _post(api_url, f"{ns}/templates", {"name": name, "spec": spec})
+            _post(cluster, api_url, f"{ns}/templates", {"name": name, "spec": spec})
         submitted = {"ok-1": "echo", "ok-2": "echo", "bad": "once", "doomed": "twice", "stopped": "nap"}
         for name, tmpl in submitted.items():
             params = {"seconds": 120} if tmpl == "nap" else {"message": name}
-            _post(api_url, f"{ns}/tasks", {"name": name, "template": tmpl, "params": params})
+            _post(cluster, api_url, f"{ns}/tasks", {"name": name, "template": tmpl, "params": params})
         wait_for("stopped Running", lambda: _phases(cluster, namespace).get("stopped") == "Running", timeout=180)
-        _post(api_url, f"{ns}/tasks/stopped/cancel", {}, code=202)
+        _post(cluster, api_url, f"{ns}/tasks/stopped/cancel", {}, code=202)
         run = {"templateRef": {"name": "echo"}, "params": {"message": "s"}}
         schedule = {"schedule": "*/2 * * * * *", "successfulHistoryLimit": 100, "task": run}  # no run deleted
         meta = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskSchedule", "metadata": {"name": "often"}}

@@ -35,7 +35,7 @@ from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.api.validation import DNS_LABEL, DNS_SUBDOMAIN
 from kubetask.testing.cluster import Cluster, create, operators_paused, template
-from kubetask.testing.tokens import admin_token, bearer
+from kubetask.testing.tokens import admin_headers
 
 LOG = logging.getLogger(__name__)
 ALLOWLIST = Path(__file__).with_name("schemathesis_allowlist.yaml")
@@ -168,7 +168,7 @@ def test_schemathesis_finds_nothing_outside_the_allowlist(cluster: Cluster, name
     app = create_app(settings, api=cluster.api())
     load_all_checks()
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    schema.config.update(headers=bearer(admin_token(cluster)))  # the `ignored_auth` check drops it: a 401
+    schema.config.update(headers=admin_headers(cluster))  # the `ignored_auth` check drops it: a 401
     schema.config.checks.update(included_check_names=["all"])
     schema.config.generation.update(max_examples=MAX_EXAMPLES, deterministic=True)
     schema.config.seed = SEED

@@ -22,6 +22,7 @@ from typer.testing import Result
 from kubetask.testing.audit import WRITE_VERBS, AuditRequest
 from kubetask.testing.cluster import Cluster, create, template, wait_for, wait_task
 from kubetask.testing.progress_handler import MODULE
+from kubetask.testing.tokens import admin_headers
 
 STEPS = 20
 
@@ -50,7 +51,7 @@ def test_progress_is_shown_while_the_task_runs_and_costs_no_apiserver_write(
         assert submitted.exit_code == 0, submitted.stderr
 
     seen: list[dict[str, Any]] = []
-    with httpx.Client(base_url=api_url, timeout=30) as http:
+    with httpx.Client(base_url=api_url, timeout=30, headers=admin_headers(cluster)) as http:
 
         def progressed() -> dict[str, Any] | None:
             d = _detail(http, namespace, "counting")

@@ -26,7 +26,7 @@ from kubetask.models import GROUP, VERSION
 from kubetask.store import make_engine
 from kubetask.store.writer import mark_deleted, upsert_many
 from kubetask.testing.cluster import Cluster, OperatorProcess, create, get_task, list_objects, template, wait_for
-from kubetask.testing.tokens import admin_token, bearer
+from kubetask.testing.tokens import admin_headers
 
 NAP_PARAMS = {"type": "object", "properties": {"seconds": {"type": "number"}}}
 HOURLY = "0 * * * *"
@@ -48,7 +48,7 @@ def api(cluster: Cluster, namespace: str, tmp_path: Path) -> Iterator[Api]:
     url = f"sqlite:///{tmp_path / 'kubetask.db'}"
     create(cluster, namespace, "tasktemplates", template("nap", handler="sleep", paramSchema=NAP_PARAMS))
     app = create_app(ApiSettings(database_url=url), api=cluster.api())
-    with TestClient(app, raise_server_exceptions=False, headers=bearer(admin_token(cluster))) as http:
+    with TestClient(app, raise_server_exceptions=False, headers=admin_headers(cluster)) as http:
         yield Api(http, url, namespace)
 
 

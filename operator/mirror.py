@@ -200,6 +200,7 @@ class Mirror:
         """Write the queued TaskSchedules (few: one per schedule pass); on failure they stay queued."""
         with self._lock:
             batch, self._schedules = self._schedules, {}
+            self._busy = bool(batch)  # not idle until they are in SQL
         if not batch:
             return
         try:
@@ -213,7 +214,10 @@ class Mirror:
                 for uid, body in batch.items():
                     self._schedules.setdefault(uid, body)  # a newer body that arrived meanwhile wins
                 self._queued()
+                self._busy = False
             raise
+        with self._lock:
+            self._busy = False
 
     def _step(self) -> float | None:
         """Write one batch; the seconds until the next step (None: until something is submitted)."""

@@ -63,6 +63,19 @@ def events_only(registry: kopf.OperatorRegistry) -> bool:
     return not registry._changing.get_all_handlers() and not registry._spawning.get_all_handlers()
 
 
+# Jobs and pods are watched filtered by the apiserver to those of a Task: every handler of theirs
+# below matches only objects with this label anyway, and without the selector kopf would receive,
+# decode and drop every other Job and pod of the cluster (a CronJob's, any workload's) in its event
+# loop, the thread that also dispatches Tasks (bench/README.md, figure 7).
+OWN_OBJECTS_ONLY = {("batch", "v1", "jobs"): LABEL_TASK_UID, ("", "v1", "pods"): LABEL_TASK_UID}
+
+
+def watch_own_objects_only(settings: kopf.OperatorSettings) -> None:
+    """Have kopf's watches of Jobs and pods select `OWN_OBJECTS_ONLY` on the apiserver ("label exists")."""
+    for resource, label in OWN_OBJECTS_ONLY.items():
+        settings.watching.label_selectors[resource] = label
+
+
 @kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -> None:
     ours = memo.settings
@@ -71,6 +84,7 @@ def startup(settings: kopf.OperatorSettings, memo: OperatorMemo, **_: Any) -> No
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    watch_own_objects_only(settings)
     settings.execution.max_workers = ours.workers
     settings.persistence.finalizer = "kubetask.io/operator"
     settings.peering.standalone = ours.standalone

@@ -15,7 +15,9 @@ is built apart and left out of this test's claims: a table of it in this databas
 the same reflection, but its rows are not written by the operator.
 
 That the values did reach the pod is shown by its log: it has each value's sha256, which the
-handler printed, and `[redacted]` where the handler printed the value.
+handler printed, and `[redacted]` where the handler printed the value; the pods' logs are
+searched too (the executor masked them at the source). Inside the pod are only its environment
+and its process.
 """
 
 from __future__ import annotations
@@ -143,11 +145,14 @@ def test_a_secret_given_to_a_task_appears_nowhere_but_in_its_pod(
     assert all(masked in a["message"] for a in status["attempts"]), status["attempts"]
     uid = done["metadata"]["uid"]
 
-    # the pod had the values: its log has their sha256 and the masks where they were printed
+    # the pod had the values: its log has their sha256 and the masks where they were printed (the
+    # frames' too: a progress message is masked before it is framed), but neither value
     pods = cluster.core().list_namespaced_pod(namespace, label_selector=f"{LABEL_TASK_UID}={uid}").items
     assert len(pods) == 2, [p.metadata.name for p in pods]
+    pod_logs: dict[str, str] = {}
     for pod in pods:
         log = cluster.core().read_namespaced_pod_log(pod.metadata.name, namespace, container="main")
+        pod_logs[f"pod log {pod.metadata.name}"] = log
         for var, value in (("TEMPLATE_TOKEN", values["template"]), ("TASK_TOKEN", values["task"])):
             assert f"{var} has {fingerprint(value)}" in log, log
             for line in (
@@ -155,6 +160,7 @@ def test_a_secret_given_to_a_task_appears_nowhere_but_in_its_pod(
                 f"stderr: {var}=[redacted]",
                 f"split: {var} = [redacted]",
                 f"logged: {var}='[redacted]'",
+                f'"message":"progress: {var}=[redacted]"',
             ):
                 assert line in log, (line, log)
         assert f"RuntimeError: {masked}" in log, log
@@ -169,7 +175,7 @@ def test_a_secret_given_to_a_task_appears_nowhere_but_in_its_pod(
     live = _api_answers(stack, namespace, name)
     assert masked in live[f"/api/v1/namespaces/{namespace}/tasks/{name}"], live
     assert fingerprint(values["task"]) in live[f"/api/v1/namespaces/{namespace}/tasks/{name}/attempts/2/logs"]
-    places = {**_objects(cluster, namespace, name), **live}
+    places = {**_objects(cluster, namespace, name), **live, **pod_logs}
 
     # once the Task is gone, the API answers from history and the kept logs
     assert stack.http.delete(f"/api/v1/namespaces/{namespace}/tasks/{name}").status_code == 202

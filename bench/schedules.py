@@ -70,6 +70,15 @@ def window_start(now: float, margin: float) -> float:
     return float(math.ceil((now + margin) / MINUTE) * MINUTE)
 
 
+def creation_start(now: float) -> float:
+    """When a pass starts creating its schedules: right after a minute boundary (Unix seconds), so that
+    creating and settling thousands of them has the whole minute before the first instant they share
+    could fall due; a pass whose creation crossed one would measure an operator that was still
+    catching up on runs created before the window."""
+    second = now % MINUTE
+    return now if second < 1 else now - second + MINUTE + 1
+
+
 def in_window(nominal: dict[str, float], start: float, minutes: int) -> set[str]:
     """Names whose nominal instant lies in [start, start + minutes)."""
     stop = start + minutes * MINUTE
@@ -160,6 +169,7 @@ def _measure(
     run was first seen (monotonic clock, keyed by run Task or CronJob Job); its watches already run."""
     row: dict[str, Any] = {"side": side, "pattern": pattern, "schedule": expr, "n": n, "namespace": ns}
     row["loadavg"] = {"before": os.getloadavg()}  # other work on the machine shows here (2 cores)
+    time.sleep(max(0.0, creation_start(time.time()) - time.time()))
     before = _memory(ctx)
     t0 = time.monotonic()
     parallel(make, range(n))

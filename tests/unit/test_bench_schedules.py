@@ -16,6 +16,7 @@ from bench.report import PARTIAL, markdown, status, to_json
 from bench.run import merged, parse_args, sizes
 from bench.schedules import (
     NAME_UNIT,
+    creation_start,
     cronjob_nominal,
     cronjob_sizes,
     in_window,
@@ -72,6 +73,19 @@ def test_the_window_starts_at_the_first_minute_boundary_at_least_a_margin_away(
     now: float, margin: float, expected: float
 ) -> None:
     assert window_start(now, margin) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        pytest.param(NOON, NOON, id="on a boundary: at once"),
+        pytest.param(NOON + 0.5, NOON + 0.5, id="within its first second: at once"),
+        pytest.param(NOON + 1, NOON + 61, id="past it: one second after the next"),
+        pytest.param(NOON - 2, NOON + 1, id="just before a boundary: one second after it"),
+    ],
+)
+def test_schedules_are_created_from_the_start_of_a_minute(now: float, expected: float) -> None:
+    assert creation_start(now) == pytest.approx(expected)
 
 
 def test_the_window_holds_its_whole_minutes_and_nothing_outside_them() -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from . import deadlines
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x6B75626574736B  # "kubetsk": PostgreSQL's advisory lock of schema migrations
 MIGRATION_LOCK_WAIT_MS = 30_000  # SQLite: how long a migration waits for another process's write lock
 
 
@@ -92,13 +93,18 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     half-done, recorded at its old version, and fail on every later start ("table … already
     exists"). For SQLite the upgrade therefore runs on a connection of its own whose transaction
     SQLAlchemy begins explicitly (`BEGIN IMMEDIATE`: one migrating process at a time), as the
-    SQLAlchemy and Alembic documentation recommend.
+    SQLAlchemy and Alembic documentation recommend. On PostgreSQL a transaction-level advisory lock
+    does the same: the API's replicas and the operator start together and each migrates, and two
+    upgrades at once would both create `alembic_version` (one fails on its unique type name); the
+    second waits, then finds the schema at head and does nothing.
     """
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     target = _transactional_sqlite(engine) if engine.dialect.name == "sqlite" else engine
     try:
         with target.begin() as conn:
+            if engine.dialect.name == "postgresql":  # one migrating process at a time, released at commit
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     finally:

@@ -20,13 +20,15 @@ from sqlalchemy.orm import sessionmaker
 from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine, migrate
 
-from . import openapi, permissions, problems
+from . import audit_trail, openapi, permissions, problems
+from .audit_trail import AuditTrail
 from .auth import authorize
 from .auth_reviews import Reviewer
 from .custom_resources import CustomResources
 from .dead_letter_service import DeadLetterService
 from .metrics import ApiMetrics, MetricsMiddleware, Routes
 from .routes import (
+    audit,
     deadletters,
     health,
     logs,
@@ -98,6 +100,7 @@ def create_app(
     app.state.tasks = TaskService(crs, app.state.sessions, settings)
     app.state.dead_letters = DeadLetterService(crs, app.state.sessions)
     app.state.reviewer = Reviewer(crs.json, settings) if settings.auth == "kubernetes" else None
+    app.state.audit = AuditTrail(app.state.sessions, retention_days=settings.audit_retention_days)
     if app.state.reviewer is None:
         log.warning(
             "KUBETASK_API_AUTH=none: NO AUTHENTICATION. Anyone who reaches this API may create, cancel, "
@@ -116,6 +119,7 @@ def create_app(
         return await call_next(request)
 
     routes = app.state.routes = Routes(lambda: [*app.openapi()["paths"], "/metrics"])
+    audit_trail.install(app, app.state.audit)  # inside the metrics: request ids on every answer
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics, routes=routes)  # outermost: 413s counted too
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -129,6 +133,7 @@ def create_app(
         schedule_runs.router,
         logs.router,
         results.router,
+        audit.router,
     ):
         app.include_router(r, prefix=PREFIX, dependencies=[Depends(authorize)])
     _check_permissions(app)

@@ -15,6 +15,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .audit_policy import mutating
+from .audit_trail import AuditTrail
 from .auth_reviews import Reviewer, token_hash
 from .permissions import LIST_TASKS, NO_TOKEN, NOT_BEARER, Identity, Permission, rule
 from .problems import ProblemError, unauthorized
@@ -49,13 +51,15 @@ class Access:
             raise
         return True
 
-    def namespaces(self, present: Iterable[str], needs: Iterable[Permission] = ()) -> list[str] | None:
-        """Of the namespaces `present`, those where the caller may `list tasks` and has `needs`
+    def namespaces(
+        self, present: Iterable[str], needs: Iterable[Permission] = (), *, base: Permission = LIST_TASKS
+    ) -> list[str] | None:
+        """Of the namespaces `present`, those where the caller has `base` (may `list tasks`) and `needs`
         (one cached review each, not rationed: see auth_reviews); None when that is all of them:
         nothing to filter (no authentication, or the permissions granted cluster-wide)."""
         if self.reviewer is None or self.who is None:
             return None
-        wanted = (LIST_TASKS, *(p for p in needs if p != LIST_TASKS))
+        wanted = (base, *(p for p in needs if p != base))
         if all(self.reviewer.allowed(self.who, "", p, ration=None) for p in wanted):
             return None
         return [ns for ns in present if all(self.reviewer.allowed(self.who, ns, p, ration=None) for p in wanted)]
@@ -75,20 +79,31 @@ def _bearer(request: Request) -> str:
 
 
 def authorize(request: Request) -> None:
-    """Authenticate the caller and check the operation's permission (a plain `def`: reviews block)."""
+    """Authenticate the caller, check the operation's permission and, for a mutating request, write
+    its audit row before the route acts (a plain `def`: reviews and the row's write block)."""
+    trail: AuditTrail = request.app.state.audit
+    # the template from the OpenAPI document's paths, as the metrics take it (api/metrics.py, Routes)
+    operation = request.app.state.routes.of(request.scope["path"])
+    found = rule(request.method, operation)
+    state = trail.open(request, operation, found)
     reviewer: Reviewer | None = request.app.state.reviewer
     if reviewer is None:
-        request.state.access = EVERYONE
-        return
-    token = _bearer(request)
-    who = reviewer.authenticate(token)
-    # the template from the OpenAPI document's paths, as the metrics take it (api/metrics.py, Routes)
-    found = rule(request.method, request.app.state.routes.of(request.scope["path"]))
-    if found is None:  # create_app refuses to start with an operation the table lacks: a hidden route
-        raise ProblemError(500, "internal", "Internal error", "this operation has no permission rule")
-    access = Access(reviewer, who, token_hash(token))
-    if found.scope == "namespace":
-        access.require(str(request.path_params["ns"]), found.needs)
+        access = EVERYONE
+    else:
+        try:
+            token = _bearer(request)
+            who = reviewer.authenticate(token)
+            trail.identify(state, who)
+            if found is None:  # create_app refuses to start with an operation the table lacks: a hidden route
+                raise ProblemError(500, "internal", "Internal error", "this operation has no permission rule")
+            access = Access(reviewer, who, token_hash(token))
+            if found.scope == "namespace":
+                access.require(str(request.path_params["ns"]), found.needs)
+        except ProblemError as e:
+            state.review_failed = e.status == 503
+            raise
+    if mutating(request.method):
+        trail.begin(state)
     request.state.access = access
 
 

@@ -174,6 +174,29 @@ class DeadLettersPublic(ApiModel):
     next_cursor: str | None = None
 
 
+class AuditEventPublic(ApiModel):
+    """One audited request: a mutating one (its status once answered; null if the API stopped
+    before answering) or a refused one."""
+
+    time: datetime
+    user: str | None = Field(description="As the TokenReview named the caller; null without an identity.")
+    groups: list[str]
+    verb: str = Field(description="Of the operation's permission: cancel is `patch` on tasks.")
+    resource: str
+    namespace: str | None
+    name: str | None
+    operation: str = Field(description='As in the OpenAPI document: "POST /api/v1/namespaces/{ns}/tasks".')
+    decision: str = Field(description="allowed, forbidden, unauthenticated, throttled or unavailable.")
+    status: int | None
+    request_id: str = Field(description="The request's X-Request-Id (the client's, or one the API made).")
+    source: str | None = Field(description="The peer address as the API received it: behind a proxy, the proxy's.")
+
+
+class AuditEventsPublic(ApiModel):
+    items: list[AuditEventPublic]
+    next_cursor: str | None = None
+
+
 class RedriveItem(ApiModel):
     namespace: str
     name: str

@@ -13,11 +13,13 @@ own (purging history is not deleting a Task), granted by the chart's edit and ad
   `taskschedules`; suspend and resume: `patch taskschedules`; a schedule's preview: `get
   taskschedules`; trigger and backfill: `create tasks` and `get taskschedules` (a run is a Task
   made from the schedule);
-- purge: `delete deadletters`.
+- purge: `delete deadletters`;
+- the audit trail: `list auditevents` (another resource no CRD serves, granted by the chart's
+  admin role only), per namespace; its rows of cluster-wide operations need it cluster-wide.
 
 A `Rule` of scope "namespace" is checked in the path's namespace before the route runs. Scope
 "cluster" marks the operations without one (`GET /tasks`, `/deadletters`, `/stats`, `POST
-/deadletters/redrive`): the route applies the rule per namespace itself, to the namespace a query or
+/deadletters/redrive`, `/audit`): the route applies the rule per namespace itself, to the namespace a query or
 body names, or else by keeping only the rows of namespaces where the caller may `list tasks` (and
 has the rule's permissions). `uncovered` compares the table with the OpenAPI document: the app
 refuses to start when an operation has no rule or a rule has no operation.
@@ -72,6 +74,7 @@ LIST_TASKS = _p("list", "tasks")
 GET_TASKS = _p("get", "tasks")
 CREATE_TASKS = _p("create", "tasks")
 GET_SCHEDULES = _p("get", "taskschedules")
+LIST_AUDIT = _p("list", "auditevents")
 
 _NS = f"{PREFIX}/namespaces/{{ns}}"
 _TASK = f"{_NS}/tasks/{{name}}"
@@ -116,6 +119,7 @@ TABLE: dict[str, Rule] = {
     f"POST {_SCHEDULE}/backfill": Rule((CREATE_TASKS, GET_SCHEDULES)),
     f"GET {_SCHEDULE}/preview": _one(GET_SCHEDULES),
     f"GET {_SCHEDULE}/runs": _one(LIST_TASKS),
+    f"GET {PREFIX}/audit": Rule((LIST_AUDIT,), "cluster"),
 }
 
 

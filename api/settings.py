@@ -85,3 +85,9 @@ class ApiSettings(BaseSettings):
         description="Reviews all requests together may cause per second (distinct garbage tokens each miss the "
         "cache); a burst of 5 s worth. More: a 503 with Retry-After.",
     )
+    # -- the audit trail (README, "Audit trail") ------------------------------------------------------
+    audit_retention_days: int = Field(
+        default=90,
+        ge=0,
+        description="Audit rows older than this many days are deleted (hourly, by each replica); 0 keeps them all.",
+    )

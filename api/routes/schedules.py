@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from ..deps import CustomResourcesDep, Name, Namespace
 from ..openapi import READ_MANY, READ_ONE, WRITE_BODY, errors
@@ -30,9 +30,11 @@ _PATH = "/namespaces/{ns}/schedules"
 
 
 @router.post(_PATH, status_code=201, response_model=SchedulePublic, responses=errors(*WRITE_BODY, 404, 409))
-def create_schedule(ns: Namespace, body: ScheduleBody, schedules: ServiceDep) -> SchedulePublic:
+def create_schedule(ns: Namespace, body: ScheduleBody, schedules: ServiceDep, response: Response) -> SchedulePublic:
     """Create a TaskSchedule (checked first: cron, time zone, template and params; nothing is created on error)."""
-    return schedules.create(ns, body)
+    made = schedules.create(ns, body)
+    response.headers["Location"] = f"/api/v1/namespaces/{ns}/schedules/{made.name}"
+    return made
 
 
 @router.get(_PATH, response_model=SchedulesPublic, responses=errors(*READ_MANY))

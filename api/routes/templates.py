@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import ValidationError
 
 from kubetask.models import API_VERSION, TaskTemplateSpec
@@ -67,9 +67,11 @@ def _checked(body: TemplateBody, *, url_name: str | None = None) -> dict[str, An
     response_model=TemplatePublic,
     responses=errors(*WRITE_BODY, 404, 409),
 )
-def create_template(ns: Namespace, body: TemplateBody, crs: CustomResourcesDep) -> TemplatePublic:
+def create_template(ns: Namespace, body: TemplateBody, crs: CustomResourcesDep, response: Response) -> TemplatePublic:
     """Create a TaskTemplate."""
-    return _public(crs.create(ns, "tasktemplates", _checked(body)))
+    made = _public(crs.create(ns, "tasktemplates", _checked(body)))
+    response.headers["Location"] = f"/api/v1/namespaces/{ns}/templates/{made.name}"
+    return made
 
 
 @router.get("/namespaces/{ns}/templates", response_model=TemplatesPublic, responses=errors(*READ_MANY))

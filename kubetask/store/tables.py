@@ -252,3 +252,31 @@ class AttemptResultRow(Base):
         UniqueConstraint("task_uid", "attempt", name="uq_attempt_results_task_attempt"),
         Index("ix_attempt_results_ns_name", "namespace", "task_name", "attempt"),
     )
+
+
+class AuditRow(Base):
+    """One request the API audited: every mutating request (written before it acts, its status after)
+    and every refused one. Written by the API only (its second write besides the dead-letter purge)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime())  # when the API received the request
+    user: Mapped[str | None] = mapped_column(String(253))  # None: no identity (no or a refused token)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    verb: Mapped[str] = mapped_column(String(16))  # of the operation's permission: create, patch, ...
+    resource: Mapped[str] = mapped_column(String(63))  # tasks, tasktemplates, taskschedules, ...
+    namespace: Mapped[str | None] = mapped_column(String(63))  # None: a cluster-wide operation
+    name: Mapped[str | None] = mapped_column(String(253))
+    operation: Mapped[str] = mapped_column(String(160))  # "POST /api/v1/namespaces/{ns}/tasks"
+    decision: Mapped[str] = mapped_column(String(16))  # allowed, forbidden, unauthenticated, ...
+    status: Mapped[int | None] = mapped_column(Integer)  # None: the API stopped before it answered
+    request_id: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64))  # the peer address as received
+
+    __table_args__ = (
+        Index("ix_audit_events_time", "time", "id"),
+        Index("ix_audit_events_ns_time", "namespace", "time", "id"),
+        Index("ix_audit_events_user_time", "user", "time", "id"),
+        Index("ix_audit_events_request", "request_id"),
+    )

@@ -58,7 +58,9 @@ def test_three_roles_aggregate_into_admin_edit_and_view_with_the_issues_rules(va
         {"apiGroups": ["kubetask.io"], "resources": KUBETASK, "verbs": WRITE},
         {"apiGroups": ["kubetask.io"], "resources": ["deadletters"], "verbs": ["delete"]},
     ]
-    assert roles["r-kubetask-admin"]["rules"] == roles["r-kubetask-edit"]["rules"] == writes
+    assert roles["r-kubetask-edit"]["rules"] == writes
+    audit = {"apiGroups": ["kubetask.io"], "resources": ["auditevents"], "verbs": ["list"]}  # the trail: admin's
+    assert roles["r-kubetask-admin"]["rules"] == [*writes, audit]
     assert roles["r-kubetask-view"]["rules"] == [{"apiGroups": ["kubetask.io"], "resources": KUBETASK, "verbs": READ}]
 
 

@@ -90,7 +90,7 @@ def test_query_parameters_are_never_null_and_limit_is_the_page_size_setting(doc:
             if p["name"] == "limit":
                 limits += 1
                 assert p["schema"]["maximum"] == 123, label
-    assert limits == 5  # every paginated list, a schedule's runs since 0005
+    assert limits == 6  # every paginated list: a schedule's runs since 0005, the audit trail since 0008
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,8 @@ def _call(operation: str, path: str, up: int | tuple[int, ...], *needs: str, **k
 
 def _calls() -> list[Call]:
     """At least one call per operation, with what it needs: a live Task `live` and a template `echo`
-    exist in namespace NS, `ghost` exists nowhere (so history is asked), no dead letters."""
+    exist in namespace NS, `ghost` exists nowhere (so history is asked), no dead letters. Every
+    mutating call needs the database: its audit row is written before it acts (fail closed)."""
     v1, ns = "/api/v1", f"/api/v1/namespaces/{NS}"
     task_op, tmpl_op, dl_op = (f"{v1}/namespaces/{{ns}}/{kind}" for kind in ("tasks", "templates", "deadletters"))
     submit = {"template": "echo", "params": {"message": "hi"}}
@@ -83,7 +84,7 @@ def _calls() -> list[Call]:
     return [
         _call("GET /healthz", "/healthz", 200),
         _call("GET /readyz", "/readyz", 200, S, K),
-        _call(f"POST {task_op}", f"{ns}/tasks", 201, K, json=submit),  # no key: no history lookup
+        _call(f"POST {task_op}", f"{ns}/tasks", 201, K, S, json=submit),  # no key: no history lookup
         _call(f"POST {task_op}", f"{ns}/tasks", (200, 201), S, K, json=submit, headers={"Idempotency-Key": "outage"}),
         _call(f"GET {task_op}", f"{ns}/tasks?phase=Failed&sort=name", 200, S),
         _call(f"GET {v1}/tasks", f"{v1}/tasks", 200, S),
@@ -96,28 +97,28 @@ def _calls() -> list[Call]:
         _call(f"GET {task_op}/{{name}}/attempts/{{n}}/logs", f"{ns}/tasks/ghost/attempts/1/logs", 404, K, S),
         _call(f"GET {task_op}/{{name}}/result", f"{ns}/tasks/live/result", 404, K),  # not finished: the CR says so
         _call(f"GET {task_op}/{{name}}/result", f"{ns}/tasks/ghost/result", 404, K, S),
-        _call(f"POST {task_op}/{{name}}/cancel", f"{ns}/tasks/live/cancel", 202, K),
-        _call(f"DELETE {task_op}/{{name}}", f"{ns}/tasks/ghost", 404, K),
-        _call(f"POST {tmpl_op}", f"{ns}/templates", 409, K, json=echo),  # 409: it exists
+        _call(f"POST {task_op}/{{name}}/cancel", f"{ns}/tasks/live/cancel", 202, K, S),
+        _call(f"DELETE {task_op}/{{name}}", f"{ns}/tasks/ghost", 404, K, S),
+        _call(f"POST {tmpl_op}", f"{ns}/templates", 409, K, S, json=echo),  # 409: it exists
         _call(f"GET {tmpl_op}", f"{ns}/templates", 200, K),
         _call(f"GET {tmpl_op}/{{name}}", f"{ns}/templates/echo", 200, K),
-        _call(f"PUT {tmpl_op}/{{name}}", f"{ns}/templates/echo", 200, K, json=echo),
-        _call(f"DELETE {tmpl_op}/{{name}}", f"{ns}/templates/ghost", 404, K),
+        _call(f"PUT {tmpl_op}/{{name}}", f"{ns}/templates/echo", 200, K, S, json=echo),
+        _call(f"DELETE {tmpl_op}/{{name}}", f"{ns}/templates/ghost", 404, K, S),
         _call(f"GET {v1}/stats", f"{v1}/stats?window=3600", 200, S),
         _call(f"GET {v1}/deadletters", f"{v1}/deadletters", 200, S),
         _call(f"GET {dl_op}", f"{ns}/deadletters", 200, S),
         _call(f"POST {dl_op}/{{name}}/redrive", f"{ns}/deadletters/ghost/redrive", 404, S),
         _call(f"POST {v1}/deadletters/redrive", f"{v1}/deadletters/redrive", 200, S, json={"namespace": NS}),
         _call(f"DELETE {dl_op}/{{name}}", f"{ns}/deadletters/ghost", 404, S),
-        _call(f"POST {sch_op}", f"{ns}/schedules", 409, K, json=schedule),  # 409: it exists
+        _call(f"POST {sch_op}", f"{ns}/schedules", 409, K, S, json=schedule),  # 409: it exists
         _call(f"GET {sch_op}", f"{ns}/schedules?suspended=true", 200, K),
         _call(f"GET {sch_op}/{{name}}", f"{ns}/schedules/actions", 200, K),
-        _call(f"PUT {sch_op}/{{name}}", f"{ns}/schedules/actions", 200, K, json=schedule),  # the same spec
-        _call(f"DELETE {sch_op}/{{name}}", f"{ns}/schedules/ghost", 404, K),
-        _call(f"POST {sch_op}/{{name}}/suspend", f"{ns}/schedules/ghost/suspend", 404, K, json={"reason": "x"}),
-        _call(f"POST {sch_op}/{{name}}/resume", f"{ns}/schedules/ghost/resume", 404, K),
+        _call(f"PUT {sch_op}/{{name}}", f"{ns}/schedules/actions", 200, K, S, json=schedule),  # the same spec
+        _call(f"DELETE {sch_op}/{{name}}", f"{ns}/schedules/ghost", 404, K, S),
+        _call(f"POST {sch_op}/{{name}}/suspend", f"{ns}/schedules/ghost/suspend", 404, K, S, json={"reason": "x"}),
+        _call(f"POST {sch_op}/{{name}}/resume", f"{ns}/schedules/ghost/resume", 404, K, S),
         _call(f"GET {v1}/namespaces/{{ns}}/schedules/{{name}}/runs", f"{ns}/schedules/ghost/runs", 404, S),
-        _call(f"POST {v1}/namespaces/{{ns}}/schedules/{{name}}/trigger", f"{ns}/schedules/ghost/trigger", 404, K),
+        _call(f"POST {v1}/namespaces/{{ns}}/schedules/{{name}}/trigger", f"{ns}/schedules/ghost/trigger", 404, K, S),
         _call(
             f"POST {v1}/namespaces/{{ns}}/schedules/{{name}}/backfill",
             f"{ns}/schedules/actions/backfill",
@@ -127,6 +128,7 @@ def _calls() -> list[Call]:
             json=hours,
         ),
         _call(f"GET {v1}/namespaces/{{ns}}/schedules/{{name}}/preview", f"{ns}/schedules/ghost/preview", 404, K),
+        _call(f"GET {v1}/audit", f"{v1}/audit?namespace={NS}", 200, S),
     ]
 
 

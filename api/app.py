@@ -20,7 +20,7 @@ from sqlalchemy.orm import sessionmaker
 from kubetask.kubeapi import load_client
 from kubetask.store import default_url, make_engine, migrate
 
-from . import audit_trail, openapi, permissions, problems
+from . import audit_trail, docs_pages, openapi, permissions, problems
 from .audit_trail import AuditTrail
 from .auth import authorize
 from .auth_reviews import Reviewer
@@ -88,7 +88,8 @@ def create_app(
         version="0.1.0",
         description="Submit, find and follow typed tasks that run as Kubernetes pods.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # /docs and /redoc from vendored assets, not a CDN: docs_pages.install
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     crs = CustomResources(api or load_client(), timeout=settings.kubernetes_timeout_seconds)
@@ -108,6 +109,7 @@ def create_app(
         )
     problems.install(app, retry_after=settings.retry_after_seconds)
     openapi.install(app, max_page_size=settings.max_page_size)
+    docs_pages.install(app)
     limit = settings.max_params_bytes + 64 * 1024
 
     @app.middleware("http")

@@ -33,7 +33,9 @@ from typing import Literal
 
 GROUP = "kubetask.io"
 PREFIX = "/api/v1"
-TOKENLESS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+DOCS, OAUTH2_REDIRECT, REDOC = "/docs", "/docs/oauth2-redirect", "/redoc"  # the API's documentation pages
+STATIC = "/static"  # their vendored assets (api/docs_pages.py), every path under it tokenless too
+TOKENLESS = frozenset({"/healthz", "/readyz", "/metrics", "/openapi.json", DOCS, OAUTH2_REDIRECT, REDOC, STATIC})
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from kubetask.labels import ANNOTATION_SUBMITTED_BY
 from kubetask.models import GROUP, VERSION
 from kubetask.pod_security import lockdown_violations
 from kubetask.testing.bridge import bridge_address
@@ -250,7 +251,24 @@ def _rolled_out(cluster: Cluster, ns: str, name: str, replicas: int) -> None:
             and (s.replicas or 0) == replicas
         )
 
-    wait_for(f"deployment {ns}/{name} rolled out with {replicas} ready", done, timeout=300, interval=1)
+    try:
+        wait_for(f"deployment {ns}/{name} rolled out with {replicas} ready", done, timeout=300, interval=1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{_pod_report(cluster, ns, name.rsplit('-', 1)[-1])}") from None
+
+
+def _pod_report(cluster: Cluster, ns: str, component: str) -> str:
+    """What a rollout that did not finish left: each pod's phase, conditions, containers and log tail."""
+    lines = []
+    for p in _pods(cluster, ns, component):
+        conditions = [f"{c.type}={c.status}" for c in p.status.conditions or ()]
+        lines.append(f"pod {p.metadata.name}: {p.status.phase} {' '.join(conditions)}")
+        for c in p.status.container_statuses or ():
+            state = c.state.waiting or c.state.terminated or c.state.running
+            lines.append(f"  {c.name}: ready={c.ready} restarts={c.restart_count} {state}")
+        lines.append(cluster.kubectl("logs", "-n", ns, p.metadata.name, "--tail=40", check=False).stdout)
+    events = cluster.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout
+    return "\n".join([*lines, *events.splitlines()[-20:]])
 
 
 def _pods(cluster: Cluster, ns: str, component: str) -> list[Any]:
@@ -354,6 +372,9 @@ def test_a_release_runs_tasks_through_an_upgrade_and_keeps_them_on_uninstall(rel
         assert r.status_code == 201, r.text
         done = wait_task(cluster, ns, "probe-1", timeout=240)
         assert done["status"]["phase"] == "Succeeded", (done["status"], _operator_log(cluster, ns)[-3000:])
+        by = done["metadata"]["annotations"][ANNOTATION_SUBMITTED_BY]  # who asked, as TokenReview named them
+        assert by == f"system:serviceaccount:{ns}:submitter"
+        assert http.get(f"/api/v1/namespaces/{ns}/tasks", headers={"Authorization": ""}).status_code == 401
         assert wait_for("probe-1 listed as Succeeded", lambda: _listed(http, ns, "probe-1", "Succeeded"))
         assert _history(release.postgres, "probe-1") == [("probe-1", "Succeeded")]  # from SQL, in PostgreSQL
 

@@ -12,6 +12,7 @@ from kubernetes import client
 
 from kubetask.api.app import create_app
 from kubetask.api.permissions import (
+    STATIC,
     TABLE,
     TOKENLESS,
     Identity,
@@ -68,6 +69,7 @@ def _joined(a: APIRouter, b: APIRouter) -> APIRouter:
 
 def test_what_needs_no_token() -> None:
     assert not any(needs_token(p) for p in TOKENLESS)
+    assert not needs_token(STATIC + "/vendor/redoc-2.5.2/redoc.standalone.js")
     assert needs_token("/api/v1/tasks") and needs_token("/api/v1")
     assert not needs_token("/api/v10/tasks")
 

@@ -61,3 +61,13 @@ def aggregated(cluster: Cluster, builtin: str, resource: str, verb: str) -> bool
         "kubetask.io" in (r.api_groups or ()) and resource in (r.resources or ()) and verb in (r.verbs or ())
         for r in role.rules or ()
     )
+
+
+def grant_in_namespace(cluster: Cluster, ns: str, account: str, resources: list[str], verbs: list[str]) -> None:
+    """Role and RoleBinding `account` in `ns`: ServiceAccount ns/account may `verbs` on kubetask.io `resources`."""
+    rbac = cluster.rbac()
+    rules = [{"apiGroups": ["kubetask.io"], "resources": resources, "verbs": verbs}]
+    rbac.create_namespaced_role(ns, {"metadata": {"name": account}, "rules": rules})
+    subject = {"kind": "ServiceAccount", "name": account, "namespace": ns}
+    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account}
+    rbac.create_namespaced_role_binding(ns, {"metadata": {"name": account}, "subjects": [subject], "roleRef": ref})

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.testing.cluster import Cluster, service_account_token
+from kubetask.testing.rbac import grant_in_namespace
 from kubetask.testing.tokens import admin_headers, bearer
 
 ADMIN = "admin"  # the suite's kubeconfig user (DIR/tokens.csv)
@@ -27,15 +28,6 @@ def http(cluster: Cluster, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(ApiSettings(database_url=f"sqlite:///{tmp_path / 'audit.db'}"), api=cluster.api())
     with TestClient(app, raise_server_exceptions=False, headers=admin_headers(cluster)) as client:
         yield client
-
-
-def _grant(cluster: Cluster, ns: str, account: str, resources: list[str], verbs: list[str]) -> None:
-    rbac = cluster.rbac()
-    rules = [{"apiGroups": ["kubetask.io"], "resources": resources, "verbs": verbs}]
-    rbac.create_namespaced_role(ns, {"metadata": {"name": account}, "rules": rules})
-    subject = {"kind": "ServiceAccount", "name": account, "namespace": ns}
-    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account}
-    rbac.create_namespaced_role_binding(ns, {"metadata": {"name": account}, "subjects": [subject], "roleRef": ref})
 
 
 def _rows(http: TestClient, **params: Any) -> list[dict[str, Any]]:
@@ -130,7 +122,7 @@ def test_the_listing_filters_pages_and_obeys_rbac(cluster: Cluster, namespace: s
     assert bad.status_code == 422 and {e["pointer"] for e in bad.json()["errors"]} >= {"query:since"}
     # RBAC: an editor of the namespace may not read the trail; an auditor of it sees its rows only
     editor = service_account_token(cluster, namespace, "editor")
-    _grant(cluster, namespace, "editor", ["tasks", "tasktemplates"], ["get", "list", "create", "delete"])
+    grant_in_namespace(cluster, namespace, "editor", ["tasks", "tasktemplates"], ["get", "list", "create", "delete"])
     user = f"system:serviceaccount:{namespace}:editor"
     for params, where in [({}, "at the cluster scope"), ({"namespace": namespace}, f'in the namespace "{namespace}"')]:
         r = http.get("/api/v1/audit", params=params, headers=bearer(editor))
@@ -138,7 +130,7 @@ def test_the_listing_filters_pages_and_obeys_rbac(cluster: Cluster, namespace: s
         want = f'User "{user}" cannot list resource "auditevents" in API group "kubetask.io" {where}'
         assert r.json()["detail"] == want
     auditor = service_account_token(cluster, namespace, "auditor")
-    _grant(cluster, namespace, "auditor", ["auditevents"], ["list"])
+    grant_in_namespace(cluster, namespace, "auditor", ["auditevents"], ["list"])
     seen = http.get("/api/v1/audit", params={"limit": 500}, headers=bearer(auditor)).json()["items"]
     assert seen and {r["namespace"] for r in seen} == {namespace}  # no other namespace's, no cluster-wide rows
     assert {"d0", "t0"} <= {r["requestId"] for r in seen}

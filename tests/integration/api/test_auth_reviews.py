@@ -5,7 +5,6 @@ log; Tasks made through the API say who asked, and with impersonation the apiser
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import time
@@ -18,33 +17,12 @@ from fastapi.testclient import TestClient
 
 from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
-from kubetask.testing.cluster import Cluster, create, template, wait_for
+from kubetask.testing.cluster import Cluster, create, service_account_token, template, wait_for
+from kubetask.testing.rbac import grant_in_namespace
 from kubetask.testing.tokens import admin_token, bearer
 
 AGENT = "kubetask-auth-review-test"
 SLACK = 5  # seconds past the cache time a revocation may take to show (the apiserver's RBAC cache)
-
-
-def _service_account_token(cluster: Cluster, ns: str, name: str) -> str:
-    """A ServiceAccount's token, from the Secret the 1.20 token controller makes for it."""
-    core = cluster.core()
-    core.create_namespaced_service_account(ns, {"metadata": {"name": name}})
-
-    def secret() -> str | None:
-        sa = core.read_namespaced_service_account(name, ns)
-        return str(sa.secrets[0].name) if sa.secrets else None
-
-    data = core.read_namespaced_secret(wait_for(f"token of {ns}/{name}", secret), ns).data
-    return base64.b64decode(data["token"]).decode()
-
-
-def _grant(cluster: Cluster, ns: str, account: str, verbs: list[str]) -> None:
-    rbac = cluster.rbac()
-    rules = [{"apiGroups": ["kubetask.io"], "resources": ["tasks", "tasktemplates"], "verbs": verbs}]
-    rbac.create_namespaced_role(ns, {"metadata": {"name": account}, "rules": rules})
-    subject = {"kind": "ServiceAccount", "name": account, "namespace": ns}
-    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account}
-    rbac.create_namespaced_role_binding(ns, {"metadata": {"name": account}, "subjects": [subject], "roleRef": ref})
 
 
 def _app(cluster: Cluster, tmp_path: Path, **settings: Any) -> TestClient:
@@ -97,8 +75,8 @@ def test_no_token_and_a_garbage_token_are_401s_that_ask_for_a_bearer(http: TestC
 def test_revoking_a_rolebinding_takes_effect_within_the_cache_time(
     cluster: Cluster, namespace: str, http: TestClient
 ) -> None:
-    token = _service_account_token(cluster, namespace, "reader")
-    _grant(cluster, namespace, "reader", ["get", "list"])
+    token = service_account_token(cluster, namespace, "reader")
+    grant_in_namespace(cluster, namespace, "reader", ["tasks", "tasktemplates"], ["get", "list"])
     user = f"system:serviceaccount:{namespace}:reader"
     assert http.get(f"/api/v1/namespaces/{namespace}/tasks", headers=bearer(token)).status_code == 200
     r = http.get("/api/v1/namespaces/default/tasks", headers=bearer(token))
@@ -150,8 +128,8 @@ def test_tasks_made_through_the_api_say_who_asked_and_impersonation_shows_the_ca
     cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
     create(cluster, namespace, "tasktemplates", template("echo", handler="echo", paramSchema={"type": "object"}))
-    token = _service_account_token(cluster, namespace, "submitter")
-    _grant(cluster, namespace, "submitter", ["get", "list", "create"])
+    token = service_account_token(cluster, namespace, "submitter")
+    grant_in_namespace(cluster, namespace, "submitter", ["tasks", "tasktemplates"], ["get", "list", "create"])
     user = f"system:serviceaccount:{namespace}:submitter"
     audit = cluster.audit()
     mark = audit.mark()

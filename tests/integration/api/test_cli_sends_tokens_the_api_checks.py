@@ -15,6 +15,7 @@ from kubetask.api.app import create_app
 from kubetask.api.settings import ApiSettings
 from kubetask.cli import app as cli
 from kubetask.testing.cluster import Cluster, create, service_account_token, template
+from kubetask.testing.rbac import grant_in_namespace
 from kubetask.testing.serve import serve
 
 VIEWER = "viewer"
@@ -42,17 +43,7 @@ def cli_env(checking_api: str, namespace: str, tmp_path: Path, monkeypatch: pyte
 
 def _viewer_token(cluster: Cluster, ns: str) -> str:
     """ServiceAccount NS/viewer, allowed to read kubetask's resources in NS only (a Role), and its token."""
-    rules = [{"apiGroups": ["kubetask.io"], "resources": ["tasks", "tasktemplates"], "verbs": ["get", "list"]}]
-    rbac = cluster.rbac()
-    rbac.create_namespaced_role(ns, {"metadata": {"name": VIEWER}, "rules": rules})
-    rbac.create_namespaced_role_binding(
-        ns,
-        {
-            "metadata": {"name": VIEWER},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": VIEWER},
-            "subjects": [{"kind": "ServiceAccount", "name": VIEWER, "namespace": ns}],
-        },
-    )
+    grant_in_namespace(cluster, ns, VIEWER, ["tasks", "tasktemplates"], ["get", "list"])
     return service_account_token(cluster, ns, VIEWER)
 
 

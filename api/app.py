@@ -80,6 +80,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        _app.state.audit.close()  # what it queued is written before the engine goes
         if own_engine:
             eng.dispose()
 
@@ -101,7 +102,7 @@ def create_app(
     app.state.tasks = TaskService(crs, app.state.sessions, settings)
     app.state.dead_letters = DeadLetterService(crs, app.state.sessions)
     app.state.reviewer = Reviewer(crs.json, settings) if settings.auth == "kubernetes" else None
-    app.state.audit = AuditTrail(app.state.sessions, retention_days=settings.audit_retention_days)
+    app.state.audit = AuditTrail(eng, retention_days=settings.audit_retention_days)
     if app.state.reviewer is None:
         log.warning(
             "KUBETASK_API_AUTH=none: NO AUTHENTICATION. Anyone who reaches this API may create, cancel, "

@@ -1,4 +1,4 @@
-"""The audit trail in SQL: rows the API writes (`record`, `finish`, `purge`) and its listing.
+"""The audit trail in SQL: rows the API writes (`record`, `record_many`, `finish_many`, `purge`) and its listing.
 
 The API's second write besides the dead-letter purge (the operator writes everything else). Rows
 are newest first, paginated by a cursor over (time, id) like every other listing.
@@ -11,7 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    String,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from kubetask.store.queries import _decode, _encode
@@ -20,20 +33,35 @@ from kubetask.store.tables import AuditRow, UTCDateTime
 SORT = "-time"
 
 
-def record(session: Session, row: AuditRow) -> int:
-    """Insert `row` and commit; its id (for `finish`)."""
-    session.add(row)
-    session.commit()
-    return row.id
+def record(conn: Connection, row: dict[str, Any]) -> int:
+    """Insert one row (the columns of AuditRow by name) in `conn`'s transaction; its id."""
+    key = conn.execute(insert(AuditRow).values(row)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
-def finish(session: Session, row_id: int, *, status: int, decision: str, name: str | None = None) -> None:
-    """Give row `row_id` the answer's status and decision, and the name a create made if it had none."""
-    values: dict[str, Any] = {"status": status, "decision": decision}
-    if name is not None:
-        values["name"] = func.coalesce(AuditRow.name, literal(name))
-    session.execute(update(AuditRow).where(AuditRow.id == row_id).values(values))
-    session.commit()
+def record_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows of refusals in one statement (executemany)."""
+    if rows:
+        conn.execute(insert(AuditRow), list(rows))
+
+
+FINISH = (
+    update(AuditRow)
+    .where(AuditRow.id == bindparam("row_id"))
+    .values(
+        status=bindparam("status"),
+        decision=bindparam("decision"),
+        name=func.coalesce(AuditRow.name, bindparam("created", type_=String())),
+    )
+)
+
+
+def finish_many(conn: Connection, answers: Sequence[dict[str, Any]]) -> None:
+    """Give rows their answers: each `{"row_id", "status", "decision", "created"}` sets status and
+    decision, and the name a create made (`created`) where the row had none."""
+    if answers:
+        conn.execute(FINISH, list(answers))
 
 
 def purge(session: Session, before: datetime) -> int:

@@ -256,6 +256,13 @@ def _details_without(answers: list[Answer], out: str, words: str) -> list[str]:
     return [str(a) for a in answers if out in a.call.needs and words not in str((a.body or {}).get("detail"))]
 
 
+def _close(application: FastAPI) -> None:
+    """What the lifespan does on shutdown (no lifespan runs without a server): the audit trail writes
+    what it queued, then the pool closes."""
+    application.state.audit.close()
+    application.state.sessions.kw["bind"].dispose()
+
+
 @pytest.fixture
 def app(own_control_plane: Cluster, own_postgres: PostgresServer) -> Iterator[FastAPI]:
     """The API on the module's dependencies, every timeout TIMEOUT, its pool warmed by one batch."""
@@ -264,7 +271,7 @@ def app(own_control_plane: Cluster, own_postgres: PostgresServer) -> Iterator[Fa
         assert _wrong(application, _send(application, _calls()), None, (0, SLACK)) == []
         yield application
     finally:
-        application.state.sessions.kw["bind"].dispose()  # no lifespan without a server: close the pool here
+        _close(application)
 
 
 def test_every_operation_is_covered(app: FastAPI) -> None:
@@ -328,7 +335,7 @@ def test_apiserver_unreachable_gives_503_problems_at_once(
         try:
             answers = _send(application, _calls())
         finally:
-            application.state.sessions.kw["bind"].dispose()
+            _close(application)
     assert _wrong(application, answers, K, (0, SLACK)) == []
     assert _details_without(answers, K, "Kubernetes is unreachable") == []
 

@@ -511,14 +511,21 @@ def _audited(world: World, answers: list[Answer]) -> None:
     """Issue 23: every mutating request of the table and every refused one left its audit row, with
     who asked (as the TokenReview named them; no one for no or a garbage token), its status and the
     decision; no read let through did."""
+    mutating = {"POST", "PUT", "PATCH", "DELETE"}
+    expected = sum(1 for a in answers if a.row.op.split()[0] in mutating or a.status in REFUSALS)
     engine = create_engine(world.database_url)
-    try:
+
+    def settled() -> dict[str, AuditRow] | None:  # answers and refusals come from the trail's writer thread
         with Session(engine) as s:
             ours = select(AuditRow).where(AuditRow.request_id.like(f"{world.a}-%"))
-            rows = {r.request_id: r for r in s.scalars(ours)}
+            got = {r.request_id: r for r in s.scalars(ours)}
+        return got if len(got) >= expected and all(r.status is not None for r in got.values()) else None
+
+    try:
+        rows = wait_for("every audit row of the table, answered", settled, 60, 0.5)
     finally:
         engine.dispose()
-    wrong, mutating = [], {"POST", "PUT", "PATCH", "DELETE"}
+    wrong = []
     for a in answers:
         rid = a.headers["x-request-id"]
         method = a.row.op.split()[0]
@@ -533,7 +540,7 @@ def _audited(world: World, answers: list[Answer]) -> None:
         if got != want:
             wrong.append(f"{a}: audit row {got}, expected {want}")
     assert wrong == []
-    assert len(rows) == sum(1 for a in answers if a.row.op.split()[0] in mutating or a.status in REFUSALS)
+    assert len(rows) == expected
 
 
 LEAK_READS = [

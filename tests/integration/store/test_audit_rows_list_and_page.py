@@ -4,6 +4,7 @@ listing's filters, namespace restriction and cursor pages; retention's purge."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -14,23 +15,24 @@ from kubetask.store.queries import CursorError
 from kubetask.store.tables import AuditRow
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
+Values = dict[str, Any]  # an audit row by column name
 
 
-def _row(i: int, *, ns: str | None, user: str | None, verb: str = "create", decision: str = "allowed") -> AuditRow:
-    return AuditRow(
-        time=T0 + timedelta(minutes=i),
-        user=user,
-        groups=["g"] if user else [],
-        verb=verb,
-        resource="tasks",
-        namespace=ns,
-        name=f"t-{i}",
-        operation="POST /api/v1/namespaces/{ns}/tasks",
-        decision=decision,
-        status=201 if decision == "allowed" else 403,
-        request_id=f"r-{i}",
-        source="127.0.0.1",
-    )
+def _row(i: int, *, ns: str | None, user: str | None, verb: str = "create", decision: str = "allowed") -> Values:
+    return {
+        "time": T0 + timedelta(minutes=i),
+        "user": user,
+        "groups": ["g"] if user else [],
+        "verb": verb,
+        "resource": "tasks",
+        "namespace": ns,
+        "name": f"t-{i}",
+        "operation": "POST /api/v1/namespaces/{ns}/tasks",
+        "decision": decision,
+        "status": 201 if decision == "allowed" else 403,
+        "request_id": f"r-{i}",
+        "source": "127.0.0.1",
+    }
 
 
 @pytest.fixture
@@ -48,8 +50,10 @@ def rows(engine: Engine) -> list[int]:
         _row(8, ns="b", user="alice"),
         _row(9, ns="c", user="carol"),
     ]
-    with Session(engine) as s:
-        return [audit.record(s, r) for r in made]
+    with engine.begin() as conn:
+        ids = [audit.record(conn, r) for r in made[:5]]
+        audit.record_many(conn, made[5:])  # the refusals' way in
+    return ids
 
 
 def _ids(engine: Engine, **q: object) -> list[str]:
@@ -95,14 +99,19 @@ def test_pages_follow_the_cursor_to_the_end_without_repeats(engine: Engine) -> N
             audit.list_audit(s, audit.AuditQuery(cursor="not-a-cursor"))
 
 
-def test_finish_sets_status_and_decision_and_names_a_create_once(engine: Engine) -> None:
+def test_answers_set_status_and_decision_and_name_a_create_once(engine: Engine) -> None:
+    with engine.begin() as conn:
+        unnamed = {**_row(0, ns="a", user="alice"), "name": None, "status": None}
+        row_id = audit.record(conn, unnamed)
+        named_id = audit.record(conn, _row(1, ns="a", user="alice"))
+        audit.finish_many(
+            conn,
+            [
+                {"row_id": row_id, "status": 201, "decision": "allowed", "created": "made-1"},
+                {"row_id": named_id, "status": 403, "decision": "forbidden", "created": "other"},
+            ],
+        )
     with Session(engine) as s:
-        unnamed = _row(0, ns="a", user="alice")
-        unnamed.name, unnamed.status = None, None
-        row_id = audit.record(s, unnamed)
-        named_id = audit.record(s, _row(1, ns="a", user="alice"))
-        audit.finish(s, row_id, status=201, decision="allowed", name="made-1")
-        audit.finish(s, named_id, status=403, decision="forbidden", name="other")
         got = {r.id: (r.name, r.status, r.decision) for r in s.query(AuditRow)}
     assert got == {row_id: ("made-1", 201, "allowed"), named_id: ("t-1", 403, "forbidden")}
 

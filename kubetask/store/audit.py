@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from kubetask.store.queries import _decode, _encode
+from kubetask.store.queries import INVALID_CURSOR, CursorError, _decode, _encode
 from kubetask.store.tables import AuditRow, UTCDateTime
 
 SORT = "-time"
@@ -119,7 +119,9 @@ def list_audit(session: Session, q: AuditQuery) -> AuditPage:
         stmt = stmt.where(AuditRow.time < q.until)
     if q.cursor:
         value, row_id = _decode(q.cursor, SORT)
-        mark = tuple_(literal(datetime.fromisoformat(value), UTCDateTime()), literal(row_id))
+        if not isinstance(value, datetime):
+            raise CursorError(INVALID_CURSOR)
+        mark = tuple_(literal(value, UTCDateTime()), literal(row_id))
         stmt = stmt.where(tuple_(AuditRow.time, AuditRow.id) < mark)
     rows = list(session.scalars(stmt.order_by(AuditRow.time.desc(), AuditRow.id.desc()).limit(q.limit + 1)))
     more = len(rows) > q.limit

@@ -72,19 +72,33 @@ def _encode(sort: str, value: Any, row_id: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+INT64_MAX = 2**63 - 1
+TIME_SORTS = ("created", "finished", "time", "deadLettered")  # their cursor values are instants
+INVALID_CURSOR = "cursor is not valid: pass the nextCursor of the previous page unchanged"
+
+
+def valid_row_id(value: Any) -> int:
+    """A cursor's row id: an int a database column holds (else ValueError: a forged cursor)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= INT64_MAX:
+        raise ValueError(f"not a row id: {value!r}")
+    return value
+
+
 def _decode(cursor: str, sort: str) -> tuple[Any, int]:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if data["s"] != sort:
             raise CursorError(f"cursor was made for sort={data['s']!r}, not sort={sort!r}")
-        value, row_id = data["v"], int(data["id"])
+        value, rid = data["v"], valid_row_id(data["id"])
+        if sort.lstrip("-") in TIME_SORTS and value is not None:
+            value = datetime.fromisoformat(value)
+        elif sort.lstrip("-") == "duration" and not isinstance(value, int | float):
+            raise ValueError(f"not a duration: {value!r}")
     except CursorError:
         raise
-    except (ValueError, KeyError, TypeError) as e:
-        raise CursorError("cursor is not valid: pass the nextCursor of the previous page unchanged") from e
-    if sort.lstrip("-") in ("created", "finished") and value is not None:
-        value = datetime.fromisoformat(value)
-    return value, row_id
+    except (ValueError, KeyError, TypeError, OverflowError) as e:
+        raise CursorError(INVALID_CURSOR) from e
+    return value, rid
 
 
 def _label_clause(r: Requirement) -> ColumnElement[bool]:
@@ -229,7 +243,9 @@ def list_dead_letters(
         stmt = stmt.where(DeadLetterRow.redrive_count == 0)
     if cursor:
         value, row_id = _decode(cursor, "-deadLettered")
-        mark = tuple_(literal(datetime.fromisoformat(value), UTCDateTime()), literal(row_id))
+        if not isinstance(value, datetime):
+            raise CursorError(INVALID_CURSOR)
+        mark = tuple_(literal(value, UTCDateTime()), literal(row_id))
         stmt = stmt.where(tuple_(DeadLetterRow.dead_lettered_at, DeadLetterRow.id) < mark)
     rows = [
         (dl, t)

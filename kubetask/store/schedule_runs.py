@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from kubetask.models import Phase
 from kubetask.store.aggregates import SUCCESS_RATE_PHASES
-from kubetask.store.queries import CursorError
+from kubetask.store.queries import INVALID_CURSOR, CursorError, valid_row_id
 from kubetask.store.tables import ScheduleRow, TaskRow, UTCDateTime
 
 _CHUNK = 500
@@ -71,9 +71,9 @@ def _decode(cursor: str) -> tuple[datetime, int]:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if data["s"] != _ORDER:
             raise ValueError(data["s"])
-        return datetime.fromisoformat(data["v"]), int(data["id"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise CursorError("cursor is not valid: pass the nextCursor of the previous page unchanged") from e
+        return datetime.fromisoformat(data["v"]), valid_row_id(data["id"])
+    except (ValueError, KeyError, TypeError, OverflowError) as e:
+        raise CursorError(INVALID_CURSOR) from e
 
 
 def _of(namespace: str, schedule: str) -> list[ColumnElement[bool]]:

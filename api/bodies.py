@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
+from kubetask.models._numbers import INT32_MAX
+
 from .validation import DNS_SUBDOMAIN, LABEL_KEY, LABEL_VALUE, MAX_GENERATE_NAME, MAX_NAME
 
 # Declared in the schema, checked by the service (`validation.name_problems`, `label_problems`), so a
@@ -44,7 +46,9 @@ class TaskCreate(ApiModel):
     labels: dict[str, str] = Field(
         default_factory=dict, json_schema_extra=_LABELS, description="Labels of the Task (and its pods)."
     )
-    timeout_seconds: int | None = Field(default=None, ge=1, description="Limit on one attempt's run time.")
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="Limit on one attempt's run time (at most 2^31-1 s)."
+    )
     run_at: datetime | None = Field(
         default=None,
         description="Start at this time (RFC 3339 with an offset), not before: the task is Scheduled until then"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -96,8 +97,27 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     SQLAlchemy and Alembic documentation recommend. On PostgreSQL a transaction-level advisory lock
     does the same: the API's replicas and the operator start together and each migrates, and two
     upgrades at once would both create `alembic_version` (one fails on its unique type name); the
-    second waits, then finds the schema at head and does nothing.
+    second waits, then finds the schema at head and does nothing. A SQLite upgrade that finds the
+    file locked without waiting is tried again, for up to MIGRATION_LOCK_WAIT_MS.
     """
+    deadline = time.monotonic() + MIGRATION_LOCK_WAIT_MS / 1000
+    pause = 0.05
+    while True:
+        try:
+            _upgrade(engine, revision)
+            return
+        except exc.OperationalError as e:
+            # SQLite answers "database is locked" at once, without waiting, where waiting could
+            # deadlock (a fresh file switched to WAL by several connections at once): the upgrade
+            # is all or nothing, so it is simply tried again
+            locked = engine.dialect.name == "sqlite" and "database is locked" in str(e)
+            if not locked or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     target = _transactional_sqlite(engine) if engine.dialect.name == "sqlite" else engine

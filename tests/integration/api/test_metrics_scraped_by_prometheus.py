@@ -76,6 +76,10 @@ def test_prometheus_sees_what_the_tasks_did(
             _post(cluster, api_url, f"{ns}/tasks", {"name": name, "template": tmpl, "params": params})
         wait_for("stopped Running", lambda: _phases(cluster, namespace).get("stopped") == "Running", timeout=180)
         _post(cluster, api_url, f"{ns}/tasks/stopped/cancel", {}, code=202)
+        # an apiserver answer that is not 2xx, on purpose (the board's error panel needs one): the
+        # API reads a Task that does not exist (404 from the apiserver, then history)
+        ghost = httpx.get(f"{api_url}{ns}/tasks/ghost", headers=admin_headers(cluster), timeout=30)
+        assert ghost.status_code == 404, ghost.text
         run = {"templateRef": {"name": "echo"}, "params": {"message": "s"}}
         schedule = {"schedule": "*/2 * * * * *", "successfulHistoryLimit": 100, "task": run}  # no run deleted
         meta = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "TaskSchedule", "metadata": {"name": "often"}}

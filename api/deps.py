@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .auth import Access
 from .custom_resources import CustomResources
+from .problems import FieldProblem, invalid
 from .settings import ApiSettings
 from .task_service import TaskService
 from .validation import DNS_LABEL, DNS_SUBDOMAIN, MAX_NAME, MAX_NAMESPACE, valid_name, valid_namespace
@@ -38,6 +39,16 @@ def _sessions(request: Request) -> sessionmaker[Session]:
 def _settings(request: Request) -> ApiSettings:
     s: ApiSettings = request.app.state.settings
     return s
+
+
+def check_page_size(limit: int, settings: ApiSettings) -> None:
+    """422 naming `query:limit` when a list asks for more than KUBETASK_API_MAX_PAGE_SIZE (the
+    document's maximum); a larger one would reach SQL's LIMIT."""
+    if limit > settings.max_page_size:
+        raise invalid(
+            f"limit must be at most {settings.max_page_size}",
+            [FieldProblem("query:limit", f"at most {settings.max_page_size}")],
+        )
 
 
 TasksDep = Annotated[TaskService, Depends(_service)]

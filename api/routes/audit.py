@@ -14,7 +14,7 @@ from kubetask.store.tables import AuditRow
 
 from ..auth import AccessDep
 from ..bodies import AuditEventPublic, AuditEventsPublic
-from ..deps import SessionsDep, SettingsDep
+from ..deps import SessionsDep, SettingsDep, check_page_size
 from ..openapi import READ_MANY, errors
 from ..permissions import LIST_AUDIT
 from ..problems import FieldProblem, invalid
@@ -67,11 +67,7 @@ def list_audit(
     """Audited requests, newest first, in every namespace where the caller may `list auditevents` (a
     `namespace` filter needs it there: else a 403); rows of cluster-wide operations (no namespace) only
     for a caller granted it cluster-wide. A caller who may list it in no namespace with rows: a 403."""
-    if limit > settings.max_page_size:
-        raise invalid(
-            f"limit must be at most {settings.max_page_size}",
-            [FieldProblem("query:limit", f"at most {settings.max_page_size}")],
-        )
+    check_page_size(limit, settings)
     for ns in namespace or ():  # asked for by name: refused like `kubectl -n NS` would be
         access.require(ns, (LIST_AUDIT,))
     with sessions() as s:

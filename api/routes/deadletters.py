@@ -11,7 +11,7 @@ from kubetask.store import queries
 from ..auth import Access, AccessDep
 from ..bodies import DeadLettersPublic, RedriveRequest, RedriveResult
 from ..dead_letter_service import DeadLetterService, dead_letter_public
-from ..deps import Name, Namespace, SessionsDep, SettingsDep, crs_for
+from ..deps import Name, Namespace, SessionsDep, SettingsDep, check_page_size, crs_for
 from ..openapi import READ_MANY, READ_ONE, WRITE_BODY, errors
 from ..permissions import CREATE_TASKS
 from ..problems import FieldProblem, invalid
@@ -37,11 +37,7 @@ def _list(
     access: Access | None = None,
 ) -> DeadLettersPublic:
     """A page of dead letters; with `access`, of the namespaces where the caller may list tasks only."""
-    if limit > settings.max_page_size:
-        raise invalid(
-            f"limit must be at most {settings.max_page_size}",
-            [FieldProblem("query:limit", f"at most {settings.max_page_size}")],
-        )
+    check_page_size(limit, settings)
     with sessions() as s:
         allowed = access.namespaces(queries.namespaces(s)) if access is not None else None
         try:

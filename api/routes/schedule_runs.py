@@ -17,7 +17,7 @@ from kubetask.store.queries import CursorError
 from kubetask.store.tables import TaskRow
 
 from ..bodies import ApiModel
-from ..deps import Name, Namespace, SessionsDep, SettingsDep
+from ..deps import Name, Namespace, SessionsDep, SettingsDep, check_page_size
 from ..openapi import READ_ONE, errors
 from ..problems import FieldProblem, invalid, not_found
 from .tasks import Cursor, Limit
@@ -80,11 +80,7 @@ def list_schedule_runs(
     cursor: Cursor = None,
 ) -> ScheduleRunsPublic:
     """The schedule's runs from history, newest first, with their results and success rate."""
-    if limit > settings.max_page_size:  # the document says so; a larger one would reach SQL's LIMIT
-        raise invalid(
-            f"limit must be at most {settings.max_page_size}",
-            [FieldProblem("query:limit", f"at most {settings.max_page_size}")],
-        )
+    check_page_size(limit, settings)
     with sessions() as s:
         try:
             page = schedule_runs.list_schedule_runs(s, namespace=ns, schedule=name, limit=limit, cursor=cursor)
